@@ -1,0 +1,117 @@
+package geo
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// counterValues gathers reg and returns every counter series as
+// "name{label=value}" (or just "name") to its value. (prometheus/testutil
+// would need a module go.mod does not list.)
+func counterValues(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		if f.GetType() != dto.MetricType_COUNTER {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			key := f.GetName()
+			for _, lp := range m.GetLabel() {
+				key += "{" + lp.GetName() + "=" + lp.GetValue() + "}"
+			}
+			got[key] = m.GetCounter().GetValue()
+		}
+	}
+	return got
+}
+
+// checkCounters compares the counters in want with reg's.
+func checkCounters(t *testing.T, reg prometheus.Gatherer, want map[string]float64) {
+	t.Helper()
+	got := counterValues(t, reg)
+	for name, w := range want {
+		g, ok := got[name]
+		switch {
+		case !ok:
+			t.Errorf("%s missing; have %v", name, got)
+		case g != w:
+			t.Errorf("%s = %v, want %v", name, g, w)
+		}
+	}
+}
+
+func TestMetricsCounts(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	l := newLocator(t, Config{Path: testDB, Registerer: reg})
+	for _, c := range []string{
+		"27.0.1.2/32",   // miss
+		"27.0.1.99/32",  // hit: same /24
+		"27.0.2.1/32",   // miss
+		"5.0.0.1/32",    // miss, unknown
+		"5.0.0.2/32",    // hit, unknown
+		"2600::1/128",   // miss
+		"2600::2/128",   // hit: same /56
+		"0.0.0.0/0",     // no lookup, unknown
+		"10.1.2.3/32",   // miss, unknown
+		"10.1.2.200/32", // hit, unknown
+	} {
+		l.Locate(prefix(c))
+	}
+	checkCounters(t, reg, map[string]float64{
+		"meridian_geoip_cache_hits_total":            4,
+		"meridian_geoip_cache_misses_total":          5,
+		"meridian_geoip_unknown_total":               5,
+		"meridian_geoip_reloads_total{result=ok}":    0,
+		"meridian_geoip_reloads_total{result=error}": 0,
+	})
+	if n := len(counterValues(t, reg)); n != 5 {
+		t.Errorf("%d counter series, want 5: %v", n, counterValues(t, reg))
+	}
+}
+
+func TestMetricsRegisteredTwice(t *testing.T) {
+	tests := []struct {
+		name   string
+		wrap   func(prometheus.Registerer) prometheus.Registerer
+		prefix string
+	}{
+		{"plain", func(r prometheus.Registerer) prometheus.Registerer { return r }, ""},
+		{"coredns prefix", func(r prometheus.Registerer) prometheus.Registerer {
+			return prometheus.WrapRegistererWithPrefix("coredns_", r)
+		}, "coredns_"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			// As on a Corefile reload: a new Locator on a freshly wrapped
+			// registerer, then the old one stops.
+			first := newLocator(t, Config{Path: testDB, Registerer: tt.wrap(reg)})
+			second := newLocator(t, Config{Path: testDB, Registerer: tt.wrap(reg)})
+			first.Locate(prefix("27.0.1.2/32"))
+			first.Stop()
+			second.Locate(prefix("27.0.1.2/32"))
+			second.Locate(prefix("27.0.1.3/32"))
+			checkCounters(t, reg, map[string]float64{
+				tt.prefix + "meridian_geoip_cache_misses_total": 2,
+				tt.prefix + "meridian_geoip_cache_hits_total":   1,
+			})
+		})
+	}
+}
+
+func TestMetricsConflict(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_geoip_unknown_total", Help: "Something else."}))
+	_, err := New(Config{Path: testDB, Registerer: reg})
+	if !errors.Is(err, ErrMetrics) {
+		t.Errorf("New with a conflicting metric: error %v, want ErrMetrics", err)
+	}
+}
