@@ -1,0 +1,183 @@
+package model
+
+import (
+	"hash/fnv"
+	"sort"
+	"time"
+
+	"github.com/meridian-dns/meridian/geo"
+	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/source"
+)
+
+// Input is what a source last said about one cluster.
+type Input struct {
+	Objects source.Objects
+	State   health.State
+}
+
+// Override places a cluster by configuration instead of by its Nodes.
+type Override struct {
+	Region string   // "" keeps the region from the Nodes
+	Zones  []string // nil keeps the zones from the Nodes
+	// Point, when Located, overrides the region table.
+	Point   geo.Point
+	Located bool
+}
+
+// Options tune how a snapshot is built.
+type Options struct {
+	// MinReady is the least number of ready endpoints that makes a shard
+	// usable; values below 1 mean 1.
+	MinReady int
+	// Overrides maps a cluster name to its configured placement.
+	Overrides map[string]Override
+}
+
+// Build makes a snapshot from the inputs of every cluster. It is pure: the
+// same inputs give the same snapshot, with serial and built time as given.
+func Build(in map[string]*Input, opts Options, serial uint32, now time.Time) *Snapshot {
+	snap := &Snapshot{
+		Serial:     serial,
+		Built:      now,
+		Services:   make(map[Key]*Service),
+		Namespaces: make(map[string]struct{}),
+		Regions:    make(map[string][]string),
+	}
+	names := make([]string, 0, len(in))
+	for name := range in {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+
+	minReady := max(opts.MinReady, 1)
+	for _, name := range names {
+		ci := in[name]
+		c := buildCluster(name, ci, opts.Overrides[name])
+		snap.Clusters = append(snap.Clusters, c)
+		if c.Region != "" {
+			snap.Regions[c.Region] = mergeSorted(snap.Regions[c.Region], c.Zones)
+		}
+		ready := countEndpoints(ci.Objects.Endpoints)
+		for i := range ci.Objects.Services {
+			addShard(snap, c, &ci.Objects.Services[i], ready, minReady)
+		}
+	}
+	return snap
+}
+
+// buildCluster places a cluster: majority region of its ready Nodes, every
+// zone that has a ready Node, coordinates from the region table; the
+// override wins where it says something.
+func buildCluster(name string, in *Input, ov Override) *Cluster {
+	c := &Cluster{Name: name, State: in.State, Synced: in.Objects.Synced, Hash: hashString(name)}
+	regions := map[string]int{}
+	zones := map[string]struct{}{}
+	for _, n := range in.Objects.Nodes {
+		if !n.Ready {
+			continue
+		}
+		if n.Region != "" {
+			regions[n.Region]++
+		}
+		if n.Zone != "" {
+			zones[n.Zone] = struct{}{}
+		}
+	}
+	for r, n := range regions {
+		if n > regions[c.Region] || (n == regions[c.Region] && r < c.Region) {
+			c.Region = r
+		}
+	}
+	for z := range zones {
+		c.Zones = append(c.Zones, z)
+	}
+	sort.Strings(c.Zones)
+	if ov.Region != "" {
+		c.Region = ov.Region
+	}
+	if ov.Zones != nil {
+		c.Zones = append([]string(nil), ov.Zones...)
+		sort.Strings(c.Zones)
+	}
+	switch {
+	case ov.Located:
+		c.Point, c.Located = ov.Point, true
+	case c.Region != "":
+		c.Point, c.Located = geo.Region(c.Region)
+	}
+	c.Vec = c.Point.Vector()
+	return c
+}
+
+type counts struct{ ready, total int }
+
+// countEndpoints sums the endpoint slices of each service.
+func countEndpoints(slices []source.EndpointSlice) map[Key]counts {
+	m := make(map[Key]counts, len(slices))
+	for _, e := range slices {
+		k := Key{e.Namespace, e.Service}
+		c := m[k]
+		c.ready += e.Ready
+		c.total += e.Total
+		m[k] = c
+	}
+	return m
+}
+
+func addShard(snap *Snapshot, c *Cluster, s *source.Service, ep map[Key]counts, minReady int) {
+	k := Key{s.Namespace, s.Name}
+	sh := &Shard{Cluster: c, Ports: s.Ports, Ready: ep[k].ready, Total: ep[k].total}
+	for _, a := range s.Addresses {
+		if a.Unmap().Is4() {
+			sh.V4 = append(sh.V4, a.Unmap())
+			sh.IP4 = append(sh.IP4, a.Unmap().AsSlice())
+		} else {
+			sh.V6 = append(sh.V6, a)
+			sh.IP6 = append(sh.IP6, a.AsSlice())
+		}
+	}
+	if len(s.Hostnames) > 0 {
+		sh.Hostname = s.Hostnames[0]
+	}
+	sh.Usable = c.State.Usable() && sh.HasAddress() && sh.Ready >= minReady
+
+	svc := snap.Services[k]
+	if svc == nil {
+		svc = &Service{Key: k}
+		snap.Services[k] = svc
+		snap.Namespaces[k.Namespace] = struct{}{}
+	}
+	svc.Shards = append(svc.Shards, sh) // clusters come in name order
+	svc.HasV4 = svc.HasV4 || len(sh.V4) > 0
+	svc.HasV6 = svc.HasV6 || len(sh.V6) > 0
+	svc.HasHostname = svc.HasHostname || sh.Hostname != ""
+	for _, p := range s.Ports {
+		if p.Name != "" && !svc.Port(p.Name, p.Protocol) {
+			svc.Ports = append(svc.Ports, p)
+		}
+	}
+}
+
+// mergeSorted adds the zones in add to the sorted set zs.
+func mergeSorted(zs, add []string) []string {
+	if zs == nil {
+		zs = []string{}
+	}
+	for _, z := range add {
+		i := sort.SearchStrings(zs, z)
+		if i < len(zs) && zs[i] == z {
+			continue
+		}
+		zs = append(zs, "")
+		copy(zs[i+1:], zs[i:])
+		zs[i] = z
+	}
+	return zs
+}
+
+func hashString(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
+}

@@ -1,0 +1,139 @@
+package model
+
+import (
+	"net/netip"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/meridian-dns/meridian/geo"
+	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/source"
+)
+
+func TestBuildCluster(t *testing.T) {
+	node := func(region, zone string, ready bool) source.Node {
+		return source.Node{Name: "n", Region: region, Zone: zone, Ready: ready}
+	}
+	tests := []struct {
+		name       string
+		nodes      []source.Node
+		ov         Override
+		wantRegion string
+		wantZones  []string
+		wantPoint  geo.Point
+		located    bool
+	}{
+		{name: "majority region, zones of ready nodes",
+			nodes: []source.Node{node("asia-east1", "asia-east1-a", true), node("asia-east1", "asia-east1-b", true),
+				node("us-central1", "us-central1-a", true), node("asia-east1", "asia-east1-c", false)},
+			wantRegion: "asia-east1", wantZones: []string{"asia-east1-a", "asia-east1-b", "us-central1-a"}, located: true},
+		{name: "unready nodes do not count",
+			nodes:      []source.Node{node("asia-east1", "asia-east1-a", false), node("us-central1", "us-central1-a", true)},
+			wantRegion: "us-central1", wantZones: []string{"us-central1-a"}, located: true},
+		{name: "tie goes to the lower name",
+			nodes:      []source.Node{node("us-east1", "", true), node("europe-west1", "", true)},
+			wantRegion: "europe-west1", located: true},
+		{name: "no labels: not located", nodes: []source.Node{node("", "", true)}},
+		{name: "unknown region: not located", nodes: []source.Node{node("moon-1", "", true)}, wantRegion: "moon-1"},
+		{name: "override region and zones",
+			nodes: []source.Node{node("asia-east1", "asia-east1-a", true)},
+			ov:    Override{Region: "europe-west1", Zones: []string{"z2", "z1"}}, wantRegion: "europe-west1",
+			wantZones: []string{"z1", "z2"}, located: true},
+		{name: "override coordinates", nodes: []source.Node{node("moon-1", "", true)},
+			ov: Override{Point: geo.Point{Lat: 1, Lon: 2}, Located: true}, wantRegion: "moon-1",
+			wantPoint: geo.Point{Lat: 1, Lon: 2}, located: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := buildCluster("c", &Input{Objects: source.Objects{Nodes: tc.nodes}}, tc.ov)
+			if c.Region != tc.wantRegion || !reflect.DeepEqual(c.Zones, tc.wantZones) || c.Located != tc.located {
+				t.Errorf("got region %q zones %v located %v, want %q %v %v", c.Region, c.Zones, c.Located, tc.wantRegion, tc.wantZones, tc.located)
+			}
+			if tc.wantPoint != (geo.Point{}) && c.Point != tc.wantPoint {
+				t.Errorf("point %v, want %v", c.Point, tc.wantPoint)
+			}
+			if want, ok := geo.Region(tc.wantRegion); ok && tc.ov.Located == false && c.Point != want {
+				t.Errorf("point %v, want the region table's %v", c.Point, want)
+			}
+		})
+	}
+}
+
+func TestBuildShards(t *testing.T) {
+	svc := func(addrs ...string) source.Service {
+		s := source.Service{Namespace: "ns", Name: "web", Ports: []source.Port{{Name: "http", Protocol: "tcp", Port: 80}, {Protocol: "tcp", Port: 81}}}
+		for _, a := range addrs {
+			s.Addresses = append(s.Addresses, netip.MustParseAddr(a))
+		}
+		return s
+	}
+	slices := func(counts ...int) []source.EndpointSlice {
+		var out []source.EndpointSlice
+		for i := 0; i < len(counts); i += 2 {
+			out = append(out, source.EndpointSlice{Namespace: "ns", Name: "x", Service: "web", Ready: counts[i], Total: counts[i+1]})
+		}
+		return out
+	}
+	tests := []struct {
+		name       string
+		state      health.State
+		svc        source.Service
+		eps        []source.EndpointSlice
+		minReady   int
+		wantReady  int
+		wantTotal  int
+		wantUsable bool
+		wantV4     int
+		wantV6     int
+	}{
+		{"slices are summed", health.Up, svc("192.0.2.1"), slices(1, 2, 2, 3), 1, 3, 5, true, 1, 0},
+		{"families split, 4in6 unmapped", health.Up, svc("::ffff:192.0.2.1", "2001:db8::1"), slices(1, 1), 1, 1, 1, true, 1, 1},
+		{"no ready endpoints", health.Up, svc("192.0.2.1"), slices(0, 3), 1, 0, 3, false, 1, 0},
+		{"below min ready", health.Up, svc("192.0.2.1"), slices(2, 3), 3, 2, 3, false, 1, 0},
+		{"no address", health.Up, svc(), slices(3, 3), 1, 3, 3, false, 0, 0},
+		{"cluster down", health.Down, svc("192.0.2.1"), slices(3, 3), 1, 3, 3, false, 1, 0},
+		{"cluster stale", health.Stale, svc("192.0.2.1"), slices(3, 3), 1, 3, 3, true, 1, 0},
+		{"no slices", health.Up, svc("192.0.2.1"), nil, 1, 0, 0, false, 1, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := map[string]*Input{"c": {State: tc.state, Objects: source.Objects{Services: []source.Service{tc.svc}, Endpoints: tc.eps}}}
+			snap := Build(in, Options{MinReady: tc.minReady}, 7, time.Unix(1, 0))
+			s := snap.Services[Key{"ns", "web"}]
+			if s == nil || len(s.Shards) != 1 {
+				t.Fatalf("service not built: %+v", snap.Services)
+			}
+			sh := s.Shards[0]
+			if sh.Ready != tc.wantReady || sh.Total != tc.wantTotal || sh.Usable != tc.wantUsable || len(sh.V4) != tc.wantV4 || len(sh.V6) != tc.wantV6 {
+				t.Errorf("shard ready %d/%d usable %v v4 %d v6 %d, want %d/%d %v %d %d",
+					sh.Ready, sh.Total, sh.Usable, len(sh.V4), len(sh.V6), tc.wantReady, tc.wantTotal, tc.wantUsable, tc.wantV4, tc.wantV6)
+			}
+			if len(s.Ports) != 1 || s.Ports[0].Name != "http" {
+				t.Errorf("named ports %v, want only http", s.Ports)
+			}
+			if snap.Serial != 7 {
+				t.Errorf("serial %d, want 7", snap.Serial)
+			}
+		})
+	}
+}
+
+func TestBuildRegions(t *testing.T) {
+	in := map[string]*Input{
+		"a": {Objects: source.Objects{Nodes: []source.Node{{Region: "r1", Zone: "z2", Ready: true}}}},
+		"b": {Objects: source.Objects{Nodes: []source.Node{{Region: "r1", Zone: "z1", Ready: true}}}},
+		"c": {Objects: source.Objects{Nodes: []source.Node{{Region: "r2", Zone: "z3", Ready: true}}}},
+	}
+	snap := Build(in, Options{}, 1, time.Unix(0, 0))
+	want := map[string][]string{"r1": {"z1", "z2"}, "r2": {"z3"}}
+	if !reflect.DeepEqual(snap.Regions, want) {
+		t.Errorf("regions %v, want %v", snap.Regions, want)
+	}
+	if !snap.HasZone("r1", "z1") || snap.HasZone("r2", "z1") || !snap.HasRegion("r2") || snap.HasRegion("r3") {
+		t.Error("HasZone/HasRegion disagree with Regions")
+	}
+	if names := []string{snap.Clusters[0].Name, snap.Clusters[1].Name, snap.Clusters[2].Name}; !reflect.DeepEqual(names, []string{"a", "b", "c"}) {
+		t.Errorf("clusters not in name order: %v", names)
+	}
+}

@@ -1,0 +1,138 @@
+// Package model holds the federation snapshot that answers are read from:
+// member clusters with their place on the map, and federated services with
+// one shard per cluster. A Snapshot is immutable once built; the store builds
+// a new one off the query path and swaps it in, so queries read it without
+// locks.
+package model
+
+import (
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/meridian-dns/meridian/geo"
+	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/source"
+)
+
+// Key names a federated service.
+type Key struct {
+	Namespace string
+	Name      string
+}
+
+// Cluster is one member cluster.
+type Cluster struct {
+	Name   string
+	Region string   // "" when neither the Nodes nor the Corefile say
+	Zones  []string // sorted; zones with a ready Node, or the override
+	// Point is where the cluster is; Located is false when neither the
+	// region table nor the Corefile place it, and then it sorts last.
+	Point   geo.Point
+	Vec     geo.Vec3 // Point on the unit sphere, for fast comparisons
+	Located bool
+	State   health.State
+	Synced  time.Time // when its source last saw it complete
+	// Hash is a hash of Name, mixed with a client's network to break ties
+	// between equally close clusters (rendezvous hashing).
+	Hash uint64
+}
+
+// InZone reports whether the cluster has zone z.
+func (c *Cluster) InZone(z string) bool {
+	for _, cz := range c.Zones {
+		if cz == z {
+			return true
+		}
+	}
+	return false
+}
+
+// Shard is the part of a service that runs in one cluster.
+type Shard struct {
+	Cluster  *Cluster
+	V4       []netip.Addr
+	V6       []netip.Addr
+	IP4      []net.IP // V4 as records hold them, made once per snapshot
+	IP6      []net.IP // V6 likewise
+	Hostname string   // first load-balancer hostname (FQDN), "" if none
+	Ports    []source.Port
+	Ready    int // ready endpoints
+	Total    int // endpoints that are not terminating
+	// Usable is true when the cluster is usable, the shard has an address
+	// and its ready endpoints meet the minimum.
+	Usable bool
+}
+
+// HasAddress reports whether the shard can be named in an answer at all.
+func (s *Shard) HasAddress() bool {
+	return len(s.V4) > 0 || len(s.V6) > 0 || s.Hostname != ""
+}
+
+// Service is a federated service: its shards in every cluster that runs it.
+type Service struct {
+	Key
+	Shards      []*Shard      // sorted by cluster name
+	Ports       []source.Port // named ports of all shards, deduplicated
+	HasV4       bool          // some shard has an IPv4 address
+	HasV6       bool          // some shard has an IPv6 address
+	HasHostname bool          // some shard has a load-balancer hostname
+}
+
+// Port returns the named port name/proto of the service, if any shard has it.
+func (s *Service) Port(name, proto string) bool {
+	for _, p := range s.Ports {
+		if p.Name == name && p.Protocol == proto {
+			return true
+		}
+	}
+	return false
+}
+
+// HasProto reports whether the service has a named port with protocol proto.
+func (s *Service) HasProto(proto string) bool {
+	for _, p := range s.Ports {
+		if p.Protocol == proto {
+			return true
+		}
+	}
+	return false
+}
+
+// Snapshot is the whole federation at one moment.
+type Snapshot struct {
+	Serial   uint32 // SOA serial; grows with every build
+	Built    time.Time
+	Clusters []*Cluster // sorted by name
+	Services map[Key]*Service
+	// Namespaces holds every namespace with a federated service.
+	Namespaces map[string]struct{}
+	// Regions maps each known region to its zones.
+	Regions map[string][]string
+}
+
+// HasRegion reports whether some cluster is in region r.
+func (s *Snapshot) HasRegion(r string) bool {
+	_, ok := s.Regions[r]
+	return ok
+}
+
+// HasZone reports whether some cluster of region r is in zone z.
+func (s *Snapshot) HasZone(r, z string) bool {
+	for _, zz := range s.Regions[r] {
+		if zz == z {
+			return true
+		}
+	}
+	return false
+}
+
+// Cluster returns the cluster named name, or nil.
+func (s *Snapshot) Cluster(name string) *Cluster {
+	for _, c := range s.Clusters {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
