@@ -86,8 +86,12 @@ type EndpointSlice struct {
 	Namespace string
 	Name      string
 	Service   string // the kubernetes.io/service-name label
-	Ready     int    // endpoints whose ready condition is true or unset, not terminating
-	Total     int    // endpoints that are not terminating
+	// AddressType is the slice's address family ("IPv4", "IPv6", "FQDN").
+	// A dual-stack Service has slices of both families for the same pods,
+	// so endpoints are counted per family, never summed across them.
+	AddressType string
+	Ready       int // endpoints whose ready condition is true or unset, not terminating
+	Total       int // endpoints that are not terminating
 }
 
 // Errors reported through Sink.Error wrap one of these.

@@ -1,0 +1,239 @@
+package source
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+)
+
+// annotationPrefix selects the Service annotations Meridian reads: any key
+// whose prefix (the part before the slash) is meridian.dev or a subdomain of
+// it, for example "meridian.dev/policy" or "federation.meridian.dev/name".
+const annotationPrefix = "meridian.dev/"
+
+// FromNode converts a Kubernetes Node. Region and Zone come from the
+// topology.kubernetes.io labels; Ready is true when the NodeReady condition
+// is True. It never fails: a Node without labels still counts as a Node.
+func FromNode(n *corev1.Node) Node {
+	out := Node{
+		Name:   n.Name,
+		Region: n.Labels[corev1.LabelTopologyRegion],
+		Zone:   n.Labels[corev1.LabelTopologyZone],
+	}
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			out.Ready = c.Status == corev1.ConditionTrue
+		}
+	}
+	return out
+}
+
+// FromService converts a Kubernetes Service. It returns an error wrapping
+// ErrInvalid when the Service has no name or no ports, or when a
+// load-balancer ingress IP, ingress hostname, cluster IP or port cannot be
+// used. A port without a protocol is TCP, as the API server defaults it.
+func FromService(s *corev1.Service) (Service, error) {
+	out := Service{Namespace: s.Namespace, Name: s.Name}
+	if s.Name == "" {
+		return Service{}, fmt.Errorf("service in namespace %q: no name: %w", s.Namespace, ErrInvalid)
+	}
+	wrap := func(err error) error {
+		return fmt.Errorf("service %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	var err error
+	if out.Addresses, out.Hostnames, err = ingress(s.Status.LoadBalancer.Ingress); err != nil {
+		return Service{}, wrap(err)
+	}
+	if out.ClusterIPs, err = clusterIPs(&s.Spec); err != nil {
+		return Service{}, wrap(err)
+	}
+	if out.Ports, err = ports(s.Spec.Ports); err != nil {
+		return Service{}, wrap(err)
+	}
+	for k, v := range s.Annotations {
+		if strings.Contains(k, annotationPrefix) {
+			if out.Annotations == nil {
+				out.Annotations = make(map[string]string)
+			}
+			out.Annotations[k] = v
+		}
+	}
+	return out, nil
+}
+
+// ingress splits load-balancer ingress points into IPs and hostnames. An
+// entry may carry both; each is kept. IPv4-mapped IPv6 addresses are
+// unmapped, so they are answered as A records.
+func ingress(in []corev1.LoadBalancerIngress) ([]netip.Addr, []string, error) {
+	var addrs []netip.Addr
+	var hosts []string
+	for i, ing := range in {
+		if ing.IP != "" {
+			a, err := netip.ParseAddr(ing.IP)
+			if err != nil || a.Zone() != "" {
+				return nil, nil, fmt.Errorf("status.loadBalancer.ingress[%d].ip %q is not an IP address: %w", i, ing.IP, ErrInvalid)
+			}
+			addrs = append(addrs, a.Unmap())
+		}
+		if ing.Hostname != "" {
+			h, err := canonicalHostname(ing.Hostname)
+			if err != nil {
+				return nil, nil, fmt.Errorf("status.loadBalancer.ingress[%d].hostname %q: %v: %w", i, ing.Hostname, err, ErrInvalid)
+			}
+			hosts = append(hosts, h)
+		}
+	}
+	return addrs, hosts, nil
+}
+
+// clusterIPs parses spec.clusterIPs, or spec.clusterIP when the list is
+// empty (manifests written by hand often set only the latter). Headless
+// ("None") and unallocated ("") values are skipped.
+func clusterIPs(spec *corev1.ServiceSpec) ([]netip.Addr, error) {
+	field, ips := "spec.clusterIPs", spec.ClusterIPs
+	if len(ips) == 0 {
+		field, ips = "spec.clusterIP", []string{spec.ClusterIP}
+	}
+	var out []netip.Addr
+	for i, ip := range ips {
+		if ip == "" || ip == corev1.ClusterIPNone {
+			continue
+		}
+		a, err := netip.ParseAddr(ip)
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Errorf("%s[%d] %q is not an IP address: %w", field, i, ip, ErrInvalid)
+		}
+		out = append(out, a.Unmap())
+	}
+	return out, nil
+}
+
+// ports converts spec.ports; at least one port is required.
+func ports(in []corev1.ServicePort) ([]Port, error) {
+	if len(in) == 0 {
+		return nil, fmt.Errorf("spec.ports is empty: %w", ErrInvalid)
+	}
+	out := make([]Port, 0, len(in))
+	for i, p := range in {
+		if p.Port < 1 || p.Port > 65535 {
+			return nil, fmt.Errorf("spec.ports[%d].port %d is out of range: %w", i, p.Port, ErrInvalid)
+		}
+		proto := strings.ToLower(string(p.Protocol))
+		switch proto {
+		case "":
+			proto = "tcp"
+		case "tcp", "udp", "sctp":
+		default:
+			return nil, fmt.Errorf("spec.ports[%d].protocol %q is unknown: %w", i, p.Protocol, ErrInvalid)
+		}
+		out = append(out, Port{Name: p.Name, Protocol: proto, Port: uint16(p.Port)})
+	}
+	return out, nil
+}
+
+// canonicalHostname checks that h is a DNS host name (RFC 1123 labels of
+// letters, digits and hyphens, at most 63 octets each and 253 in all) and
+// returns it in lower case with a trailing dot. An IP address is not a host
+// name.
+func canonicalHostname(h string) (string, error) {
+	name := strings.TrimSuffix(strings.ToLower(h), ".")
+	if name == "" || len(name) > 253 {
+		return "", fmt.Errorf("length %d is not between 1 and 253", len(name))
+	}
+	if _, err := netip.ParseAddr(name); err == nil {
+		return "", fmt.Errorf("is an IP address, not a host name")
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if err := checkLabel(label); err != nil {
+			return "", err
+		}
+	}
+	return name + ".", nil
+}
+
+// checkLabel checks one lower-case host name label.
+func checkLabel(l string) error {
+	if l == "" || len(l) > 63 {
+		return fmt.Errorf("label %q is not 1 to 63 octets long", l)
+	}
+	if l[0] == '-' || l[len(l)-1] == '-' {
+		return fmt.Errorf("label %q starts or ends with a hyphen", l)
+	}
+	for _, c := range []byte(l) {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return fmt.Errorf("label %q holds %q", l, c)
+		}
+	}
+	return nil
+}
+
+// FromEndpointSlice converts a discovery.k8s.io/v1 EndpointSlice into its
+// counts. It returns an error wrapping ErrInvalid when the slice has no name,
+// no kubernetes.io/service-name label, an unknown address type, or an
+// endpoint without addresses or with an address that does not match the
+// address type (FQDN slices only need non-empty names). Terminating
+// endpoints are checked but not counted; an endpoint whose ready condition
+// is unset counts as ready, as Kubernetes defines it.
+func FromEndpointSlice(e *discoveryv1.EndpointSlice) (EndpointSlice, error) {
+	if e.Name == "" {
+		return EndpointSlice{}, fmt.Errorf("endpointslice in namespace %q: no name: %w", e.Namespace, ErrInvalid)
+	}
+	out := EndpointSlice{Namespace: e.Namespace, Name: e.Name, Service: e.Labels[discoveryv1.LabelServiceName], AddressType: string(e.AddressType)}
+	if out.Service == "" {
+		return EndpointSlice{}, fmt.Errorf("endpointslice %s/%s: no %s label: %w", e.Namespace, e.Name, discoveryv1.LabelServiceName, ErrInvalid)
+	}
+	check, err := addressChecker(e.AddressType)
+	if err != nil {
+		return EndpointSlice{}, fmt.Errorf("endpointslice %s/%s: %w", e.Namespace, e.Name, err)
+	}
+	for i, ep := range e.Endpoints {
+		if len(ep.Addresses) == 0 {
+			return EndpointSlice{}, fmt.Errorf("endpointslice %s/%s: endpoints[%d] has no addresses: %w", e.Namespace, e.Name, i, ErrInvalid)
+		}
+		for j, a := range ep.Addresses {
+			if !check(a) {
+				return EndpointSlice{}, fmt.Errorf("endpointslice %s/%s: endpoints[%d].addresses[%d] %q is not a valid %s address: %w",
+					e.Namespace, e.Name, i, j, a, e.AddressType, ErrInvalid)
+			}
+		}
+		if isTrue(ep.Conditions.Terminating, false) {
+			continue
+		}
+		out.Total++
+		if isTrue(ep.Conditions.Ready, true) {
+			out.Ready++
+		}
+	}
+	return out, nil
+}
+
+// addressChecker returns the function that validates one endpoint address
+// of type t.
+func addressChecker(t discoveryv1.AddressType) (func(string) bool, error) {
+	switch t {
+	case discoveryv1.AddressTypeIPv4:
+		return func(s string) bool {
+			a, err := netip.ParseAddr(s)
+			return err == nil && a.Is4()
+		}, nil
+	case discoveryv1.AddressTypeIPv6:
+		return func(s string) bool {
+			a, err := netip.ParseAddr(s)
+			return err == nil && a.Is6() && a.Zone() == ""
+		}, nil
+	case discoveryv1.AddressTypeFQDN:
+		return func(s string) bool { return s != "" }, nil
+	}
+	return nil, fmt.Errorf("addressType %q is not IPv4, IPv6 or FQDN: %w", t, ErrInvalid)
+}
+
+// isTrue reads an optional condition, returning def when it is unset.
+func isTrue(b *bool, def bool) bool {
+	if b == nil {
+		return def
+	}
+	return *b
+}

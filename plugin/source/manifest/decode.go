@@ -1,0 +1,204 @@
+package manifest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	sigsjson "sigs.k8s.io/json"
+
+	"github.com/meridian-dns/meridian/plugin/source"
+)
+
+// fileData is one manifest file as read from disk.
+type fileData struct {
+	path string
+	data []byte
+	err  error // a read error; data is empty
+}
+
+// decoded is what the files of one cluster hold.
+type decoded struct {
+	objs source.Objects
+	// malformed are files that could not be decoded; when there is one,
+	// the cluster keeps its last good state.
+	malformed []error
+	// invalid are objects that decoded but failed conversion or were
+	// duplicates; they are skipped and the rest applied.
+	invalid []error
+	// warnings are unknown or duplicate fields, which are ignored as the
+	// API server ignores them with fieldValidation=Warn.
+	warnings []string
+	// seen maps "kind namespace/name" to the file that defined it first.
+	seen map[string]string
+}
+
+// decodeCluster decodes the files of one cluster in order.
+func decodeCluster(files []fileData) *decoded {
+	d := &decoded{seen: make(map[string]string)}
+	for _, f := range files {
+		if f.err != nil {
+			d.malformed = append(d.malformed, fmt.Errorf("file %s: %w: %w", f.path, f.err, source.ErrMalformed))
+			continue
+		}
+		if err := d.file(f.path, f.data); err != nil {
+			d.malformed = append(d.malformed, err)
+		}
+	}
+	return d
+}
+
+// file decodes every document of one file. It returns an error wrapping
+// source.ErrMalformed naming the file and the document when one cannot be
+// decoded.
+func (d *decoded) file(path string, data []byte) error {
+	docs, err := documents(path, data)
+	if err != nil {
+		return fmt.Errorf("file %s: %w: %w", path, err, source.ErrMalformed)
+	}
+	for _, doc := range docs {
+		where := fmt.Sprintf("file %s: document %d (line %d)", path, doc.n, doc.line)
+		if err := d.object(where, doc.json); err != nil {
+			return fmt.Errorf("%s: %w: %w", where, err, source.ErrMalformed)
+		}
+	}
+	return nil
+}
+
+// typeMeta is the part of every object that says what it is.
+type typeMeta struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+}
+
+// object decodes one JSON document; where names it in messages. It returns
+// an error only when the document is malformed.
+func (d *decoded) object(where string, raw []byte) error {
+	var tm typeMeta
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &tm); err != nil {
+		return fmt.Errorf("not a Kubernetes object: %w", err)
+	}
+	if tm.Kind == "" {
+		return errors.New("no kind")
+	}
+	want, used := apiVersions[tm.Kind]
+	if !used {
+		return nil // a kind Meridian does not read
+	}
+	if tm.APIVersion != want {
+		return fmt.Errorf("%s apiVersion %q is not %q", tm.Kind, tm.APIVersion, want)
+	}
+	switch tm.Kind {
+	case "List":
+		return d.list(where, raw)
+	case "Node":
+		return d.node(where, raw)
+	case "Service":
+		return d.service(where, raw)
+	case "EndpointSlice":
+		return d.endpointSlice(where, raw)
+	}
+	return nil
+}
+
+// apiVersions maps each kind Meridian reads to the only apiVersion it
+// accepts for it.
+var apiVersions = map[string]string{
+	"List":          "v1",
+	"Node":          "v1",
+	"Service":       "v1",
+	"EndpointSlice": "discovery.k8s.io/v1",
+}
+
+// list decodes the items of a kind: List document.
+func (d *decoded) list(where string, raw []byte) error {
+	var l struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &l); err != nil {
+		return fmt.Errorf("list: %w", err)
+	}
+	for i, item := range l.Items {
+		if err := d.object(fmt.Sprintf("%s: items[%d]", where, i), item); err != nil {
+			return fmt.Errorf("items[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func (d *decoded) node(where string, raw []byte) error {
+	var n corev1.Node
+	if err := d.strict(where, raw, &n); err != nil {
+		return err
+	}
+	switch {
+	case n.Name == "":
+		d.invalid = append(d.invalid, fmt.Errorf("%s: node: no name: %w", where, source.ErrInvalid))
+	case d.first(where, "node "+n.Name):
+		d.objs.Nodes = append(d.objs.Nodes, source.FromNode(&n))
+	}
+	return nil
+}
+
+func (d *decoded) service(where string, raw []byte) error {
+	var s corev1.Service
+	if err := d.strict(where, raw, &s); err != nil {
+		return err
+	}
+	if s.Namespace == "" {
+		s.Namespace = corev1.NamespaceDefault
+	}
+	out, err := source.FromService(&s)
+	switch {
+	case err != nil:
+		d.invalid = append(d.invalid, fmt.Errorf("%s: %w", where, err))
+	case d.first(where, "service "+s.Namespace+"/"+s.Name):
+		d.objs.Services = append(d.objs.Services, out)
+	}
+	return nil
+}
+
+func (d *decoded) endpointSlice(where string, raw []byte) error {
+	var e discoveryv1.EndpointSlice
+	if err := d.strict(where, raw, &e); err != nil {
+		return err
+	}
+	if e.Namespace == "" {
+		e.Namespace = corev1.NamespaceDefault
+	}
+	out, err := source.FromEndpointSlice(&e)
+	switch {
+	case err != nil:
+		d.invalid = append(d.invalid, fmt.Errorf("%s: %w", where, err))
+	case d.first(where, "endpointslice "+e.Namespace+"/"+e.Name):
+		d.objs.Endpoints = append(d.objs.Endpoints, out)
+	}
+	return nil
+}
+
+// strict decodes raw into obj the way the API server does: field names are
+// case-sensitive, a wrong type is an error, and unknown or duplicate fields
+// are only warnings.
+func (d *decoded) strict(where string, raw []byte, obj any) error {
+	warnings, err := sigsjson.UnmarshalStrict(raw, obj)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		d.warnings = append(d.warnings, fmt.Sprintf("%s: %v (ignored)", where, w))
+	}
+	return nil
+}
+
+// first records that key was defined at where and reports whether it is
+// the first definition; a later one is reported as invalid and skipped.
+func (d *decoded) first(where, key string) bool {
+	if prev, ok := d.seen[key]; ok {
+		d.invalid = append(d.invalid, fmt.Errorf("%s: %s is already defined in %s: %w", where, key, prev, source.ErrInvalid))
+		return false
+	}
+	d.seen[key] = where
+	return true
+}

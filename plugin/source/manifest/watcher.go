@@ -1,0 +1,142 @@
+package manifest
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/source"
+)
+
+// watcher is the state of one Run. Only the Run goroutine uses it.
+type watcher struct {
+	dir      string
+	sink     source.Sink
+	log      Logger
+	now      func() time.Time
+	clusters map[string]*cluster
+	// rootErr is the last error listing dir, logged once until it clears.
+	rootErr string
+}
+
+// cluster is what the watcher remembers about one cluster folder.
+type cluster struct {
+	lastPoll []fileStat        // the stat of the files at the previous poll
+	polled   bool              // lastPoll is set
+	statErr  string            // the last error listing the folder, logged once
+	files    []fileStat        // the stat of the files when last read
+	readAt   time.Time         // when they were last read
+	sum      [sha256.Size]byte // hash of what was last decoded
+	read     bool              // files, readAt and sum are set
+	known    bool              // the sink has the cluster (Replace was called)
+}
+
+// poll compares the folder with what was last seen and tells the sink
+// about every difference.
+func (w *watcher) poll(initial bool) {
+	names, err := listClusters(w.dir)
+	if err != nil {
+		// Keep serving what was read: a folder that vanishes for a moment
+		// (an unmounted volume) must not empty the federation.
+		if err.Error() != w.rootErr {
+			w.rootErr = err.Error()
+			w.log.Warningf("manifest: cannot list %s, keeping the last state: %v", w.dir, err)
+		}
+		return
+	}
+	if w.rootErr != "" {
+		w.rootErr = ""
+		w.log.Infof("manifest: %s can be listed again", w.dir)
+	}
+	for name, c := range w.clusters {
+		if _, found := slices.BinarySearch(names, name); !found {
+			delete(w.clusters, name)
+			if c.known {
+				w.sink.Remove(name)
+				w.log.Infof("manifest: cluster %q removed", name)
+			}
+		}
+	}
+	for _, name := range names {
+		w.sync(name, initial)
+	}
+}
+
+// sync reads one cluster folder again if it may have changed, and applies
+// it if its contents did. Except in the initial poll, a folder whose file
+// list changed since the previous poll is left alone for one more poll, so
+// a file being written in place is not read half-written.
+func (w *watcher) sync(name string, initial bool) {
+	c := w.clusters[name]
+	if c == nil {
+		c = &cluster{}
+		w.clusters[name] = c
+	}
+	dir := filepath.Join(w.dir, name)
+	files, err := statFiles(dir)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) && err.Error() != c.statErr {
+			w.log.Warningf("manifest: cluster %q: cannot list %s: %v", name, dir, err)
+		}
+		c.statErr = err.Error() // try again next poll
+		return
+	}
+	c.statErr = ""
+	settled := initial || (c.polled && slices.Equal(files, c.lastPoll))
+	c.lastPoll, c.polled = files, true
+	unchanged := c.read && slices.Equal(files, c.files)
+	switch {
+	case unchanged && !racy(files, c.readAt):
+		return // nothing new
+	case !unchanged && !settled:
+		return // being written: read it once it has settled
+	}
+	readAt := w.now()
+	data, sum, err := readFiles(dir, files)
+	if errors.Is(err, errVanished) {
+		return // a rename in progress: try again next poll
+	}
+	changed := !c.read || sum != c.sum
+	c.files, c.readAt, c.sum, c.read = files, readAt, sum, true
+	if changed {
+		w.apply(name, c, decodeCluster(data))
+	}
+}
+
+// apply reports the problems found in a cluster's files and, unless a file
+// was malformed, replaces the cluster in the sink.
+func (w *watcher) apply(name string, c *cluster, d *decoded) {
+	for _, msg := range d.warnings {
+		w.log.Warningf("manifest: cluster %q: %s", name, msg)
+	}
+	for _, err := range d.malformed {
+		w.sink.Error(name, err)
+	}
+	for _, err := range d.invalid {
+		w.sink.Error(name, err)
+	}
+	if len(d.malformed) > 0 {
+		w.log.Warningf("manifest: cluster %q: %d malformed file(s), keeping the last good state", name, len(d.malformed))
+		return
+	}
+	d.objs.Synced = w.now()
+	w.sink.Replace(name, d.objs)
+	if c.known {
+		w.log.Infof("manifest: cluster %q reloaded: %s", name, summary(d))
+		return
+	}
+	c.known = true
+	w.sink.SetState(name, health.Up)
+	w.log.Infof("manifest: cluster %q added: %s", name, summary(d))
+}
+
+// summary describes what a cluster holds, for the log.
+func summary(d *decoded) string {
+	return fmt.Sprintf("%d nodes, %d services, %d endpoint slices, %d objects skipped",
+		len(d.objs.Nodes), len(d.objs.Services), len(d.objs.Endpoints), len(d.invalid))
+}
