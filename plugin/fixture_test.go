@@ -1,0 +1,114 @@
+package meridian
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/geo"
+	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/source"
+	"github.com/meridian-dns/meridian/plugin/store"
+)
+
+const testDB = "../testdata/geoip/meridian-test-city.mmdb"
+
+// testCluster is one member cluster of the handler tests' federation.
+type testCluster struct {
+	name, region, zone string
+	nginx              []string // nginx LB addresses
+	nginxReady         int
+	web                string // shop/web LB hostname, "" for none
+}
+
+var testClusters = []testCluster{
+	{"us-central1-a", "us-central1", "us-central1-a", []string{"192.0.2.11"}, 3, ""},
+	{"us-central1-b", "us-central1", "us-central1-b", []string{"192.0.2.12"}, 0, ""},
+	{"europe-west1-b", "europe-west1", "europe-west1-b", []string{"198.51.100.11", "2001:db8:2::11"}, 3, "web-eu.lb.example.net."},
+	{"asia-east1-a", "asia-east1", "asia-east1-a", []string{"203.0.113.11", "2001:db8:3::11"}, 3, ""},
+}
+
+// newTestPlugin returns a plugin serving example.com for federation myfed
+// from testClusters, with the test GeoIP database.
+func newTestPlugin(t testing.TB, mod ...func(*Config)) *Meridian {
+	t.Helper()
+	cfg := newConfig()
+	cfg.Zones = []string{"example.com."}
+	cfg.Federation = "myfed"
+	cfg.GeoIP = testDB
+	cfg.Nameservers = []Nameserver{{Name: "ns1.example.com.", Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")}}}
+	cfg.Policy.DefaultRegions = []string{"europe-west1"}
+	for _, f := range mod {
+		f(cfg)
+	}
+	loc, err := geo.New(geo.Config{Path: cfg.GeoIP, CacheSize: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(loc.Stop)
+	m := &Meridian{cfg: cfg, locator: loc, metrics: newMetrics(cfg)}
+	m.store = store.New(store.Config{Options: cfg.Build})
+	for _, c := range testClusters {
+		m.store.Replace(c.name, testObjects(c))
+		m.store.SetState(c.name, health.Up)
+	}
+	m.store.Rebuild()
+	return m
+}
+
+func testObjects(c testCluster) source.Objects {
+	nginx := source.Service{Namespace: "default", Name: "nginx",
+		Ports: []source.Port{{Name: "http", Protocol: "tcp", Port: 80}}}
+	for _, a := range c.nginx {
+		nginx.Addresses = append(nginx.Addresses, netip.MustParseAddr(a))
+	}
+	objs := source.Objects{
+		Nodes:    []source.Node{{Name: "node-1", Region: c.region, Zone: c.zone, Ready: true}},
+		Services: []source.Service{nginx},
+		Endpoints: []source.EndpointSlice{
+			{Namespace: "default", Name: "nginx-abc", Service: "nginx", Ready: c.nginxReady, Total: 3},
+		},
+	}
+	if c.web != "" {
+		objs.Services = append(objs.Services, source.Service{Namespace: "shop", Name: "web", Hostnames: []string{c.web},
+			Ports: []source.Port{{Name: "https", Protocol: "tcp", Port: 443}}})
+		objs.Endpoints = append(objs.Endpoints, source.EndpointSlice{Namespace: "shop", Name: "web-1", Service: "web", Ready: 2, Total: 2})
+	}
+	return objs
+}
+
+// query builds a query, with a client-subnet option when subnet is set.
+func query(name string, qtype uint16, subnet string) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	if subnet == "" {
+		return m
+	}
+	m.SetEdns0(1232, false)
+	p := netip.MustParsePrefix(subnet)
+	fam := uint16(1)
+	if p.Addr().Is6() {
+		fam = 2
+	}
+	o := m.IsEdns0()
+	o.Option = append(o.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: fam,
+		SourceNetmask: uint8(p.Bits()), Address: p.Addr().AsSlice()})
+	return m
+}
+
+// replyECS returns the client-subnet option of a reply, or nil.
+func replyECS(m *dns.Msg) *dns.EDNS0_SUBNET {
+	o := m.IsEdns0()
+	if o == nil {
+		return nil
+	}
+	for _, e := range o.Option {
+		if s, ok := e.(*dns.EDNS0_SUBNET); ok {
+			return s
+		}
+	}
+	return nil
+}
+
+func newEmptyStore() *store.Store { return store.New(store.Config{}) }

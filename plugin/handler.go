@@ -1,0 +1,94 @@
+package meridian
+
+import (
+	"context"
+	"strings"
+
+	"github.com/coredns/coredns/plugin"
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/miekg/dns"
+)
+
+// ServeDNS implements plugin.Handler.
+func (m *Meridian) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	if len(r.Question) != 1 {
+		return m.fail(w, r, dns.RcodeFormatError)
+	}
+	q := r.Question[0]
+	zone := matchZone(m.cfg.Zones, q.Name)
+	if zone == "" {
+		if m.Next == nil {
+			return m.fail(w, r, dns.RcodeRefused)
+		}
+		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
+	}
+	switch {
+	case r.Opcode != dns.OpcodeQuery:
+		return m.fail(w, r, dns.RcodeNotImplemented)
+	case q.Qclass != dns.ClassINET, q.Qtype == dns.TypeAXFR, q.Qtype == dns.TypeIXFR:
+		return m.fail(w, r, dns.RcodeRefused)
+	}
+	opt := r.IsEdns0()
+	ecs, subnet, err := clientSubnet(opt)
+	if err != nil {
+		log.Debugf("query %s: %v", q.Name, err)
+		return m.fail(w, r, dns.RcodeFormatError)
+	}
+	snap := m.store.Snapshot()
+	if snap == nil {
+		return m.fail(w, r, dns.RcodeServerFailure)
+	}
+	if ecs == nil {
+		subnet = remotePrefix(w.RemoteAddr())
+	}
+	a := &answerer{m: m, snap: snap, req: r, zone: zone, qname: lower(q.Name), client: subnet}
+	resp := a.respond()
+	if opt != nil {
+		resp.Extra = append(resp.Extra, a.replyOPT(opt, ecs, a.scope))
+	}
+	w.WriteMsg(resp)
+	return dns.RcodeSuccess, nil
+}
+
+// Name implements plugin.Handler.
+func (m *Meridian) Name() string { return pluginName }
+
+// fail writes a reply with no records and rcode.
+func (m *Meridian) fail(w dns.ResponseWriter, r *dns.Msg, rcode int) (int, error) {
+	resp := new(dns.Msg)
+	resp.SetRcode(r, rcode)
+	if len(r.Question) > 1 {
+		resp.Question = nil
+	}
+	w.WriteMsg(resp)
+	return dns.RcodeSuccess, nil
+}
+
+// matchZone returns the longest zone that qname is in (zones are lower
+// case, qname of any case), or "". Unlike plugin.Zones.Matches it does not
+// allocate.
+func matchZone(zones []string, qname string) string {
+	best := ""
+	for _, z := range zones {
+		if len(z) <= len(best) || len(z) > len(qname) {
+			continue
+		}
+		i := len(qname) - len(z)
+		if (z == "." || i == 0 || qname[i-1] == '.') && strings.EqualFold(qname[i:], z) {
+			best = z
+		}
+	}
+	return best
+}
+
+// lower returns s in lower case, allocating only when s has upper case.
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
+
+var log = clog.NewWithPlugin(pluginName)

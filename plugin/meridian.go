@@ -1,0 +1,129 @@
+// Package meridian is a CoreDNS plugin that answers a federated zone with
+// the closest healthy shard of services that run in several Kubernetes
+// clusters, judged by the client's location (GeoIP of the EDNS Client
+// Subnet or the source address) and the clusters' topology.
+//
+// The plugin is wiring: sources (package source and below) feed the store,
+// the store builds snapshots (package model), and the handler answers from
+// the current snapshot with the pure logic of package answer.
+package meridian
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-dns/meridian/geo"
+	"github.com/meridian-dns/meridian/plugin/source"
+	"github.com/meridian-dns/meridian/plugin/source/manifest"
+	"github.com/meridian-dns/meridian/plugin/store"
+)
+
+// Errors of New.
+var (
+	// errNoSource is a configuration with nothing to read clusters from.
+	errNoSource = errors.New("no source of member clusters: add 'manifests DIR'")
+)
+
+// Meridian is the plugin: one per server block.
+type Meridian struct {
+	Next plugin.Handler
+
+	cfg     *Config
+	store   *store.Store
+	locator *geo.Locator
+	sources []source.Source
+	metrics metrics
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns a plugin for cfg. It opens the GeoIP database, so a bad path
+// fails at once, but starts nothing: Start does.
+func New(cfg *Config) (*Meridian, error) {
+	m := &Meridian{cfg: cfg, metrics: newMetrics(cfg)}
+	if cfg.Manifests != "" {
+		if fi, err := os.Stat(cfg.Manifests); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("manifests %q: not a readable folder", cfg.Manifests)
+		}
+		m.sources = append(m.sources, manifest.New(cfg.Manifests, manifest.Options{
+			Interval: cfg.ManifestInterval,
+			Logger:   log,
+		}))
+	}
+	if len(m.sources) == 0 {
+		return nil, errNoSource
+	}
+	loc, err := geo.New(geo.Config{
+		Path:       cfg.GeoIP,
+		CacheSize:  cfg.GeoIPCache,
+		Reload:     cfg.GeoIPReload,
+		Registerer: prometheus.WrapRegistererWithPrefix(plugin.Namespace+"_", prometheus.DefaultRegisterer),
+		Logger:     log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("geoip: %w", err)
+	}
+	m.locator = loc
+	m.store = store.New(store.Config{Options: cfg.Build, OnError: m.sourceError})
+	return m, nil
+}
+
+// Start starts the store's builder, the sources and the GeoIP reloader.
+func (m *Meridian) Start() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cancel != nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	m.wg.Add(1)
+	go func() { defer m.wg.Done(); m.store.Run(ctx) }()
+	for _, src := range m.sources {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			if err := src.Run(ctx, m.store); err != nil {
+				log.Errorf("source stopped: %v", err)
+			}
+		}()
+	}
+	m.locator.Start()
+	instances.add(m)
+	return nil
+}
+
+// Stop stops everything Start started and waits for it.
+func (m *Meridian) Stop() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	instances.remove(m)
+	if m.cancel != nil {
+		m.cancel()
+		m.wg.Wait()
+		m.cancel = nil
+	}
+	m.locator.Stop()
+	return nil
+}
+
+// sourceError logs and counts a problem a source reported.
+func (m *Meridian) sourceError(cluster string, err error) {
+	reason := "other"
+	switch {
+	case errors.Is(err, source.ErrMalformed):
+		reason = "malformed"
+	case errors.Is(err, source.ErrInvalid):
+		reason = "invalid"
+	}
+	sourceErrors.WithLabelValues(cluster, reason).Inc()
+	log.Warningf("cluster %s: %v", cluster, err)
+}

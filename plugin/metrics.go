@@ -1,0 +1,150 @@
+package meridian
+
+import (
+	"sync"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/meridian-dns/meridian/plugin/answer"
+)
+
+const subsystem = "meridian"
+
+// Counters, in CoreDNS's style: package-level, on the default registry that
+// the prometheus plugin serves. Labels are bounded: cluster names, levels,
+// policies and reasons, never a client address or a query name.
+var (
+	answersTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: subsystem,
+		Name:      "answers_total",
+		Help:      "Answers that named a shard, by the cluster of the first shard named and the policy.",
+	}, []string{"cluster", "policy"})
+	fallbacksTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: subsystem,
+		Name:      "fallbacks_total",
+		Help:      "Answers a level could not give: zone and region fell back to the level above (CNAME), global failed open.",
+	}, []string{"level"})
+	sourceErrors = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: subsystem,
+		Name:      "source_errors_total",
+		Help:      "Files and objects a source skipped, by cluster and reason (malformed, invalid, other).",
+	}, []string{"cluster", "reason"})
+)
+
+// metrics are one plugin's handles on the counters.
+type metrics struct {
+	policy string
+}
+
+func newMetrics(_ *Config) metrics { return metrics{policy: "closest"} }
+
+func (mt metrics) answered(cluster string) {
+	answersTotal.WithLabelValues(cluster, mt.policy).Inc()
+}
+
+func (mt metrics) fallback(l answer.Level) {
+	fallbacksTotal.WithLabelValues(l.String()).Inc()
+}
+
+// Gauges come from the current snapshot at scrape time, so a shard or a
+// cluster that goes away takes its series with it.
+var (
+	descShardHealthy = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_shard_healthy",
+		"1 when the shard is usable in answers (cluster usable, address, enough ready endpoints), else 0.",
+		[]string{"cluster", "namespace", "service"}, nil)
+	descShardReady = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_shard_ready_endpoints",
+		"Ready endpoints of the shard.", []string{"cluster", "namespace", "service"}, nil)
+	descClusterUp = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_cluster_up",
+		"1 when the cluster's shards may be used (up or stale), else 0.", []string{"cluster", "region"}, nil)
+	descLastUpdate = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_source_last_update_timestamp_seconds",
+		"When the cluster's source last delivered its complete state, in seconds since the epoch.", []string{"cluster"}, nil)
+	descServices = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_services",
+		"Federated services in the current snapshot.", nil, nil)
+	descSnapshot = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_snapshot_timestamp_seconds",
+		"When the current snapshot was built, in seconds since the epoch.", nil, nil)
+)
+
+// registry holds the running plugins; the collector reports on them.
+type registry struct {
+	mu sync.Mutex
+	ms []*Meridian
+}
+
+var instances = &registry{}
+
+func init() { prometheus.MustRegister(instances) }
+
+func (r *registry) add(m *Meridian) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ms = append(r.ms, m)
+}
+
+func (r *registry) remove(m *Meridian) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, x := range r.ms {
+		if x == m {
+			r.ms = append(r.ms[:i], r.ms[i+1:]...)
+			return
+		}
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (r *registry) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descShardHealthy, descShardReady, descClusterUp, descLastUpdate, descServices, descSnapshot} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector. Only the first running plugin
+// is reported: several server blocks serving one federation would
+// otherwise report the same series twice.
+func (r *registry) Collect(ch chan<- prometheus.Metric) {
+	r.mu.Lock()
+	var m *Meridian
+	if len(r.ms) > 0 {
+		m = r.ms[0]
+	}
+	r.mu.Unlock()
+	if m == nil {
+		return
+	}
+	snap := m.store.Snapshot()
+	if snap == nil {
+		return
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	gauge(descServices, float64(len(snap.Services)))
+	gauge(descSnapshot, float64(snap.Built.UnixNano())/1e9)
+	for _, c := range snap.Clusters {
+		gauge(descClusterUp, b2f(c.State.Usable()), c.Name, c.Region)
+		if !c.Synced.IsZero() {
+			gauge(descLastUpdate, float64(c.Synced.UnixNano())/1e9, c.Name)
+		}
+	}
+	if !m.cfg.ShardMetrics {
+		return
+	}
+	for _, svc := range snap.Services {
+		for _, sh := range svc.Shards {
+			gauge(descShardHealthy, b2f(sh.Usable), sh.Cluster.Name, svc.Namespace, svc.Name)
+			gauge(descShardReady, float64(sh.Ready), sh.Cluster.Name, svc.Namespace, svc.Name)
+		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

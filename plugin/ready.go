@@ -1,0 +1,16 @@
+package meridian
+
+// synced is what a source implements when it can tell that its first full
+// load is done.
+type synced interface{ HasSynced() bool }
+
+// Ready implements ready.Readiness: true once the first snapshot is built
+// from every source's first full load.
+func (m *Meridian) Ready() bool {
+	for _, src := range m.sources {
+		if s, ok := src.(synced); ok && !s.HasSynced() {
+			return false
+		}
+	}
+	return m.store.Settled()
+}

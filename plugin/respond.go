@@ -1,0 +1,194 @@
+package meridian
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/geo"
+	"github.com/meridian-dns/meridian/plugin/answer"
+	"github.com/meridian-dns/meridian/plugin/model"
+)
+
+// answerer answers one query from one snapshot. It is allocated once per
+// query and holds room for the records of a common reply (the arena), so
+// that a typical answer costs one allocation.
+type answerer struct {
+	m      *Meridian
+	snap   *model.Snapshot
+	req    *dns.Msg
+	zone   string       // the zone the query is in, lower case
+	qname  string       // the query name, lower case
+	client netip.Prefix // ECS source prefix or source address
+	scope  uint8        // ECS scope of the reply
+
+	loc     geo.Location
+	located bool
+
+	arena
+}
+
+// arena is room for one reply's records.
+type arena struct {
+	msg    dns.Msg
+	answer [4]dns.RR
+	extra  [2]dns.RR
+	a      [2]dns.A
+	aaaa   [2]dns.AAAA
+	na     int
+	naaaa  int
+	opt    dns.OPT
+	ecs    dns.EDNS0_SUBNET
+	opts   [1]dns.EDNS0
+}
+
+func (ar *arena) newA() *dns.A {
+	if ar.na < len(ar.a) {
+		ar.na++
+		return &ar.a[ar.na-1]
+	}
+	return new(dns.A)
+}
+
+func (ar *arena) newAAAA() *dns.AAAA {
+	if ar.naaaa < len(ar.aaaa) {
+		ar.naaaa++
+		return &ar.aaaa[ar.naaaa-1]
+	}
+	return new(dns.AAAA)
+}
+
+// reply starts the reply: SetReply's header, sharing the question.
+func (a *answerer) reply() *dns.Msg {
+	r, resp := a.req, &a.msg
+	resp.Id, resp.Response, resp.Opcode = r.Id, true, r.Opcode
+	resp.RecursionDesired, resp.CheckingDisabled = r.RecursionDesired, r.CheckingDisabled
+	resp.Authoritative = true
+	resp.Question = r.Question[:1:1]
+	resp.Answer, resp.Extra = a.answer[:0], a.extra[:0]
+	return resp
+}
+
+// respond builds the reply to a query that is in the zone.
+func (a *answerer) respond() *dns.Msg {
+	resp := a.reply()
+	q := a.req.Question[0]
+
+	if ns, ent := a.nameserver(); ns != nil || ent {
+		return a.nameserverReply(resp, ns)
+	}
+	nm := answer.Parse(a.qname, a.zone, a.m.cfg.Federation)
+	switch {
+	case !answer.Exists(a.snap, nm):
+		return a.negative(resp, dns.RcodeNameError)
+	case nm.Kind == answer.Apex:
+		return a.apex(resp)
+	case nm.Kind == answer.Node:
+		return a.negative(resp, dns.RcodeSuccess)
+	case q.Qtype == dns.TypeANY:
+		resp.Answer = []dns.RR{a.hinfo(q.Name)}
+		return resp
+	}
+	a.service(resp, q.Name, q.Qtype, nm, answer.Lookup(a.snap, nm))
+	if len(resp.Answer) == 0 {
+		return a.negative(resp, dns.RcodeSuccess)
+	}
+	return resp
+}
+
+// service answers for a service or SRV name, following the CNAME chain
+// zone -> region -> global within the zone as an authoritative server does.
+func (a *answerer) service(resp *dns.Msg, owner string, qtype uint16, nm answer.Name, svc *model.Service) {
+	fam := family(qtype)
+	if !wanted(nm.Kind, qtype) || !answer.HasFamily(svc, fam) {
+		return
+	}
+	var buf [8]*model.Shard
+	for {
+		var loc geo.Location
+		if nm.Level == answer.Global {
+			loc = a.locate()
+		}
+		res := answer.Choose(svc, nm.Level, nm.Region, nm.Zone, fam, loc, a.m.cfg.Policy, buf[:0])
+		if res.Up {
+			a.m.metrics.fallback(nm.Level)
+			up := upName(nm, a.m.cfg.Federation, a.zone)
+			resp.Answer = append(resp.Answer, a.cname(owner, up))
+			if qtype == dns.TypeCNAME {
+				return
+			}
+			owner, nm = up, upLevel(nm)
+			continue
+		}
+		if res.Dependent {
+			a.scope = uint8(loc.Scope)
+		}
+		if res.FailOpen {
+			a.m.metrics.fallback(answer.Global)
+		}
+		if len(res.Shards) > 0 {
+			a.m.metrics.answered(res.Shards[0].Cluster.Name)
+		}
+		a.records(resp, owner, qtype, nm, res.Shards)
+		return
+	}
+}
+
+// wanted reports whether a name of kind k can have records of qtype.
+func wanted(k answer.Kind, qtype uint16) bool {
+	switch qtype {
+	case dns.TypeA, dns.TypeAAAA, dns.TypeTXT:
+		return k == answer.Service
+	case dns.TypeSRV:
+		return k == answer.SRV
+	case dns.TypeCNAME:
+		return true
+	}
+	return false
+}
+
+func family(qtype uint16) answer.Family {
+	switch qtype {
+	case dns.TypeA:
+		return answer.V4
+	case dns.TypeAAAA:
+		return answer.V6
+	}
+	return answer.Any
+}
+
+// locate finds the client once per query; a client that sent ECS /0 or
+// has no usable address is of unknown location, with scope 0.
+func (a *answerer) locate() geo.Location {
+	if !a.located {
+		a.located = true
+		if a.client.IsValid() && a.client.Bits() > 0 {
+			a.loc = a.m.locator.Locate(a.client)
+		}
+	}
+	return a.loc
+}
+
+// upName is the name one level above nm (with its SRV prefix, if any).
+func upName(nm answer.Name, fed, zone string) string {
+	var b strings.Builder
+	if nm.Kind == answer.SRV {
+		b.WriteString("_" + nm.Port + "._" + nm.Proto + ".")
+	}
+	b.WriteString(nm.Service + "." + nm.Namespace + "." + fed + ".svc.")
+	if nm.Level == answer.Zone {
+		b.WriteString(nm.Region + ".")
+	}
+	b.WriteString(zone)
+	return b.String()
+}
+
+func upLevel(nm answer.Name) answer.Name {
+	nm.Level--
+	if nm.Level == answer.Global {
+		nm.Region = ""
+	}
+	nm.Zone = ""
+	return nm
+}

@@ -1,0 +1,246 @@
+package meridian
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/plugin"
+	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/geo"
+)
+
+const pluginName = "meridian"
+
+func init() { plugin.Register(pluginName, setup) }
+
+func setup(c *caddy.Controller) error {
+	cfg, err := parse(c)
+	if err != nil {
+		return plugin.Error(pluginName, err)
+	}
+	m, err := New(cfg)
+	if err != nil {
+		return plugin.Error(pluginName, err)
+	}
+	c.OnStartup(m.Start)
+	c.OnShutdown(m.Stop)
+	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
+		m.Next = next
+		return m
+	})
+	return nil
+}
+
+// parse reads one meridian block. It opens nothing and starts nothing.
+func parse(c *caddy.Controller) (*Config, error) {
+	cfg := newConfig()
+	i := 0
+	for c.Next() {
+		if i > 0 {
+			return nil, plugin.ErrOnce
+		}
+		i++
+		cfg.Zones = plugin.OriginsFromArgsOrServerBlock(c.RemainingArgs(), c.ServerBlockKeys)
+		for c.NextBlock() {
+			prop, ok := properties[c.Val()]
+			if !ok {
+				return nil, c.Errf("unknown property %q", c.Val())
+			}
+			if err := prop.parse(c, cfg, c.RemainingArgs()); err != nil {
+				return nil, c.Errf("%s: %v; want %q", c.Val(), err, prop.form)
+			}
+		}
+	}
+	if cfg.Federation == "" {
+		return nil, c.Err("missing 'federation NAME'")
+	}
+	return cfg, nil
+}
+
+// property is one line of the block: its expected form and its parser.
+type property struct {
+	form  string
+	parse func(c *caddy.Controller, cfg *Config, args []string) error
+}
+
+var properties = map[string]property{
+	"federation": {"federation NAME", func(_ *caddy.Controller, cfg *Config, a []string) error {
+		if len(a) != 1 || !isLabel(a[0]) || a[0] == "svc" {
+			return errArgs(a)
+		}
+		cfg.Federation = strings.ToLower(a[0])
+		return nil
+	}},
+	"manifests": {"manifests DIR [INTERVAL]", func(c *caddy.Controller, cfg *Config, a []string) error {
+		if len(a) < 1 || len(a) > 2 {
+			return errArgs(a)
+		}
+		cfg.Manifests = a[0]
+		if len(a) == 2 {
+			return parseDuration(a[1], &cfg.ManifestInterval)
+		}
+		return nil
+	}},
+	"geoip": {"geoip MMDB [RELOAD_INTERVAL]", func(_ *caddy.Controller, cfg *Config, a []string) error {
+		if len(a) < 1 || len(a) > 2 {
+			return errArgs(a)
+		}
+		cfg.GeoIP, cfg.GeoIPReload = a[0], defaultGeoIPReload
+		if len(a) == 2 {
+			return parseDuration(a[1], &cfg.GeoIPReload)
+		}
+		return nil
+	}},
+	"geoip_cache": {"geoip_cache ENTRIES", func(_ *caddy.Controller, cfg *Config, a []string) error {
+		return parseInt(a, 1, 1<<24, &cfg.GeoIPCache)
+	}},
+	"ns": {"ns NAME [ADDRESS...]", parseNS},
+	"hostmaster": {"hostmaster NAME", func(_ *caddy.Controller, cfg *Config, a []string) error {
+		if len(a) != 1 || !isDomain(a[0]) {
+			return errArgs(a)
+		}
+		cfg.Hostmaster = dns.Fqdn(strings.ToLower(a[0]))
+		return nil
+	}},
+	"ttl": {"ttl SECONDS", func(_ *caddy.Controller, cfg *Config, a []string) error {
+		return parseTTL(a, &cfg.TTL)
+	}},
+	"negative_ttl": {"negative_ttl SECONDS", func(_ *caddy.Controller, cfg *Config, a []string) error {
+		return parseTTL(a, &cfg.NegativeTTL)
+	}},
+	"shards": {"shards N", func(_ *caddy.Controller, cfg *Config, a []string) error {
+		return parseInt(a, 1, 64, &cfg.Policy.Shards)
+	}},
+	"min_ready": {"min_ready N", func(_ *caddy.Controller, cfg *Config, a []string) error {
+		return parseInt(a, 1, 1<<20, &cfg.Build.MinReady)
+	}},
+	"default_regions": {"default_regions REGION...", func(_ *caddy.Controller, cfg *Config, a []string) error {
+		if len(a) == 0 {
+			return errArgs(a)
+		}
+		for _, r := range a {
+			if !isLabel(r) {
+				return fmt.Errorf("bad region %q", r)
+			}
+			cfg.Policy.DefaultRegions = append(cfg.Policy.DefaultRegions, strings.ToLower(r))
+		}
+		return nil
+	}},
+	"cluster":       {"cluster NAME [region REGION] [zones ZONE[,ZONE...]] [coordinates LAT LON]", parseCluster},
+	"shard_metrics": {"shard_metrics on|off", parseOnOff},
+}
+
+func parseNS(_ *caddy.Controller, cfg *Config, a []string) error {
+	if len(a) < 1 || !isDomain(a[0]) {
+		return errArgs(a)
+	}
+	ns := Nameserver{Name: dns.Fqdn(strings.ToLower(a[0]))}
+	for _, s := range a[1:] {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return fmt.Errorf("bad address %q", s)
+		}
+		ns.Addrs = append(ns.Addrs, ip.Unmap())
+	}
+	cfg.Nameservers = append(cfg.Nameservers, ns)
+	return nil
+}
+
+func parseCluster(_ *caddy.Controller, cfg *Config, a []string) error {
+	if len(a) < 3 || !isLabel(a[0]) {
+		return errArgs(a)
+	}
+	ov := cfg.Build.Overrides[a[0]]
+	for rest := a[1:]; len(rest) > 0; {
+		switch {
+		case rest[0] == "region" && len(rest) >= 2 && isLabel(rest[1]):
+			ov.Region, rest = strings.ToLower(rest[1]), rest[2:]
+		case rest[0] == "zones" && len(rest) >= 2:
+			for _, z := range strings.Split(rest[1], ",") {
+				if !isLabel(z) {
+					return fmt.Errorf("bad zone %q", z)
+				}
+				ov.Zones = append(ov.Zones, strings.ToLower(z))
+			}
+			rest = rest[2:]
+		case rest[0] == "coordinates" && len(rest) >= 3:
+			lat, err1 := strconv.ParseFloat(rest[1], 64)
+			lon, err2 := strconv.ParseFloat(rest[2], 64)
+			if err1 != nil || err2 != nil || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
+				return fmt.Errorf("bad coordinates %q %q", rest[1], rest[2])
+			}
+			ov.Point, ov.Located, rest = geo.Point{Lat: lat, Lon: lon}, true, rest[3:]
+		default:
+			return fmt.Errorf("unexpected %q", rest[0])
+		}
+	}
+	cfg.Build.Overrides[a[0]] = ov
+	return nil
+}
+
+func parseOnOff(_ *caddy.Controller, cfg *Config, a []string) error {
+	if len(a) != 1 || (a[0] != "on" && a[0] != "off") {
+		return errArgs(a)
+	}
+	cfg.ShardMetrics = a[0] == "on"
+	return nil
+}
+
+func parseTTL(a []string, dst *uint32) error {
+	var n int
+	if err := parseInt(a, 0, 86400, &n); err != nil {
+		return err
+	}
+	*dst = uint32(n)
+	return nil
+}
+
+func parseInt(a []string, lo, hi int, dst *int) error {
+	if len(a) != 1 {
+		return errArgs(a)
+	}
+	n, err := strconv.Atoi(a[0])
+	if err != nil || n < lo || n > hi {
+		return fmt.Errorf("%q is not a whole number from %d to %d", a[0], lo, hi)
+	}
+	*dst = n
+	return nil
+}
+
+func parseDuration(s string, dst *time.Duration) error {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("%q is not a positive duration such as 30s", s)
+	}
+	*dst = d
+	return nil
+}
+
+func errArgs(a []string) error {
+	return fmt.Errorf("wrong arguments %q", a)
+}
+
+// isLabel reports whether s is one DNS label of letters, digits and '-'.
+func isLabel(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i] | 0x20
+		if !(b >= 'a' && b <= 'z' || s[i] >= '0' && s[i] <= '9' || s[i] == '-' || s[i] == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func isDomain(s string) bool {
+	_, ok := dns.IsDomainName(s)
+	return ok && s != "."
+}

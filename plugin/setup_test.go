@@ -1,0 +1,136 @@
+package meridian
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/caddy/caddyfile"
+	"github.com/coredns/coredns/core/dnsserver"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		input   string
+		wantErr string // substring; "" means success
+		check   func(*testing.T, *Config)
+	}{
+		{name: "minimal", input: "meridian example.com {\nfederation myfed\nmanifests ../testdata/demo\n}",
+			check: func(t *testing.T, c *Config) {
+				if c.Federation != "myfed" || c.Zones[0] != "example.com." || c.TTL != 30 || c.Policy.Shards != 1 || c.Build.MinReady != 1 || !c.ShardMetrics {
+					t.Errorf("defaults not applied: %+v", c)
+				}
+			}},
+		{name: "every option", input: `meridian Example.COM {
+			federation MyFed
+			manifests ../testdata/demo 1s
+			geoip x.mmdb 5m
+			geoip_cache 1000
+			ns ns1.example.com 192.0.2.53 2001:db8::53
+			ns ns2.example.net
+			hostmaster admin.example.com
+			ttl 60
+			negative_ttl 15
+			shards 2
+			min_ready 3
+			default_regions us-central1 europe-west1
+			cluster c1 region us-east1 zones a,b coordinates 1.5 -2.5
+			shard_metrics off
+		}`, check: func(t *testing.T, c *Config) {
+			if c.Federation != "myfed" || c.Zones[0] != "example.com." || c.GeoIPCache != 1000 || c.GeoIPReload.Minutes() != 5 ||
+				c.TTL != 60 || c.NegativeTTL != 15 || c.Policy.Shards != 2 || c.Build.MinReady != 3 || c.ShardMetrics ||
+				len(c.Nameservers) != 2 || len(c.Nameservers[0].Addrs) != 2 || c.Hostmaster != "admin.example.com." ||
+				strings.Join(c.Policy.DefaultRegions, ",") != "us-central1,europe-west1" || c.ManifestInterval.Seconds() != 1 {
+				t.Errorf("options not applied: %+v", c)
+			}
+			ov := c.Build.Overrides["c1"]
+			if ov.Region != "us-east1" || strings.Join(ov.Zones, ",") != "a,b" || !ov.Located || ov.Point.Lat != 1.5 || ov.Point.Lon != -2.5 {
+				t.Errorf("cluster override: %+v", ov)
+			}
+		}},
+		{name: "zones from the server block", input: "meridian {\nfederation f\nmanifests d\n}",
+			check: func(t *testing.T, c *Config) {
+				if len(c.Zones) != 1 || c.Zones[0] != "example.org." {
+					t.Errorf("zones %v, want the server block's", c.Zones)
+				}
+			}},
+		{name: "no federation", input: "meridian {\nmanifests d\n}", wantErr: "missing 'federation NAME'"},
+		{name: "unknown property", input: "meridian {\nfederation f\nbogus 1\n}", wantErr: `unknown property "bogus"`},
+		{name: "bad ttl", input: "meridian {\nfederation f\nttl -1\n}", wantErr: `want "ttl SECONDS"`},
+		{name: "ttl too long", input: "meridian {\nfederation f\nttl 90000\n}", wantErr: "from 0 to 86400"},
+		{name: "shards zero", input: "meridian {\nfederation f\nshards 0\n}", wantErr: `want "shards N"`},
+		{name: "min_ready zero", input: "meridian {\nfederation f\nmin_ready 0\n}", wantErr: "from 1 to"},
+		{name: "federation svc", input: "meridian {\nfederation svc\n}", wantErr: `want "federation NAME"`},
+		{name: "federation two words", input: "meridian {\nfederation a b\n}", wantErr: "wrong arguments"},
+		{name: "bad ns address", input: "meridian {\nfederation f\nns ns1.example.com 300.1.1.1\n}", wantErr: `bad address "300.1.1.1"`},
+		{name: "bad interval", input: "meridian {\nfederation f\nmanifests d forever\n}", wantErr: "not a positive duration"},
+		{name: "cluster coordinates out of range", input: "meridian {\nfederation f\ncluster c coordinates 91 0\n}", wantErr: "bad coordinates"},
+		{name: "cluster unknown key", input: "meridian {\nfederation f\ncluster c colour blue\n}", wantErr: `unexpected "colour"`},
+		{name: "cluster nothing", input: "meridian {\nfederation f\ncluster c\n}", wantErr: "want \"cluster NAME"},
+		{name: "shard_metrics maybe", input: "meridian {\nfederation f\nshard_metrics maybe\n}", wantErr: "on|off"},
+		{name: "twice", input: "meridian {\nfederation f\n}\nmeridian {\nfederation g\n}", wantErr: "this plugin"},
+		{name: "line number in errors", input: "meridian {\nfederation f\n\nttl x\n}", wantErr: "Testfile:4"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := caddy.NewTestController("dns", tc.input)
+			c.ServerBlockKeys = []string{"example.org."}
+			cfg, err := parse(c)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("parse: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("parse error %v, want one containing %q", err, tc.wantErr)
+			case tc.check != nil:
+				tc.check(t, cfg)
+			}
+		})
+	}
+}
+
+// TestCorefileExample parses the meridian block of Corefile.example and
+// builds the plugin from it, as `make run` does.
+func TestCorefileExample(t *testing.T) {
+	b, err := os.ReadFile("../Corefile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	directives := append([]string{"meridian"}, dnsserver.Directives...)
+	blocks, err := caddyfile.Parse("Corefile.example", strings.NewReader(string(b)), directives)
+	if err != nil || len(blocks) != 1 {
+		t.Fatalf("Corefile.example: %v (%d blocks)", err, len(blocks))
+	}
+	input := lineBreaks(blocks[0].Tokens["meridian"])
+	c := caddy.NewTestController("dns", input)
+	c.ServerBlockKeys = blocks[0].Keys
+	cfg, err := parse(c)
+	if err != nil {
+		t.Fatalf("parse Corefile.example: %v", err)
+	}
+	if cfg.Federation != "myfederation" || cfg.Zones[0] != "example.com." {
+		t.Errorf("unexpected config %+v", cfg)
+	}
+	cfg.Manifests = "../" + cfg.Manifests
+	cfg.GeoIP = "../" + cfg.GeoIP
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	m.locator.Stop()
+}
+
+// lineBreaks rebuilds a block's text from its tokens, one line per line.
+func lineBreaks(toks []caddyfile.Token) string {
+	var b strings.Builder
+	line := toks[0].Line
+	for _, tok := range toks {
+		if tok.Line != line {
+			b.WriteString("\n")
+			line = tok.Line
+		}
+		b.WriteString(tok.Text + " ")
+	}
+	return b.String()
+}
