@@ -1,0 +1,45 @@
+# Meridian: build, run the demo, test, benchmark.
+GO      ?= go
+BIN     := bin/meridian
+PKGS    := ./...
+
+.PHONY: all build run test unit e2e bench lint generate tools clean
+
+all: build
+
+## build: the CoreDNS binary with the meridian plugin, in bin/meridian
+build:
+	$(GO) build -o $(BIN) ./cmd/meridian
+
+## run: serve the demo federation on 127.0.0.1:1053 (no cluster needed)
+run: build
+	@hack/run-demo.sh $(BIN)
+
+## test: install the test tools, then vet and every test (unit and end-to-end) under -race
+test: tools build
+	$(GO) vet $(PKGS)
+	MERIDIAN_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 $(PKGS)
+
+## unit: the tests without the end-to-end ones
+unit:
+	$(GO) test -race -count=1 $(shell $(GO) list $(PKGS) | grep -v /test/)
+
+## bench: Go benchmarks of the answer path, the GeoIP cache and the answer choice
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./plugin/... ./geo/...
+
+## lint: gofmt and go vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+## generate: remake generated files (the GeoIP test database)
+generate:
+	$(GO) generate ./...
+
+## tools: DNS clients the end-to-end tests drive (dig, kdig), from Debian
+tools:
+	@hack/install-tools.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,210 @@
+package e2e
+
+import (
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+const (
+	nginx  = "nginx.default.myfederation.svc.example.com."
+	taipei = "27.0.0.0/24"
+	chi    = "24.0.0.0/24"
+)
+
+var asiaClusters = []string{"asia-east1-a", "asia-east1-b", "asia-east1-c"}
+
+// ask sends one query for name/qtype with client subnet over network
+// ("udp" or "tcp") and returns the reply.
+func ask(t *testing.T, s *server, network, name string, qtype uint16, subnet string) *dns.Msg {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	if subnet != "" {
+		_, ipnet, err := net.ParseCIDR(subnet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bits, _ := ipnet.Mask.Size()
+		fam := uint16(1)
+		if ipnet.IP.To4() == nil {
+			fam = 2
+		}
+		m.SetEdns0(1232, false)
+		o := m.IsEdns0()
+		o.Option = append(o.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: fam, SourceNetmask: uint8(bits), Address: ipnet.IP})
+	}
+	c := &dns.Client{Net: network, Timeout: 2 * time.Second}
+	r, _, err := c.Exchange(m, s.dns)
+	if err != nil {
+		t.Fatalf("%s %s %s: %v", network, name, dns.TypeToString[qtype], err)
+	}
+	return r
+}
+
+// addrs returns the A and AAAA addresses in an answer.
+func addrs(m *dns.Msg) []string {
+	var out []string
+	for _, rr := range m.Answer {
+		switch rr := rr.(type) {
+		case *dns.A:
+			out = append(out, rr.A.String())
+		case *dns.AAAA:
+			out = append(out, rr.AAAA.String())
+		}
+	}
+	return out
+}
+
+func inRange(addrs []string, prefix string) bool {
+	if len(addrs) == 0 {
+		return false
+	}
+	for _, a := range addrs {
+		if !strings.HasPrefix(a, prefix) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestDemoAnswers(t *testing.T) {
+	s := startDemo(t)
+	for _, network := range []string{"udp", "tcp"} {
+		t.Run(network, func(t *testing.T) {
+			tests := []struct {
+				name, qname, subnet, wantPrefix string
+				qtype                           uint16
+				scope                           uint8
+			}{
+				{"asia client gets asia-east1", nginx, taipei, "203.0.113.", dns.TypeA, 16},
+				{"us client gets us-central1", nginx, chi, "192.0.2.", dns.TypeA, 17},
+				{"europe client gets europe-west1", nginx, "81.0.0.0/24", "198.51.100.", dns.TypeA, 16},
+				{"ipv6 service for a tokyo client", "echo.default.myfederation.svc.example.com.", "2001:200::/48", "2001:db8:3::", dns.TypeAAAA, 32},
+				{"region name", "nginx.default.myfederation.svc.europe-west1.example.com.", taipei, "198.51.100.", dns.TypeA, 0},
+			}
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					r := ask(t, s, network, tc.qname, tc.qtype, tc.subnet)
+					if r.Rcode != dns.RcodeSuccess || !r.Authoritative || r.RecursionAvailable {
+						t.Fatalf("rcode %s AA %v RA %v", dns.RcodeToString[r.Rcode], r.Authoritative, r.RecursionAvailable)
+					}
+					if got := addrs(r); !inRange(got, tc.wantPrefix) {
+						t.Errorf("answer %v, want addresses in %s*", got, tc.wantPrefix)
+					}
+					if ecs := subnetOf(r); ecs == nil || ecs.SourceScope != tc.scope {
+						t.Errorf("ECS %v, want scope %d", ecs, tc.scope)
+					}
+				})
+			}
+		})
+	}
+	t.Run("negative answers carry the SOA", func(t *testing.T) {
+		r := ask(t, s, "udp", "nope.default.myfederation.svc.example.com.", dns.TypeA, "")
+		if r.Rcode != dns.RcodeNameError || len(r.Ns) != 1 || r.Ns[0].Header().Rrtype != dns.TypeSOA {
+			t.Errorf("got %v, want NXDOMAIN with the SOA", r)
+		}
+	})
+	t.Run("outside the zone is refused", func(t *testing.T) {
+		if r := ask(t, s, "udp", "example.org.", dns.TypeA, ""); r.Rcode != dns.RcodeRefused {
+			t.Errorf("rcode %s, want REFUSED", dns.RcodeToString[r.Rcode])
+		}
+	})
+}
+
+func subnetOf(m *dns.Msg) *dns.EDNS0_SUBNET {
+	if o := m.IsEdns0(); o != nil {
+		for _, e := range o.Option {
+			if s, ok := e.(*dns.EDNS0_SUBNET); ok {
+				return s
+			}
+		}
+	}
+	return nil
+}
+
+// TestDemoWalkthrough replays the README: make the Asia shards unready and
+// the Asian client moves to the next-closest healthy shard, with no restart;
+// make them ready again and it comes back.
+func TestDemoWalkthrough(t *testing.T) {
+	s := startDemo(t)
+	if got := addrs(ask(t, s, "udp", nginx, dns.TypeA, taipei)); !inRange(got, "203.0.113.") {
+		t.Fatalf("before: %v, want asia-east1", got)
+	}
+	for _, c := range asiaClusters {
+		s.editDemo(t, c, "name: nginx-demo", "ready: true", "ready: false")
+	}
+	took := waitAnswer(t, s, taipei, "198.51.100.")
+	t.Logf("asia unready: answer moved to europe-west1 after %v", took)
+	for _, c := range asiaClusters {
+		s.editDemo(t, c, "name: nginx-demo", "ready: false", "ready: true")
+	}
+	took = waitAnswer(t, s, taipei, "203.0.113.")
+	t.Logf("asia ready again: answer back after %v", took)
+	if m := s.scrape(t); !strings.Contains(m, `coredns_meridian_answers_total{cluster="europe-west1-`) {
+		t.Errorf("metrics do not count the europe-west1 answers")
+	}
+}
+
+// waitAnswer polls until the Taipei client's answer is in prefix.
+func waitAnswer(t *testing.T, s *server, subnet, prefix string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var got []string
+	for time.Since(start) < 10*time.Second {
+		if got = addrs(ask(t, s, "udp", nginx, dns.TypeA, subnet)); inRange(got, prefix) {
+			return time.Since(start)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("answer %v, want %s* within 10s", got, prefix)
+	return 0
+}
+
+// TestDemoMalformedFile writes a broken manifest: the cluster keeps its last
+// good state, the error is counted, and answers go on.
+func TestDemoMalformedFile(t *testing.T) {
+	s := startDemo(t)
+	writeFile(t, s.demo+"/asia-east1-a/broken.yaml", "kind: Service\napiVersion: v1\nmetadata: [not, a, map\n")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.scrape(t), `coredns_meridian_source_errors_total{cluster="asia-east1-a",reason="malformed"}`) {
+		if time.Now().After(deadline) {
+			t.Fatal("malformed file not counted in coredns_meridian_source_errors_total")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r := ask(t, s, "udp", "nginx.default.myfederation.svc.asia-east1-a.asia-east1.example.com.", dns.TypeA, "")
+	if got := addrs(r); len(got) != 1 || got[0] != "203.0.113.11" {
+		t.Errorf("asia-east1-a answer %v, want its last good 203.0.113.11", got)
+	}
+	if !strings.Contains(s.out.String(), "broken.yaml") {
+		t.Errorf("log does not name the broken file:\n%s", s.out)
+	}
+}
+
+// TestDemoDig checks the server with real clients, where installed.
+func TestDemoDig(t *testing.T) {
+	s := startDemo(t)
+	host, port, _ := net.SplitHostPort(s.dns)
+	for _, tc := range []struct{ tool, subnetFlag string }{{"dig", "+subnet="}, {"kdig", "+subnet="}} {
+		t.Run(tc.tool, func(t *testing.T) {
+			path, err := exec.LookPath(tc.tool)
+			if err != nil {
+				t.Skipf("%s not installed (make tools installs it)", tc.tool)
+			}
+			for _, proto := range []string{"+notcp", "+tcp"} {
+				out, err := exec.Command(path, "@"+host, "-p", port, proto, "+short", tc.subnetFlag+taipei, nginx, "A").CombinedOutput()
+				if err != nil {
+					t.Fatalf("%s: %v\n%s", tc.tool, err, out)
+				}
+				if got := strings.TrimSpace(string(out)); !strings.HasPrefix(got, "203.0.113.") {
+					t.Errorf("%s %s: %q, want an asia-east1 address", tc.tool, proto, got)
+				}
+			}
+		})
+	}
+}
