@@ -112,15 +112,28 @@ func buildCluster(name string, in *Input, ov Override) *Cluster {
 
 type counts struct{ ready, total int }
 
-// countEndpoints sums the endpoint slices of each service.
+// countEndpoints counts the endpoints of each service: slices of one
+// address family are summed, and the family with the most ready endpoints
+// stands for the service (a dual-stack Service lists its pods once per
+// family).
 func countEndpoints(slices []source.EndpointSlice) map[Key]counts {
-	m := make(map[Key]counts, len(slices))
+	type famKey struct {
+		Key
+		fam string
+	}
+	byFam := make(map[famKey]counts, len(slices))
 	for _, e := range slices {
-		k := Key{e.Namespace, e.Service}
-		c := m[k]
+		k := famKey{Key{e.Namespace, e.Service}, e.AddressType}
+		c := byFam[k]
 		c.ready += e.Ready
 		c.total += e.Total
-		m[k] = c
+		byFam[k] = c
+	}
+	m := make(map[Key]counts, len(byFam))
+	for k, c := range byFam {
+		if best, ok := m[k.Key]; !ok || c.ready > best.ready || (c.ready == best.ready && c.total > best.total) {
+			m[k.Key] = c
+		}
 	}
 	return m
 }

@@ -95,6 +95,10 @@ func TestBuildShards(t *testing.T) {
 		{"cluster down", health.Down, svc("192.0.2.1"), slices(3, 3), 1, 3, 3, false, 1, 0},
 		{"cluster stale", health.Stale, svc("192.0.2.1"), slices(3, 3), 1, 3, 3, true, 1, 0},
 		{"no slices", health.Up, svc("192.0.2.1"), nil, 1, 0, 0, false, 1, 0},
+		{"dual stack: families not summed", health.Up, svc("192.0.2.1"), []source.EndpointSlice{
+			{Namespace: "ns", Service: "web", AddressType: "IPv4", Ready: 2, Total: 3},
+			{Namespace: "ns", Service: "web", AddressType: "IPv6", Ready: 2, Total: 3},
+			{Namespace: "ns", Service: "web", AddressType: "IPv4", Ready: 1, Total: 1}}, 1, 3, 4, true, 1, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
