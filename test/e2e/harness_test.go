@@ -60,7 +60,26 @@ func repoRoot() string {
 type server struct {
 	dns, metrics, ready string // host:port
 	demo                string // its private copy of testdata/demo
-	out                 *bytes.Buffer
+	out                 *syncBuffer
+}
+
+// syncBuffer is the process's output, written by exec's copier goroutine
+// while tests read it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startDemo copies the demo federation into a temporary folder and starts
@@ -69,7 +88,7 @@ func startDemo(t *testing.T) *server {
 	t.Helper()
 	root := repoRoot()
 	dir := t.TempDir()
-	s := &server{demo: filepath.Join(dir, "demo"), out: &bytes.Buffer{}}
+	s := &server{demo: filepath.Join(dir, "demo"), out: &syncBuffer{}}
 	if err := os.CopyFS(s.demo, os.DirFS(filepath.Join(root, "testdata", "demo"))); err != nil {
 		t.Fatal(err)
 	}
