@@ -57,7 +57,15 @@ func (a *answerer) hostmaster() string {
 	if a.m.cfg.Hostmaster != "" {
 		return a.m.cfg.Hostmaster
 	}
-	return "hostmaster." + a.zone
+	return child("hostmaster", a.zone)
+}
+
+// child is the name label.zone, for the root zone too.
+func child(label, zone string) string {
+	if zone == "." {
+		return label + "."
+	}
+	return label + "." + zone
 }
 
 // nameservers are the configured ones, or ns1.<zone> with no glue.
@@ -65,7 +73,7 @@ func (a *answerer) nameservers() []Nameserver {
 	if len(a.m.cfg.Nameservers) > 0 {
 		return a.m.cfg.Nameservers
 	}
-	return []Nameserver{{Name: "ns1." + a.zone}}
+	return []Nameserver{{Name: child("ns1", a.zone)}}
 }
 
 func (a *answerer) nsRecords(owner string) []dns.RR {

@@ -194,6 +194,23 @@ func checkSection(t *testing.T, name string, rrs []dns.RR, want []string) {
 	}
 }
 
+// TestServeDNSRootZone checks the defaults' names when the zone is the root.
+func TestServeDNSRootZone(t *testing.T) {
+	m := newTestPlugin(t, func(c *Config) { c.Zones = []string{"."}; c.Nameservers = nil })
+	rec := dnstest.NewRecorder(&test.ResponseWriter{})
+	m.ServeDNS(context.Background(), rec, query(".", dns.TypeSOA, ""))
+	if rec.Msg == nil || len(rec.Msg.Answer) != 1 {
+		t.Fatalf("reply %v, want the SOA", rec.Msg)
+	}
+	soa := rec.Msg.Answer[0].(*dns.SOA)
+	if soa.Ns != "ns1." || soa.Mbox != "hostmaster." {
+		t.Errorf("SOA %v, want ns1. and hostmaster.", soa)
+	}
+	if _, err := rec.Msg.Pack(); err != nil {
+		t.Errorf("reply does not pack: %v", err)
+	}
+}
+
 func TestServeDNSMalformed(t *testing.T) {
 	m := newTestPlugin(t)
 	ecsQuery := func(mut func(*dns.EDNS0_SUBNET)) *dns.Msg {
