@@ -22,6 +22,25 @@ type Config struct {
 	// ManifestInterval is how often the manifest folder is checked; 0 means
 	// the source's default.
 	ManifestInterval time.Duration
+	// Kubeconfigs are kubeconfig files whose contexts are member clusters.
+	Kubeconfigs []string
+	// Contexts limits the contexts used and names their clusters (context
+	// to cluster name, "" for the context's own name); empty means every
+	// context of every file.
+	Contexts map[string]string
+	// InCluster is the cluster name of the cluster Meridian runs in, read
+	// with the pod's service account; "" means none.
+	InCluster string
+	// Selector is the label selector of federated Services; "" means
+	// federation.meridian.dev/name=<Federation>.
+	Selector string
+	// Namespaces limits the namespaces read; empty means all.
+	Namespaces []string
+	// StaleAfter, DownAfter and StartupTimeout tune cluster liveness (see
+	// package kube); 0 means its default.
+	StaleAfter     time.Duration
+	DownAfter      time.Duration
+	StartupTimeout time.Duration
 	// GeoIP is the City MMDB path; "" means no database, every client is of
 	// unknown location.
 	GeoIP string
@@ -45,6 +64,18 @@ type Config struct {
 	Build model.Options
 	// ShardMetrics turns the per-shard gauges on (the default) or off.
 	ShardMetrics bool
+}
+
+// FederationLabel is the Service label that, by default, makes a Service
+// part of the federation named by its value.
+const FederationLabel = "federation.meridian.dev/name"
+
+// selector returns the label selector of federated Services.
+func (c *Config) selector() string {
+	if c.Selector != "" {
+		return c.Selector
+	}
+	return FederationLabel + "=" + c.Federation
 }
 
 // Nameserver is one NS record at the apex and its glue.

@@ -17,9 +17,11 @@ import (
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meridian-dns/meridian/geo"
 	"github.com/meridian-dns/meridian/plugin/source"
+	"github.com/meridian-dns/meridian/plugin/source/kube"
 	"github.com/meridian-dns/meridian/plugin/source/manifest"
 	"github.com/meridian-dns/meridian/plugin/store"
 )
@@ -27,7 +29,7 @@ import (
 // Errors of New.
 var (
 	// errNoSource is a configuration with nothing to read clusters from.
-	errNoSource = errors.New("no source of member clusters: add 'manifests DIR'")
+	errNoSource = errors.New("no source of member clusters: add 'manifests DIR', 'kubeconfig PATH' or 'in_cluster NAME'")
 )
 
 // Meridian is the plugin: one per server block.
@@ -49,17 +51,8 @@ type Meridian struct {
 // fails at once, but starts nothing: Start does.
 func New(cfg *Config) (*Meridian, error) {
 	m := &Meridian{cfg: cfg, metrics: newMetrics(cfg)}
-	if cfg.Manifests != "" {
-		if fi, err := os.Stat(cfg.Manifests); err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("manifests %q: not a readable folder", cfg.Manifests)
-		}
-		m.sources = append(m.sources, manifest.New(cfg.Manifests, manifest.Options{
-			Interval: cfg.ManifestInterval,
-			Logger:   log,
-		}))
-	}
-	if len(m.sources) == 0 {
-		return nil, errNoSource
+	if err := m.addSources(); err != nil {
+		return nil, err
 	}
 	loc, err := geo.New(geo.Config{
 		Path:       cfg.GeoIP,
@@ -74,6 +67,46 @@ func New(cfg *Config) (*Meridian, error) {
 	m.locator = loc
 	m.store = store.New(store.Config{Options: cfg.Build, OnError: m.sourceError})
 	return m, nil
+}
+
+// addSources makes the sources the configuration names.
+func (m *Meridian) addSources() error {
+	cfg := m.cfg
+	sel, err := labels.Parse(cfg.selector())
+	if err != nil {
+		return fmt.Errorf("selector %q: %w", cfg.selector(), err)
+	}
+	if cfg.Manifests != "" {
+		if fi, err := os.Stat(cfg.Manifests); err != nil || !fi.IsDir() {
+			return fmt.Errorf("manifests %q: not a readable folder", cfg.Manifests)
+		}
+		m.sources = append(m.sources, manifest.New(cfg.Manifests, manifest.Options{
+			Interval: cfg.ManifestInterval,
+			Logger:   log,
+			Selector: sel,
+		}))
+	}
+	if len(cfg.Kubeconfigs) > 0 || cfg.InCluster != "" {
+		src, err := kube.New(kube.Options{
+			Kubeconfigs:    cfg.Kubeconfigs,
+			Contexts:       cfg.Contexts,
+			InCluster:      cfg.InCluster,
+			Selector:       sel,
+			Namespaces:     cfg.Namespaces,
+			StaleAfter:     cfg.StaleAfter,
+			DownAfter:      cfg.DownAfter,
+			StartupTimeout: cfg.StartupTimeout,
+			Logger:         log,
+		})
+		if err != nil {
+			return err
+		}
+		m.sources = append(m.sources, src)
+	}
+	if len(m.sources) == 0 {
+		return errNoSource
+	}
+	return nil
 }
 
 // Start starts the store's builder, the sources and the GeoIP reloader.

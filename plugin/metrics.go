@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/meridian-dns/meridian/health"
 	"github.com/meridian-dns/meridian/plugin/answer"
 )
 
@@ -61,6 +62,11 @@ var (
 		"Ready endpoints of the shard.", []string{"cluster", "namespace", "service"}, nil)
 	descClusterUp = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_cluster_up",
 		"1 when the cluster's shards may be used (up or stale), else 0.", []string{"cluster", "region"}, nil)
+	descClusterState = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_cluster_state",
+		"1 for the cluster's current liveness state (up, stale, down), 0 for the others.", []string{"cluster", "state"}, nil)
+	descSkipped = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_source_skipped_objects",
+		"Objects the cluster's source currently leaves out: ignored (Services outside the federation filter) or invalid (bad data).",
+		[]string{"cluster", "reason"}, nil)
 	descLastUpdate = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_source_last_update_timestamp_seconds",
 		"When the cluster's source last delivered its complete state, in seconds since the epoch.", []string{"cluster"}, nil)
 	descServices = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_services",
@@ -98,7 +104,7 @@ func (r *registry) remove(m *Meridian) {
 
 // Describe implements prometheus.Collector.
 func (r *registry) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descShardHealthy, descShardReady, descClusterUp, descLastUpdate, descServices, descSnapshot} {
+	for _, d := range []*prometheus.Desc{descShardHealthy, descShardReady, descClusterUp, descClusterState, descSkipped, descLastUpdate, descServices, descSnapshot} {
 		ch <- d
 	}
 }
@@ -127,6 +133,11 @@ func (r *registry) Collect(ch chan<- prometheus.Metric) {
 	gauge(descSnapshot, float64(snap.Built.UnixNano())/1e9)
 	for _, c := range snap.Clusters {
 		gauge(descClusterUp, b2f(c.State.Usable()), c.Name, c.Region)
+		for _, st := range []health.State{health.Up, health.Stale, health.Down} {
+			gauge(descClusterState, b2f(c.State == st), c.Name, st.String())
+		}
+		gauge(descSkipped, float64(c.Ignored), c.Name, "ignored")
+		gauge(descSkipped, float64(c.Invalid), c.Name, "invalid")
 		if !c.Synced.IsZero() {
 			gauge(descLastUpdate, float64(c.Synced.UnixNano())/1e9, c.Name)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
 	"github.com/miekg/dns"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meridian-dns/meridian/geo"
 )
@@ -132,6 +133,41 @@ var properties = map[string]property{
 		}
 		return nil
 	}},
+	"kubeconfig": {"kubeconfig PATH [CONTEXT[=CLUSTER]...]", parseKubeconfig},
+	"in_cluster": {"in_cluster CLUSTER", func(_ *caddy.Controller, cfg *Config, a []string) error {
+		if len(a) != 1 || !isLabel(a[0]) {
+			return errArgs(a)
+		}
+		cfg.InCluster = a[0]
+		return nil
+	}},
+	"selector": {"selector LABEL_SELECTOR", func(_ *caddy.Controller, cfg *Config, a []string) error {
+		if len(a) == 0 {
+			return errArgs(a)
+		}
+		sel := strings.Join(a, " ")
+		if _, err := labels.Parse(sel); err != nil {
+			return err
+		}
+		cfg.Selector = sel
+		return nil
+	}},
+	"namespaces": {"namespaces NAMESPACE...", func(_ *caddy.Controller, cfg *Config, a []string) error {
+		if len(a) == 0 {
+			return errArgs(a)
+		}
+		cfg.Namespaces = append(cfg.Namespaces, a...)
+		return nil
+	}},
+	"stale_after": {"stale_after DURATION", func(_ *caddy.Controller, cfg *Config, a []string) error {
+		return parseDurationArg(a, &cfg.StaleAfter)
+	}},
+	"down_after": {"down_after DURATION", func(_ *caddy.Controller, cfg *Config, a []string) error {
+		return parseDurationArg(a, &cfg.DownAfter)
+	}},
+	"startup_timeout": {"startup_timeout DURATION", func(_ *caddy.Controller, cfg *Config, a []string) error {
+		return parseDurationArg(a, &cfg.StartupTimeout)
+	}},
 	"cluster":       {"cluster NAME [region REGION] [zones ZONE[,ZONE...]] [coordinates LAT LON]", parseCluster},
 	"shard_metrics": {"shard_metrics on|off", parseOnOff},
 }
@@ -150,6 +186,31 @@ func parseNS(_ *caddy.Controller, cfg *Config, a []string) error {
 	}
 	cfg.Nameservers = append(cfg.Nameservers, ns)
 	return nil
+}
+
+func parseKubeconfig(_ *caddy.Controller, cfg *Config, a []string) error {
+	if len(a) == 0 {
+		return errArgs(a)
+	}
+	cfg.Kubeconfigs = append(cfg.Kubeconfigs, a[0])
+	for _, c := range a[1:] {
+		ctx, name, _ := strings.Cut(c, "=")
+		if ctx == "" || (name != "" && !isLabel(name)) {
+			return fmt.Errorf("bad context %q", c)
+		}
+		if cfg.Contexts == nil {
+			cfg.Contexts = map[string]string{}
+		}
+		cfg.Contexts[ctx] = name
+	}
+	return nil
+}
+
+func parseDurationArg(a []string, dst *time.Duration) error {
+	if len(a) != 1 {
+		return errArgs(a)
+	}
+	return parseDuration(a[0], dst)
 }
 
 func parseCluster(_ *caddy.Controller, cfg *Config, a []string) error {

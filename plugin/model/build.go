@@ -70,7 +70,8 @@ func Build(in map[string]*Input, opts Options, serial uint32, now time.Time) *Sn
 // zone that has a ready Node, coordinates from the region table; the
 // override wins where it says something.
 func buildCluster(name string, in *Input, ov Override) *Cluster {
-	c := &Cluster{Name: name, State: in.State, Synced: in.Objects.Synced, Hash: hashString(name)}
+	c := &Cluster{Name: name, State: in.State, Synced: in.Objects.Synced, Hash: hashString(name),
+		Ignored: in.Objects.Ignored, Invalid: in.Objects.Invalid}
 	regions := map[string]int{}
 	zones := map[string]struct{}{}
 	for _, n := range in.Objects.Nodes {

@@ -33,6 +33,10 @@ type Cluster struct {
 	Located bool
 	State   health.State
 	Synced  time.Time // when its source last saw it complete
+	// Ignored and Invalid count the objects its source left out: Services
+	// outside the federation filter, and objects with bad data.
+	Ignored int
+	Invalid int
 	// Hash is a hash of Name, mixed with a client's network to break ties
 	// between equally close clusters (rendezvous hashing).
 	Hash uint64

@@ -46,6 +46,10 @@ type Objects struct {
 	Endpoints []EndpointSlice
 	// Synced is when the source last saw these objects complete.
 	Synced time.Time
+	// Ignored counts Services left out by the federation filter (label
+	// selector, namespaces); Invalid counts objects skipped for bad data.
+	Ignored int
+	Invalid int
 }
 
 // Node is the part of a Kubernetes Node that places a cluster on the map.

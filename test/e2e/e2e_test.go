@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/test/e2eutil"
 )
 
 const (
@@ -17,60 +19,6 @@ const (
 )
 
 var asiaClusters = []string{"asia-east1-a", "asia-east1-b", "asia-east1-c"}
-
-// ask sends one query for name/qtype with client subnet over network
-// ("udp" or "tcp") and returns the reply.
-func ask(t *testing.T, s *server, network, name string, qtype uint16, subnet string) *dns.Msg {
-	t.Helper()
-	m := new(dns.Msg)
-	m.SetQuestion(name, qtype)
-	if subnet != "" {
-		_, ipnet, err := net.ParseCIDR(subnet)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bits, _ := ipnet.Mask.Size()
-		fam := uint16(1)
-		if ipnet.IP.To4() == nil {
-			fam = 2
-		}
-		m.SetEdns0(1232, false)
-		o := m.IsEdns0()
-		o.Option = append(o.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: fam, SourceNetmask: uint8(bits), Address: ipnet.IP})
-	}
-	c := &dns.Client{Net: network, Timeout: 2 * time.Second}
-	r, _, err := c.Exchange(m, s.dns)
-	if err != nil {
-		t.Fatalf("%s %s %s: %v", network, name, dns.TypeToString[qtype], err)
-	}
-	return r
-}
-
-// addrs returns the A and AAAA addresses in an answer.
-func addrs(m *dns.Msg) []string {
-	var out []string
-	for _, rr := range m.Answer {
-		switch rr := rr.(type) {
-		case *dns.A:
-			out = append(out, rr.A.String())
-		case *dns.AAAA:
-			out = append(out, rr.AAAA.String())
-		}
-	}
-	return out
-}
-
-func inRange(addrs []string, prefix string) bool {
-	if len(addrs) == 0 {
-		return false
-	}
-	for _, a := range addrs {
-		if !strings.HasPrefix(a, prefix) {
-			return false
-		}
-	}
-	return true
-}
 
 func TestDemoAnswers(t *testing.T) {
 	s := startDemo(t)
@@ -89,14 +37,14 @@ func TestDemoAnswers(t *testing.T) {
 			}
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {
-					r := ask(t, s, network, tc.qname, tc.qtype, tc.subnet)
+					r := s.Ask(t, network, tc.qname, tc.qtype, tc.subnet)
 					if r.Rcode != dns.RcodeSuccess || !r.Authoritative || r.RecursionAvailable {
 						t.Fatalf("rcode %s AA %v RA %v", dns.RcodeToString[r.Rcode], r.Authoritative, r.RecursionAvailable)
 					}
-					if got := addrs(r); !inRange(got, tc.wantPrefix) {
+					if got := e2eutil.Addrs(r); !e2eutil.InRange(got, tc.wantPrefix) {
 						t.Errorf("answer %v, want addresses in %s*", got, tc.wantPrefix)
 					}
-					if ecs := subnetOf(r); ecs == nil || ecs.SourceScope != tc.scope {
+					if ecs := e2eutil.Subnet(r); ecs == nil || ecs.SourceScope != tc.scope {
 						t.Errorf("ECS %v, want scope %d", ecs, tc.scope)
 					}
 				})
@@ -104,27 +52,16 @@ func TestDemoAnswers(t *testing.T) {
 		})
 	}
 	t.Run("negative answers carry the SOA", func(t *testing.T) {
-		r := ask(t, s, "udp", "nope.default.myfederation.svc.example.com.", dns.TypeA, "")
+		r := s.Ask(t, "udp", "nope.default.myfederation.svc.example.com.", dns.TypeA, "")
 		if r.Rcode != dns.RcodeNameError || len(r.Ns) != 1 || r.Ns[0].Header().Rrtype != dns.TypeSOA {
 			t.Errorf("got %v, want NXDOMAIN with the SOA", r)
 		}
 	})
 	t.Run("outside the zone is refused", func(t *testing.T) {
-		if r := ask(t, s, "udp", "example.org.", dns.TypeA, ""); r.Rcode != dns.RcodeRefused {
+		if r := s.Ask(t, "udp", "example.org.", dns.TypeA, ""); r.Rcode != dns.RcodeRefused {
 			t.Errorf("rcode %s, want REFUSED", dns.RcodeToString[r.Rcode])
 		}
 	})
-}
-
-func subnetOf(m *dns.Msg) *dns.EDNS0_SUBNET {
-	if o := m.IsEdns0(); o != nil {
-		for _, e := range o.Option {
-			if s, ok := e.(*dns.EDNS0_SUBNET); ok {
-				return s
-			}
-		}
-	}
-	return nil
 }
 
 // TestDemoWalkthrough replays the README: make the Asia shards unready and
@@ -132,7 +69,7 @@ func subnetOf(m *dns.Msg) *dns.EDNS0_SUBNET {
 // make them ready again and it comes back.
 func TestDemoWalkthrough(t *testing.T) {
 	s := startDemo(t)
-	if got := addrs(ask(t, s, "udp", nginx, dns.TypeA, taipei)); !inRange(got, "203.0.113.") {
+	if got := e2eutil.Addrs(s.Ask(t, "udp", nginx, dns.TypeA, taipei)); !e2eutil.InRange(got, "203.0.113.") {
 		t.Fatalf("before: %v, want asia-east1", got)
 	}
 	for _, c := range asiaClusters {
@@ -145,7 +82,7 @@ func TestDemoWalkthrough(t *testing.T) {
 	}
 	took = waitAnswer(t, s, taipei, "203.0.113.")
 	t.Logf("asia ready again: answer back after %v", took)
-	if m := s.scrape(t); !strings.Contains(m, `coredns_meridian_answers_total{cluster="europe-west1-`) {
+	if m := s.Scrape(t); !strings.Contains(m, `coredns_meridian_answers_total{cluster="europe-west1-`) {
 		t.Errorf("metrics do not count the europe-west1 answers")
 	}
 }
@@ -156,7 +93,7 @@ func waitAnswer(t *testing.T, s *server, subnet, prefix string) time.Duration {
 	start := time.Now()
 	var got []string
 	for time.Since(start) < 10*time.Second {
-		if got = addrs(ask(t, s, "udp", nginx, dns.TypeA, subnet)); inRange(got, prefix) {
+		if got = e2eutil.Addrs(s.Ask(t, "udp", nginx, dns.TypeA, subnet)); e2eutil.InRange(got, prefix) {
 			return time.Since(start)
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -169,27 +106,27 @@ func waitAnswer(t *testing.T, s *server, subnet, prefix string) time.Duration {
 // good state, the error is counted, and answers go on.
 func TestDemoMalformedFile(t *testing.T) {
 	s := startDemo(t)
-	writeFile(t, s.demo+"/asia-east1-a/broken.yaml", "kind: Service\napiVersion: v1\nmetadata: [not, a, map\n")
+	e2eutil.WriteFile(t, s.demo+"/asia-east1-a/broken.yaml", "kind: Service\napiVersion: v1\nmetadata: [not, a, map\n")
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(s.scrape(t), `coredns_meridian_source_errors_total{cluster="asia-east1-a",reason="malformed"}`) {
+	for !strings.Contains(s.Scrape(t), `coredns_meridian_source_errors_total{cluster="asia-east1-a",reason="malformed"}`) {
 		if time.Now().After(deadline) {
 			t.Fatal("malformed file not counted in coredns_meridian_source_errors_total")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	r := ask(t, s, "udp", "nginx.default.myfederation.svc.asia-east1-a.asia-east1.example.com.", dns.TypeA, "")
-	if got := addrs(r); len(got) != 1 || got[0] != "203.0.113.11" {
+	r := s.Ask(t, "udp", "nginx.default.myfederation.svc.asia-east1-a.asia-east1.example.com.", dns.TypeA, "")
+	if got := e2eutil.Addrs(r); len(got) != 1 || got[0] != "203.0.113.11" {
 		t.Errorf("asia-east1-a answer %v, want its last good 203.0.113.11", got)
 	}
-	if !strings.Contains(s.out.String(), "broken.yaml") {
-		t.Errorf("log does not name the broken file:\n%s", s.out)
+	if !strings.Contains(s.Out.String(), "broken.yaml") {
+		t.Errorf("log does not name the broken file:\n%s", s.Out)
 	}
 }
 
 // TestDemoDig checks the server with real clients, where installed.
 func TestDemoDig(t *testing.T) {
 	s := startDemo(t)
-	host, port, _ := net.SplitHostPort(s.dns)
+	host, port, _ := net.SplitHostPort(s.DNS)
 	for _, tc := range []struct{ tool, subnetFlag string }{{"dig", "+subnet="}, {"kdig", "+subnet="}} {
 		t.Run(tc.tool, func(t *testing.T) {
 			path, err := exec.LookPath(tc.tool)

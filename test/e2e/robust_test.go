@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/test/e2eutil"
 )
 
 // TestMalformedPackets sends garbage and broken queries to the real
@@ -39,7 +41,7 @@ func TestMalformedPackets(t *testing.T) {
 	}
 	for name, p := range packets {
 		t.Run(name, func(t *testing.T) {
-			conn, err := net.Dial("udp", s.dns)
+			conn, err := net.Dial("udp", s.DNS)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -63,7 +65,7 @@ func TestMalformedPackets(t *testing.T) {
 		})
 	}
 	// The server still answers.
-	if got := addrs(ask(t, s, "udp", nginx, dns.TypeA, taipei)); !inRange(got, "203.0.113.") {
+	if got := e2eutil.Addrs(s.Ask(t, "udp", nginx, dns.TypeA, taipei)); !e2eutil.InRange(got, "203.0.113.") {
 		t.Fatalf("after malformed packets: %v", got)
 	}
 }
@@ -79,7 +81,7 @@ func TestTruncation(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		r := ask(t, s, "tcp", nginx, dns.TypeTXT, "")
+		r := s.Ask(t, "tcp", nginx, dns.TypeTXT, "")
 		if len(r.Answer) == 9 {
 			break
 		}
@@ -91,7 +93,7 @@ func TestTruncation(t *testing.T) {
 	m := new(dns.Msg)
 	m.SetQuestion(nginx, dns.TypeTXT)
 	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second, UDPSize: 512}
-	r, _, err := c.Exchange(m, s.dns)
+	r, _, err := c.Exchange(m, s.DNS)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"k8s.io/apimachinery/pkg/labels"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -33,11 +34,14 @@ type decoded struct {
 	warnings []string
 	// seen maps "kind namespace/name" to the file that defined it first.
 	seen map[string]string
+	// selector picks the federated Services; nil picks all.
+	selector labels.Selector
 }
 
-// decodeCluster decodes the files of one cluster in order.
-func decodeCluster(files []fileData) *decoded {
-	d := &decoded{seen: make(map[string]string)}
+// decodeCluster decodes the files of one cluster in order, keeping the
+// Services selector picks (nil: all).
+func decodeCluster(files []fileData, selector labels.Selector) *decoded {
+	d := &decoded{seen: make(map[string]string), selector: selector}
 	for _, f := range files {
 		if f.err != nil {
 			d.malformed = append(d.malformed, fmt.Errorf("file %s: %w: %w", f.path, f.err, source.ErrMalformed))
@@ -149,6 +153,10 @@ func (d *decoded) service(where string, raw []byte) error {
 	}
 	if s.Namespace == "" {
 		s.Namespace = corev1.NamespaceDefault
+	}
+	if d.selector != nil && !d.selector.Matches(labels.Set(s.Labels)) {
+		d.objs.Ignored++
+		return nil
 	}
 	out, err := source.FromService(&s)
 	switch {

@@ -58,7 +58,7 @@ func TestDecodeFile(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := decodeCluster([]fileData{{path: "/m/c1/" + tc.file, data: []byte(tc.content)}})
+			d := decodeCluster([]fileData{{path: "/m/c1/" + tc.file, data: []byte(tc.content)}}, nil)
 			checkMalformed(t, d, "/m/c1/"+tc.file, tc.malformed)
 			if tc.malformed != "" {
 				return
@@ -96,7 +96,7 @@ func TestDecodeDefaults(t *testing.T) {
 	d := decodeCluster([]fileData{
 		{path: "a.yaml", data: []byte(strings.Replace(testSvc, ", namespace: ns", "", 1) + "---\n" + testSlice)},
 		{path: "b.yaml", err: errors.New("permission denied")},
-	})
+	}, nil)
 	if d.objs.Services[0].Namespace != "default" || d.objs.Endpoints[0].Namespace != "default" {
 		t.Errorf("namespaces %q and %q, want default", d.objs.Services[0].Namespace, d.objs.Endpoints[0].Namespace)
 	}

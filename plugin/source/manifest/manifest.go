@@ -62,6 +62,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"k8s.io/apimachinery/pkg/labels"
 	"sync/atomic"
 	"time"
 
@@ -98,6 +99,9 @@ type Options struct {
 	// with file modification times, so it should be the wall clock of the
 	// file system. Nil means time.Now.
 	Now func() time.Time
+	// Selector picks the federated Services; the others are counted in
+	// Objects.Ignored. Nil picks every Service.
+	Selector labels.Selector
 }
 
 // Source reads member clusters from a manifest folder. It holds only its
@@ -107,6 +111,7 @@ type Source struct {
 	interval time.Duration
 	log      Logger
 	now      func() time.Time
+	selector labels.Selector
 	synced   atomic.Bool
 }
 
@@ -115,7 +120,7 @@ var _ source.Source = (*Source)(nil)
 // New returns a Source for the manifest folder dir. Nothing is read until
 // Run.
 func New(dir string, opts Options) *Source {
-	s := &Source{dir: dir, interval: opts.Interval, log: opts.Logger, now: opts.Now}
+	s := &Source{dir: dir, interval: opts.Interval, log: opts.Logger, now: opts.Now, selector: opts.Selector}
 	if s.interval <= 0 {
 		s.interval = DefaultInterval
 	}
@@ -140,7 +145,7 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	if _, err := listClusters(s.dir); err != nil {
 		return fmt.Errorf("manifest folder %s: %w: %w", s.dir, ErrNoFolder, err)
 	}
-	w := &watcher{dir: s.dir, sink: sink, log: s.log, now: s.now, clusters: make(map[string]*cluster)}
+	w := &watcher{dir: s.dir, sink: sink, log: s.log, now: s.now, selector: s.selector, clusters: make(map[string]*cluster)}
 	w.poll(true)
 	s.synced.Store(true)
 	t := time.NewTicker(s.interval)

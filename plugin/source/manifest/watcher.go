@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"k8s.io/apimachinery/pkg/labels"
 	"path/filepath"
 	"slices"
 	"time"
@@ -19,6 +20,7 @@ type watcher struct {
 	sink     source.Sink
 	log      Logger
 	now      func() time.Time
+	selector labels.Selector
 	clusters map[string]*cluster
 	// rootErr is the last error listing dir, logged once until it clears.
 	rootErr string
@@ -104,7 +106,7 @@ func (w *watcher) sync(name string, initial bool) {
 	changed := !c.read || sum != c.sum
 	c.files, c.readAt, c.sum, c.read = files, readAt, sum, true
 	if changed {
-		w.apply(name, c, decodeCluster(data))
+		w.apply(name, c, decodeCluster(data, w.selector))
 	}
 }
 
@@ -125,6 +127,7 @@ func (w *watcher) apply(name string, c *cluster, d *decoded) {
 		return
 	}
 	d.objs.Synced = w.now()
+	d.objs.Invalid = len(d.invalid)
 	w.sink.Replace(name, d.objs)
 	if c.known {
 		w.log.Infof("manifest: cluster %q reloaded: %s", name, summary(d))

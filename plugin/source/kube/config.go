@@ -1,0 +1,109 @@
+package kube
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// clusterConfig is one member cluster as the configuration describes it.
+type clusterConfig struct {
+	client kubernetes.Interface
+	server string
+	hash   string // of everything that reaches the API server; a change restarts the member
+}
+
+// load reads the kubeconfig files (and the in-cluster config) into the
+// member clusters they describe, by cluster name.
+func (s *Source) load() (map[string]clusterConfig, error) {
+	out := map[string]clusterConfig{}
+	for _, path := range s.opts.Kubeconfigs {
+		cfg, err := clientcmd.LoadFromFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrKubeconfig, path, err)
+		}
+		names := make([]string, 0, len(cfg.Contexts))
+		for name := range cfg.Contexts {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, ctxName := range names {
+			cluster, ok := s.clusterName(ctxName)
+			if !ok {
+				continue
+			}
+			if _, dup := out[cluster]; dup {
+				return nil, fmt.Errorf("%w: %s: cluster %q named twice", ErrKubeconfig, path, cluster)
+			}
+			cc, err := fromContext(cfg, ctxName)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s: context %q: %w", ErrKubeconfig, path, ctxName, err)
+			}
+			out[cluster] = cc
+		}
+	}
+	if s.opts.InCluster != "" {
+		rc, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("%w: in-cluster: %w", ErrKubeconfig, err)
+		}
+		cc, err := newClusterConfig(rc, "in-cluster")
+		if err != nil {
+			return nil, err
+		}
+		out[s.opts.InCluster] = cc
+	}
+	return out, nil
+}
+
+// clusterName maps a context to its cluster name, and says whether the
+// context is used at all.
+func (s *Source) clusterName(ctxName string) (string, bool) {
+	if len(s.opts.Contexts) == 0 {
+		return ctxName, true
+	}
+	name, ok := s.opts.Contexts[ctxName]
+	if name == "" {
+		name = ctxName
+	}
+	return name, ok
+}
+
+func fromContext(cfg *clientcmdapi.Config, ctxName string) (clusterConfig, error) {
+	rc, err := clientcmd.NewNonInteractiveClientConfig(*cfg, ctxName, &clientcmd.ConfigOverrides{}, nil).ClientConfig()
+	if err != nil {
+		return clusterConfig{}, err
+	}
+	kc := cfg.Contexts[ctxName]
+	h := sha256.New()
+	// What identifies the connection: the context, its cluster and its user.
+	for _, v := range []any{kc, cfg.Clusters[kc.Cluster], cfg.AuthInfos[kc.AuthInfo]} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return clusterConfig{}, err
+		}
+		h.Write(b)
+	}
+	cc, err := newClusterConfig(rc, hex.EncodeToString(h.Sum(nil)))
+	return cc, err
+}
+
+func newClusterConfig(rc *rest.Config, hash string) (clusterConfig, error) {
+	rc = rest.CopyConfig(rc)
+	rc.UserAgent = "meridian"
+	// Informers list once and then watch; the defaults (5 QPS) would make
+	// the first lists of a large cluster and its relists crawl.
+	rc.QPS, rc.Burst = 50, 100
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return clusterConfig{}, err
+	}
+	return clusterConfig{client: client, server: rc.Host, hash: hash}, nil
+}

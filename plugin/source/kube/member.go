@@ -1,0 +1,173 @@
+package kube
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/source"
+)
+
+// member watches one member cluster: informers on Nodes, Services and
+// EndpointSlices, and a liveness probe of its API server.
+type member struct {
+	name   string
+	client kubernetes.Interface
+	opts   *Options
+	sink   source.Sink
+	tf     transforms
+
+	dirty  chan struct{}
+	synced atomic.Bool
+
+	nodes, services, slices cache.SharedIndexInformer
+}
+
+func newMember(name string, client kubernetes.Interface, opts *Options, sink source.Sink) *member {
+	return &member{
+		name: name, client: client, opts: opts, sink: sink,
+		tf:    transforms{selector: opts.Selector, namespaces: opts.namespaceSet()},
+		dirty: make(chan struct{}, 1),
+	}
+}
+
+// run watches the cluster until ctx is done.
+func (m *member) run(ctx context.Context) {
+	f := informers.NewSharedInformerFactoryWithOptions(m.client, 0)
+	m.nodes = m.informer(f.Core().V1().Nodes().Informer(), m.tf.node)
+	m.services = m.informer(f.Core().V1().Services().Informer(), m.tf.service)
+	m.slices = m.informer(f.Discovery().V1().EndpointSlices().Informer(), m.tf.endpointSlice)
+	f.Start(ctx.Done())
+	defer f.Shutdown()
+
+	var wg sync.WaitGroup
+	defer wg.Wait() // nothing of this member reaches the sink after run returns
+	wg.Go(func() { m.liveness(ctx) })
+	if !cache.WaitForCacheSync(ctx.Done(), m.nodes.HasSynced, m.services.HasSynced, m.slices.HasSynced) {
+		return
+	}
+	m.publish()
+	m.synced.Store(true)
+	m.opts.Logger.Infof("kube: cluster %q synced", m.name)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.dirty:
+		}
+		// Let a burst of events settle into one snapshot.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(m.opts.Settle):
+		}
+		m.publish()
+	}
+}
+
+func (m *member) informer(inf cache.SharedIndexInformer, tf cache.TransformFunc) cache.SharedIndexInformer {
+	// Both only fail once the informer has started.
+	_ = inf.SetTransform(tf)
+	_ = inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
+		m.opts.Logger.Debugf("kube: cluster %q: watch: %v", m.name, err)
+	})
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { m.changed(obj) },
+		UpdateFunc: func(_, obj any) { m.changed(obj) },
+		DeleteFunc: func(any) { m.kick() },
+	})
+	return inf
+}
+
+// changed reports a new or updated object that was skipped for bad data
+// (once per version, as events come once per version) and asks for a
+// publish.
+func (m *member) changed(obj any) {
+	if o, ok := obj.(*object); ok && o.err != nil {
+		m.sink.Error(m.name, o.err)
+	}
+	m.kick()
+}
+
+func (m *member) kick() {
+	select {
+	case m.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// publish sends the cluster's objects to the sink.
+func (m *member) publish() {
+	objs := source.Objects{Synced: m.opts.Now()}
+	for _, x := range m.nodes.GetStore().List() {
+		if o := x.(*object); o.node != nil {
+			objs.Nodes = append(objs.Nodes, *o.node)
+		}
+	}
+	for _, x := range m.services.GetStore().List() {
+		switch o := x.(*object); {
+		case o.ignored:
+			objs.Ignored++
+		case o.err != nil:
+			objs.Invalid++
+		default:
+			objs.Services = append(objs.Services, *o.service)
+		}
+	}
+	for _, x := range m.slices.GetStore().List() {
+		switch o := x.(*object); {
+		case o.err != nil:
+			objs.Invalid++
+		case o.slice != nil:
+			objs.Endpoints = append(objs.Endpoints, *o.slice)
+		}
+	}
+	m.sink.Replace(m.name, objs)
+}
+
+// liveness probes the API server's /readyz and moves the cluster between
+// up, stale (no answer for StaleAfter: its last state is still served) and
+// down (no answer for DownAfter: its shards are not used). Every change is
+// logged once.
+func (m *member) liveness(ctx context.Context) {
+	t := time.NewTicker(m.opts.ProbeInterval)
+	defer t.Stop()
+	lastOK, state := m.opts.Now(), health.Up
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, m.opts.ProbeInterval)
+		_, err := m.client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(pctx)
+		cancel()
+		now := m.opts.Now()
+		if err == nil {
+			lastOK = now
+		}
+		next := health.Up
+		switch since := now.Sub(lastOK); {
+		case since >= m.opts.DownAfter:
+			next = health.Down
+		case since >= m.opts.StaleAfter:
+			next = health.Stale
+		}
+		if next == state || ctx.Err() != nil {
+			continue
+		}
+		if next == health.Up {
+			m.opts.Logger.Infof("kube: cluster %q is up again", m.name)
+		} else {
+			m.opts.Logger.Warningf("kube: cluster %q is %s: its API server last answered %s ago (%v)", m.name, next, now.Sub(lastOK).Round(time.Second), err)
+		}
+		state = next
+		m.sink.SetState(m.name, state)
+	}
+}

@@ -1,0 +1,96 @@
+package kube
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/meridian-dns/meridian/plugin/source"
+)
+
+// object is what the informer caches hold instead of API objects: the
+// object's identity and the small struct converted from it, or the reason
+// it was skipped. It is immutable once made.
+type object struct {
+	metav1.ObjectMeta // only Name, Namespace and ResourceVersion are kept
+
+	node    *source.Node
+	service *source.Service
+	slice   *source.EndpointSlice
+	ignored bool  // a Service without the federation label
+	err     error // conversion failed: the object is skipped
+}
+
+// DeepCopyObject implements runtime.Object; objects are never mutated.
+func (o *object) DeepCopyObject() runtime.Object { return o }
+
+// GetObjectKind implements runtime.Object.
+func (o *object) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
+
+func meta(m metav1.ObjectMeta) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, ResourceVersion: m.ResourceVersion}
+}
+
+// transforms converts API objects at the informer (client-go SetTransform),
+// so full objects never stay in memory. It keeps what the filter says.
+type transforms struct {
+	selector   labels.Selector
+	namespaces map[string]bool // nil: every namespace
+}
+
+func (t transforms) inNamespace(ns string) bool {
+	return t.namespaces == nil || t.namespaces[ns]
+}
+
+// node is the TransformFunc of the Node informer.
+func (t transforms) node(in any) (any, error) {
+	n, ok := in.(*corev1.Node)
+	if !ok {
+		return in, nil // already transformed, or a tombstone
+	}
+	sn := source.FromNode(n)
+	return &object{ObjectMeta: meta(n.ObjectMeta), node: &sn}, nil
+}
+
+// service is the TransformFunc of the Service informer.
+func (t transforms) service(in any) (any, error) {
+	s, ok := in.(*corev1.Service)
+	if !ok {
+		return in, nil
+	}
+	o := &object{ObjectMeta: meta(s.ObjectMeta)}
+	if !t.inNamespace(s.Namespace) || !t.selector.Matches(labels.Set(s.Labels)) {
+		o.ignored = true
+		return o, nil
+	}
+	ss, err := source.FromService(s)
+	if err != nil {
+		o.err = err
+		return o, nil
+	}
+	o.service = &ss
+	return o, nil
+}
+
+// endpointSlice is the TransformFunc of the EndpointSlice informer.
+func (t transforms) endpointSlice(in any) (any, error) {
+	e, ok := in.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return in, nil
+	}
+	o := &object{ObjectMeta: meta(e.ObjectMeta)}
+	if !t.inNamespace(e.Namespace) {
+		o.ignored = true
+		return o, nil
+	}
+	se, err := source.FromEndpointSlice(e)
+	if err != nil {
+		o.err = err
+		return o, nil
+	}
+	o.slice = &se
+	return o, nil
+}
