@@ -50,6 +50,32 @@ func TestParse(t *testing.T) {
 				t.Errorf("cluster override: %+v", ov)
 			}
 		}},
+		{name: "kubernetes options", input: `meridian {
+			federation f
+			kubeconfig /a ctx-1 ctx-2=second
+			kubeconfig /b
+			in_cluster home
+			selector app in (web, api),tier!=test
+			namespaces default shop
+			stale_after 5s
+			down_after 1m
+			startup_timeout 10s
+		}`, check: func(t *testing.T, c *Config) {
+			if strings.Join(c.Kubeconfigs, ",") != "/a,/b" || c.Contexts["ctx-1"] != "" || c.Contexts["ctx-2"] != "second" || len(c.Contexts) != 2 ||
+				c.InCluster != "home" || c.selector() != "app in (web, api),tier!=test" || strings.Join(c.Namespaces, ",") != "default,shop" ||
+				c.StaleAfter.Seconds() != 5 || c.DownAfter.Minutes() != 1 || c.StartupTimeout.Seconds() != 10 {
+				t.Errorf("options not applied: %+v", c)
+			}
+		}},
+		{name: "default selector", input: "meridian {\nfederation f\n}", check: func(t *testing.T, c *Config) {
+			if c.selector() != "federation.meridian.dev/name=f" {
+				t.Errorf("selector %q", c.selector())
+			}
+		}},
+		{name: "bad selector", input: "meridian {\nfederation f\nselector a==b==c\n}", wantErr: `want "selector LABEL_SELECTOR"`},
+		{name: "bad context name", input: "meridian {\nfederation f\nkubeconfig /a ctx=bad.name\n}", wantErr: `bad context "ctx=bad.name"`},
+		{name: "kubeconfig without path", input: "meridian {\nfederation f\nkubeconfig\n}", wantErr: "want \"kubeconfig PATH"},
+		{name: "bad stale_after", input: "meridian {\nfederation f\nstale_after 0s\n}", wantErr: "not a positive duration"},
 		{name: "zones from the server block", input: "meridian {\nfederation f\nmanifests d\n}",
 			check: func(t *testing.T, c *Config) {
 				if len(c.Zones) != 1 || c.Zones[0] != "example.org." {

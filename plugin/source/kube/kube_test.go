@@ -1,0 +1,204 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/source"
+)
+
+func svc(name string, lbls map[string]string, ports ...int32) *corev1.Service {
+	s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Labels: lbls, ResourceVersion: "7"}}
+	for _, p := range ports {
+		s.Spec.Ports = append(s.Spec.Ports, corev1.ServicePort{Name: "http", Port: p, Protocol: corev1.ProtocolTCP})
+	}
+	s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "192.0.2.1"}}
+	return s
+}
+
+func TestTransforms(t *testing.T) {
+	tf := transforms{selector: labels.SelectorFromSet(labels.Set{"fed": "x"}), namespaces: map[string]bool{"default": true}}
+	fed := map[string]string{"fed": "x"}
+	tests := []struct {
+		name    string
+		in      *corev1.Service
+		ignored bool
+		invalid bool
+	}{
+		{"federated", svc("a", fed, 80), false, false},
+		{"no label", svc("b", nil, 80), true, false},
+		{"other federation", svc("c", map[string]string{"fed": "y"}, 80), true, false},
+		{"no ports", svc("d", fed), false, true},
+		{"other namespace", func() *corev1.Service { s := svc("e", fed, 80); s.Namespace = "kube-system"; return s }(), true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := tf.service(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := out.(*object)
+			if o.ignored != tc.ignored || (o.err != nil) != tc.invalid || (o.service != nil) == (tc.ignored || tc.invalid) {
+				t.Errorf("got ignored %v err %v service %v", o.ignored, o.err, o.service)
+			}
+			if o.Name != tc.in.Name || o.ResourceVersion != "7" || len(o.Labels) != 0 {
+				t.Errorf("meta %+v, want only name, namespace and resource version", o.ObjectMeta)
+			}
+			again, _ := tf.service(o) // idempotent: a transformed object passes through
+			if again != o {
+				t.Error("transform of a transformed object changed it")
+			}
+		})
+	}
+}
+
+// recorder is a source.Sink that keeps the last call per cluster.
+type recorder struct {
+	mu     sync.Mutex
+	objs   map[string]source.Objects
+	states map[string]health.State
+	errs   []error
+}
+
+func newRecorder() *recorder {
+	return &recorder{objs: map[string]source.Objects{}, states: map[string]health.State{}}
+}
+
+func (r *recorder) Replace(c string, o source.Objects) { r.mu.Lock(); r.objs[c] = o; r.mu.Unlock() }
+func (r *recorder) Remove(c string)                    { r.mu.Lock(); delete(r.objs, c); r.mu.Unlock() }
+func (r *recorder) SetState(c string, s health.State)  { r.mu.Lock(); r.states[c] = s; r.mu.Unlock() }
+func (r *recorder) Error(_ string, err error) {
+	r.mu.Lock()
+	r.errs = append(r.errs, err)
+	r.mu.Unlock()
+}
+
+func (r *recorder) get(c string) (source.Objects, int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o, ok := r.objs[c]
+	return o, len(r.errs), ok
+}
+
+// TestMemberPublish runs one member on a fake clientset: this checks the
+// informer wiring and the counting, not a real API server (test/kube does).
+func TestMemberPublish(t *testing.T) {
+	ready := true
+	client := fake.NewClientset(
+		svc("web", map[string]string{"fed": "x"}, 80),
+		svc("plain", nil, 80),
+		svc("broken", map[string]string{"fed": "x"}),
+		&discoveryv1.EndpointSlice{
+			ObjectMeta:  metav1.ObjectMeta{Name: "web-1", Namespace: "default", Labels: map[string]string{discoveryv1.LabelServiceName: "web"}},
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
+		},
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{corev1.LabelTopologyRegion: "asia-east1"}}},
+	)
+	opts := Options{Kubeconfigs: []string{"unused"}, Selector: labels.SelectorFromSet(labels.Set{"fed": "x"}), ProbeInterval: time.Hour}
+	opts.setDefaults()
+	rec := newRecorder()
+	m := newMember("c1", client, &opts, rec)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); m.run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	waitFor(t, func() bool { _, _, ok := rec.get("c1"); return ok && m.synced.Load() })
+	o, nerr, _ := rec.get("c1")
+	if len(o.Services) != 1 || o.Services[0].Name != "web" || o.Ignored != 1 || o.Invalid != 1 || len(o.Endpoints) != 1 || len(o.Nodes) != 1 {
+		t.Errorf("published %+v", o)
+	}
+	if nerr != 1 {
+		t.Errorf("%d errors reported, want 1 (the Service without ports)", nerr)
+	}
+
+	// An update reaches the sink.
+	s := svc("web", map[string]string{"fed": "x"}, 80)
+	s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "192.0.2.9"}}
+	if _, err := client.CoreV1().Services("default").Update(ctx, s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		o, _, _ := rec.get("c1")
+		return len(o.Services) == 1 && len(o.Services[0].Addresses) == 1 && o.Services[0].Addresses[0].String() == "192.0.2.9"
+	})
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kubeconfig")
+	const kc = `apiVersion: v1
+kind: Config
+clusters:
+- {name: a, cluster: {server: "https://127.0.0.1:1"}}
+- {name: b, cluster: {server: "https://127.0.0.1:2"}}
+users:
+- {name: u, user: {token: t}}
+contexts:
+- {name: ctx-a, context: {cluster: a, user: u}}
+- {name: ctx-b, context: {cluster: b, user: u}}
+`
+	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		contexts map[string]string
+		want     []string
+	}{
+		{"every context", nil, []string{"ctx-a", "ctx-b"}},
+		{"one context, renamed", map[string]string{"ctx-b": "prod"}, []string{"prod"}},
+		{"one context, own name", map[string]string{"ctx-a": ""}, []string{"ctx-a"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(Options{Kubeconfigs: []string{path}, Contexts: tc.contexts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("clusters %v, want %v", got, tc.want)
+			}
+			for _, w := range tc.want {
+				if _, ok := got[w]; !ok {
+					t.Errorf("no cluster %q in %v", w, got)
+				}
+			}
+		})
+	}
+	if _, err := New(Options{}); !errors.Is(err, ErrNoClusters) {
+		t.Errorf("New with nothing: %v, want ErrNoClusters", err)
+	}
+	s, _ := New(Options{Kubeconfigs: []string{filepath.Join(dir, "missing")}})
+	if _, err := s.load(); !errors.Is(err, ErrKubeconfig) {
+		t.Errorf("missing kubeconfig: %v, want ErrKubeconfig", err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,184 @@
+// Package kube proves the Kubernetes source end to end: real kube-apiserver
+// and etcd processes started by hack/kube/harness.sh on loopback, the real
+// meridian binary watching them through a kubeconfig whose tokens belong to
+// the ServiceAccount of deploy/rbac.yaml, and DNS over real sockets.
+package kube
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/meridian-dns/meridian/test/e2eutil"
+)
+
+// federation is N member clusters started by the harness.
+type federation struct {
+	dir     string
+	admin   map[string]*kubernetes.Clientset // by context (member-i)
+	kubecfg *clientcmdapi.Config             // the harness's admin kubeconfig
+	tokens  map[string]string                // meridian ServiceAccount token by context
+}
+
+// startFederation starts n API servers sharing one etcd and applies
+// deploy/rbac.yaml to each. It stops them when the test ends.
+func startFederation(t *testing.T, n int) *federation {
+	t.Helper()
+	if os.Getenv("MERIDIAN_KUBE_TESTS") == "" {
+		t.Skip("set MERIDIAN_KUBE_TESTS=1 (make test does) to run real API servers")
+	}
+	f := &federation{dir: t.TempDir(), admin: map[string]*kubernetes.Clientset{}, tokens: map[string]string{}}
+	cmd := exec.Command(filepath.Join(e2eutil.RepoRoot(), "hack", "kube", "harness.sh"), "up", fmt.Sprint(n), f.dir)
+	var out e2eutil.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("harness did not stop within 30s")
+		}
+		if t.Failed() {
+			t.Logf("harness output:\n%s", out.String())
+		}
+	})
+	e2eutil.Eventually(t, 3*time.Minute, "harness ready", func() bool {
+		_, err := os.Stat(filepath.Join(f.dir, "ready"))
+		return err == nil
+	})
+	cfg, err := clientcmd.LoadFromFile(filepath.Join(f.dir, "kubeconfig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.kubecfg = cfg
+	for name := range cfg.Contexts {
+		rc, err := clientcmd.NewNonInteractiveClientConfig(*cfg, name, &clientcmd.ConfigOverrides{}, nil).ClientConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.admin[name] = kubernetes.NewForConfigOrDie(rc)
+		f.applyRBAC(t, name)
+		f.tokens[name] = f.token(t, name)
+	}
+	return f
+}
+
+// applyRBAC creates the objects of deploy/rbac.yaml in one member.
+func (f *federation) applyRBAC(t *testing.T, member string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(e2eutil.RepoRoot(), "deploy", "rbac.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, c := context.Background(), f.admin[member]
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(doc, nil, nil)
+		if err != nil {
+			t.Fatalf("deploy/rbac.yaml: %v", err)
+		}
+		switch o := obj.(type) {
+		case *corev1.Namespace:
+			_, err = c.CoreV1().Namespaces().Create(ctx, o, metav1.CreateOptions{})
+		case *corev1.ServiceAccount:
+			_, err = c.CoreV1().ServiceAccounts(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.ClusterRole:
+			_, err = c.RbacV1().ClusterRoles().Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.ClusterRoleBinding:
+			_, err = c.RbacV1().ClusterRoleBindings().Create(ctx, o, metav1.CreateOptions{})
+		default:
+			t.Fatalf("deploy/rbac.yaml: unexpected %T", obj)
+		}
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("%s: applying deploy/rbac.yaml: %v", member, err)
+		}
+	}
+}
+
+// token asks the API server for a token of the meridian ServiceAccount.
+func (f *federation) token(t *testing.T, member string) string {
+	t.Helper()
+	exp := int64(3600)
+	tr, err := f.admin[member].CoreV1().ServiceAccounts("meridian").CreateToken(context.Background(), "meridian",
+		&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("%s: token request: %v", member, err)
+	}
+	return tr.Status.Token
+}
+
+// writeKubeconfig writes a kubeconfig for meridian with the given members
+// only, each with the meridian ServiceAccount's token.
+func (f *federation) writeKubeconfig(t *testing.T, path string, members ...string) {
+	t.Helper()
+	cfg := clientcmdapi.NewConfig()
+	for _, m := range members {
+		kc := f.kubecfg.Contexts[m]
+		cfg.Clusters[m] = f.kubecfg.Clusters[kc.Cluster].DeepCopy()
+		cfg.AuthInfos[m] = &clientcmdapi.AuthInfo{Token: f.tokens[m]}
+		cfg.Contexts[m] = &clientcmdapi.Context{Cluster: m, AuthInfo: m}
+	}
+	cfg.CurrentContext = members[0]
+	b, err := clientcmd.Write(*cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2eutil.WriteFile(t, path, string(b))
+}
+
+// kill stops a member's API server with SIGKILL.
+func (f *federation) kill(t *testing.T, member string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(f.dir, member, "pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	fmt.Sscan(strings.TrimSpace(string(b)), &pid)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill %s (%d): %v", member, pid, err)
+	}
+}
+
+// restart starts a killed member's API server again, same flags and port.
+func (f *federation) restart(t *testing.T, member string) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(f.dir, member, "start.sh"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("restart %s: %v\n%s", member, err, out)
+	}
+}
