@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/meridian
 PKGS    := ./...
 
-.PHONY: all build run test unit e2e bench lint generate tools clean
+.PHONY: all build run test unit e2e bench lint generate tools kube-tools clean
 
 all: build
 
@@ -15,18 +15,21 @@ build:
 run: build
 	@hack/run-demo.sh $(BIN)
 
-## test: install the test tools, then vet and every test (unit and end-to-end) under -race
-test: tools build
+## test: install the test tools (dig, kdig, kube-apiserver, etcd), then vet and every test
+## (unit, end-to-end, real API servers) under -race
+test: tools kube-tools build
 	$(GO) vet $(PKGS)
-	MERIDIAN_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 $(PKGS)
+	MERIDIAN_BIN=$(CURDIR)/$(BIN) MERIDIAN_KUBE_TESTS=1 $(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 ## unit: the tests without the end-to-end ones
 unit:
 	$(GO) test -race -count=1 $(shell $(GO) list $(PKGS) | grep -v /test/)
 
-## bench: Go benchmarks of the answer path, the GeoIP cache and the answer choice
-bench:
+## bench: Go benchmarks of the answer path, the GeoIP cache and the answer choice, then
+## convergence against real API servers (100 EndpointSlice flips)
+bench: kube-tools build
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./plugin/... ./geo/...
+	MERIDIAN_BIN=$(CURDIR)/$(BIN) MERIDIAN_KUBE_TESTS=1 $(GO) test -run '^$$' -bench Convergence -benchtime 100x ./test/kube/
 
 ## lint: gofmt and go vet
 lint:
@@ -40,6 +43,10 @@ generate:
 ## tools: DNS clients the end-to-end tests drive (dig, kdig), from Debian
 tools:
 	@hack/install-tools.sh
+
+## kube-tools: kube-apiserver and etcd built from the Go module proxy, cached outside the clone
+kube-tools:
+	@hack/kube/harness.sh install >/dev/null
 
 clean:
 	rm -rf bin

@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -129,9 +131,31 @@ func (m *Meridian) Start() error {
 			}
 		}()
 	}
+	m.wg.Add(1)
+	go func() { defer m.wg.Done(); m.releaseAfterSync(ctx) }()
 	m.locator.Start()
 	instances.add(m)
 	return nil
+}
+
+// releaseAfterSync returns the memory of the first full sync to the
+// operating system once the plugin is ready. A first list holds whole API
+// objects until they are converted; without this the process keeps that
+// peak as resident memory long after the garbage is collected.
+func (m *Meridian) releaseAfterSync(ctx context.Context) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if m.Ready() {
+			debug.FreeOSMemory()
+			return
+		}
+	}
 }
 
 // Stop stops everything Start started and waits for it.

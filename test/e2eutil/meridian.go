@@ -64,6 +64,9 @@ func RepoRoot() string {
 type Server struct {
 	DNS, Metrics, Ready string // host:port
 	Out                 *SyncBuffer
+	Pid                 int
+	Started             time.Time // when the process was started
+	ReadyAfter          time.Duration
 }
 
 // Ports are the loopback addresses a Corefile template is filled with.
@@ -87,9 +90,11 @@ func Start(t testing.TB, corefile func(Ports) string) *Server {
 	}
 	cmd := exec.Command(Binary(t), "-conf", cf)
 	cmd.Stdout, cmd.Stderr = s.Out, s.Out
+	s.Started = time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	s.Pid = cmd.Process.Pid
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
@@ -104,8 +109,27 @@ func Start(t testing.TB, corefile func(Ports) string) *Server {
 			t.Logf("meridian output:\n%s", s.Out)
 		}
 	})
-	s.waitReady(t, 60*time.Second)
+	s.waitReady(t, 120*time.Second)
+	s.ReadyAfter = time.Since(s.Started)
 	return s
+}
+
+// RSS returns the process's resident memory in bytes.
+func (s *Server) RSS(t testing.TB) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
+			var kb int64
+			fmt.Sscan(f[1], &kb)
+			return kb * 1024
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
 }
 
 func (s *Server) waitReady(t testing.TB, limit time.Duration) {

@@ -20,7 +20,7 @@ type member struct {
 }
 
 // addNode creates a Ready Node with topology labels, as a kubelet would.
-func addNode(t *testing.T, c kubernetes.Interface, m member) {
+func addNode(t testing.TB, c kubernetes.Interface, m member) {
 	t.Helper()
 	ctx := context.Background()
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1", Labels: map[string]string{
@@ -38,7 +38,7 @@ func addNode(t *testing.T, c kubernetes.Interface, m member) {
 // addService creates a LoadBalancer Service with its load-balancer status
 // (as a cloud controller would) and, when ready >= 0, its EndpointSlice
 // (as the EndpointSlice controller would) with ready of 3 endpoints ready.
-func addService(t *testing.T, c kubernetes.Interface, m member, name string, labels map[string]string, ready int) {
+func addService(t testing.TB, c kubernetes.Interface, m member, name string, labels map[string]string, ready int) {
 	t.Helper()
 	ctx := context.Background()
 	s := &corev1.Service{
@@ -80,7 +80,7 @@ func slice(service string, ready int) *discoveryv1.EndpointSlice {
 }
 
 // setReady changes how many endpoints of service are ready.
-func setReady(t *testing.T, c kubernetes.Interface, service string, ready int) {
+func setReady(t testing.TB, c kubernetes.Interface, service string, ready int) {
 	t.Helper()
 	ctx := context.Background()
 	e, err := c.DiscoveryV1().EndpointSlices("default").Get(ctx, service+"-1", metav1.GetOptions{})

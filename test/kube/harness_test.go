@@ -43,7 +43,7 @@ type federation struct {
 
 // startFederation starts n API servers sharing one etcd and applies
 // deploy/rbac.yaml to each. It stops them when the test ends.
-func startFederation(t *testing.T, n int) *federation {
+func startFederation(t testing.TB, n int) *federation {
 	t.Helper()
 	if os.Getenv("MERIDIAN_KUBE_TESTS") == "" {
 		t.Skip("set MERIDIAN_KUBE_TESTS=1 (make test does) to run real API servers")
@@ -83,6 +83,8 @@ func startFederation(t *testing.T, n int) *federation {
 		if err != nil {
 			t.Fatal(err)
 		}
+		rc.QPS, rc.Burst = 1000, 2000 // the scale benchmark creates 300,000 objects
+		rc.ContentType = "application/vnd.kubernetes.protobuf"
 		f.admin[name] = kubernetes.NewForConfigOrDie(rc)
 		f.applyRBAC(t, name)
 		f.tokens[name] = f.token(t, name)
@@ -91,7 +93,7 @@ func startFederation(t *testing.T, n int) *federation {
 }
 
 // applyRBAC creates the objects of deploy/rbac.yaml in one member.
-func (f *federation) applyRBAC(t *testing.T, member string) {
+func (f *federation) applyRBAC(t testing.TB, member string) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(e2eutil.RepoRoot(), "deploy", "rbac.yaml"))
 	if err != nil {
@@ -130,7 +132,7 @@ func (f *federation) applyRBAC(t *testing.T, member string) {
 }
 
 // token asks the API server for a token of the meridian ServiceAccount.
-func (f *federation) token(t *testing.T, member string) string {
+func (f *federation) token(t testing.TB, member string) string {
 	t.Helper()
 	exp := int64(3600)
 	tr, err := f.admin[member].CoreV1().ServiceAccounts("meridian").CreateToken(context.Background(), "meridian",
@@ -143,7 +145,7 @@ func (f *federation) token(t *testing.T, member string) string {
 
 // writeKubeconfig writes a kubeconfig for meridian with the given members
 // only, each with the meridian ServiceAccount's token.
-func (f *federation) writeKubeconfig(t *testing.T, path string, members ...string) {
+func (f *federation) writeKubeconfig(t testing.TB, path string, members ...string) {
 	t.Helper()
 	cfg := clientcmdapi.NewConfig()
 	for _, m := range members {
@@ -161,7 +163,7 @@ func (f *federation) writeKubeconfig(t *testing.T, path string, members ...strin
 }
 
 // kill stops a member's API server with SIGKILL.
-func (f *federation) kill(t *testing.T, member string) {
+func (f *federation) kill(t testing.TB, member string) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(f.dir, member, "pid"))
 	if err != nil {
@@ -175,7 +177,7 @@ func (f *federation) kill(t *testing.T, member string) {
 }
 
 // restart starts a killed member's API server again, same flags and port.
-func (f *federation) restart(t *testing.T, member string) {
+func (f *federation) restart(t testing.TB, member string) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(f.dir, member, "start.sh"))
 	if out, err := cmd.CombinedOutput(); err != nil {

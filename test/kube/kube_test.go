@@ -33,7 +33,7 @@ var members = []member{
 	{"member-4", "asia-northeast1", "asia-northeast1-a", "203.0.113.4"},
 }
 
-func startMeridian(t *testing.T, kubeconfig string) *e2eutil.Server {
+func startMeridian(t testing.TB, kubeconfig string) *e2eutil.Server {
 	db := filepath.Join(e2eutil.RepoRoot(), "testdata", "geoip", "meridian-test-city.mmdb")
 	return e2eutil.Start(t, func(p e2eutil.Ports) string {
 		return fmt.Sprintf(`example.com:%d {
@@ -146,7 +146,7 @@ func TestKubeFederation(t *testing.T) {
 // label (ignored), a federated headless Service with no ports (invalid) and,
 // if the API server accepts it, an EndpointSlice whose address has a
 // leading zero (invalid to Meridian). It returns how many are invalid.
-func badObjects(t *testing.T, c kubernetes.Interface) int {
+func badObjects(t testing.TB, c kubernetes.Interface) int {
 	t.Helper()
 	ctx := context.Background()
 	plain := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "plain", Namespace: "default"},

@@ -65,8 +65,13 @@ type Options struct {
 	// Settle is how long a cluster waits after an event for more before it
 	// publishes its objects.
 	Settle time.Duration
-	Logger Logger
-	Now    func() time.Time
+	// ParallelSyncs is how many clusters may do their first full list at
+	// once; 0 means DefaultParallelSyncs. Until it is converted, a list is
+	// held in memory as full API objects, so syncing every cluster of a
+	// large federation at once multiplies the peak memory.
+	ParallelSyncs int
+	Logger        Logger
+	Now           func() time.Time
 }
 
 // Defaults of Options.
@@ -77,6 +82,7 @@ const (
 	DefaultStartupTimeout = 30 * time.Second
 	DefaultReload         = 2 * time.Second
 	DefaultSettle         = 20 * time.Millisecond
+	DefaultParallelSyncs  = 2
 )
 
 func (o *Options) setDefaults() {
@@ -91,6 +97,9 @@ func (o *Options) setDefaults() {
 	def(&o.StartupTimeout, DefaultStartupTimeout)
 	def(&o.Reload, DefaultReload)
 	def(&o.Settle, DefaultSettle)
+	if o.ParallelSyncs <= 0 {
+		o.ParallelSyncs = DefaultParallelSyncs
+	}
 	if o.Selector == nil {
 		o.Selector = labels.Everything()
 	}
@@ -115,7 +124,8 @@ func (o *Options) namespaceSet() map[string]bool {
 
 // Source watches the member clusters of Options.
 type Source struct {
-	opts Options
+	opts  Options
+	syncs chan struct{} // a slot per first full list under way
 
 	mu       sync.Mutex
 	started  time.Time
@@ -140,7 +150,7 @@ func New(opts Options) (*Source, error) {
 		return nil, ErrNoClusters
 	}
 	opts.setDefaults()
-	return &Source{opts: opts, members: map[string]*running{}}, nil
+	return &Source{opts: opts, syncs: make(chan struct{}, opts.ParallelSyncs), members: map[string]*running{}}, nil
 }
 
 // HasSynced reports whether every cluster configured at start has synced
@@ -239,7 +249,7 @@ func (s *Source) apply(ctx context.Context, sink source.Sink, clusters map[strin
 			continue
 		}
 		mctx, cancel := context.WithCancel(ctx)
-		r := &running{m: newMember(name, c.client, &s.opts, sink), hash: c.hash, cancel: cancel, done: make(chan struct{})}
+		r := &running{m: newMember(name, c.client, &s.opts, sink, s.syncs), hash: c.hash, cancel: cancel, done: make(chan struct{})}
 		s.members[name] = r
 		go func() { defer close(r.done); r.m.run(mctx) }()
 		s.opts.Logger.Infof("kube: cluster %q joined (%s)", name, c.server)

@@ -25,13 +25,14 @@ type member struct {
 
 	dirty  chan struct{}
 	synced atomic.Bool
+	syncs  chan struct{} // shared by the members: limits parallel first lists
 
 	nodes, services, slices cache.SharedIndexInformer
 }
 
-func newMember(name string, client kubernetes.Interface, opts *Options, sink source.Sink) *member {
+func newMember(name string, client kubernetes.Interface, opts *Options, sink source.Sink, syncs chan struct{}) *member {
 	return &member{
-		name: name, client: client, opts: opts, sink: sink,
+		name: name, client: client, opts: opts, sink: sink, syncs: syncs,
 		tf:    transforms{selector: opts.Selector, namespaces: opts.namespaceSet()},
 		dirty: make(chan struct{}, 1),
 	}
@@ -39,17 +40,12 @@ func newMember(name string, client kubernetes.Interface, opts *Options, sink sou
 
 // run watches the cluster until ctx is done.
 func (m *member) run(ctx context.Context) {
-	f := informers.NewSharedInformerFactoryWithOptions(m.client, 0)
-	m.nodes = m.informer(f.Core().V1().Nodes().Informer(), m.tf.node)
-	m.services = m.informer(f.Core().V1().Services().Informer(), m.tf.service)
-	m.slices = m.informer(f.Discovery().V1().EndpointSlices().Informer(), m.tf.endpointSlice)
-	f.Start(ctx.Done())
-	defer f.Shutdown()
-
 	var wg sync.WaitGroup
 	defer wg.Wait() // nothing of this member reaches the sink after run returns
 	wg.Go(func() { m.liveness(ctx) })
-	if !cache.WaitForCacheSync(ctx.Done(), m.nodes.HasSynced, m.services.HasSynced, m.slices.HasSynced) {
+	f, ok := m.firstSync(ctx)
+	defer f.Shutdown() // before wg.Wait: the informers' handlers stop first
+	if !ok {
 		return
 	}
 	m.publish()
@@ -69,6 +65,23 @@ func (m *member) run(ctx context.Context) {
 		}
 		m.publish()
 	}
+}
+
+// firstSync starts the informers, once a sync slot is free, and waits for
+// their first full list. The informers stop when ctx is done.
+func (m *member) firstSync(ctx context.Context) (informers.SharedInformerFactory, bool) {
+	f := informers.NewSharedInformerFactoryWithOptions(m.client, 0)
+	select {
+	case m.syncs <- struct{}{}:
+	case <-ctx.Done():
+		return f, false
+	}
+	defer func() { <-m.syncs }()
+	m.nodes = m.informer(f.Core().V1().Nodes().Informer(), m.tf.node)
+	m.services = m.informer(f.Core().V1().Services().Informer(), m.tf.service)
+	m.slices = m.informer(f.Discovery().V1().EndpointSlices().Informer(), m.tf.endpointSlice)
+	f.Start(ctx.Done())
+	return f, cache.WaitForCacheSync(ctx.Done(), m.nodes.HasSynced, m.services.HasSynced, m.slices.HasSynced)
 }
 
 func (m *member) informer(inf cache.SharedIndexInformer, tf cache.TransformFunc) cache.SharedIndexInformer {
