@@ -486,7 +486,7 @@ BODY
 # member_launch I: start member-I as a child of this shell (pid = $!).
 member_launch() {
 	local m="${UP_DIR}/member-$1"
-	setsid "${m}/start.sh" --foreground </dev/null &
+	setsid "${m}/start.sh" --foreground </dev/null >>"${m}/log" 2>&1 &
 	echo $! >"${m}/pid"
 }
 
@@ -680,11 +680,13 @@ cmd_up() {
 
 	# Stay until a signal, or until stdin closes if it is a pipe or socket (a
 	# test that dies then takes the clusters with it). /dev/null or a terminal
-	# is not watched.
+	# is not watched. The waiter holds neither stdout nor stderr (a Go test's
+	# cmd.Wait waits for those pipes to close) and, if this shell is killed,
+	# does not outlive it (tail --pid).
 	if [ -p /dev/stdin ] || [ -S /dev/stdin ]; then
-		cat >/dev/null <&0 &
+		cat <&0 >/dev/null 2>&1 &
 	else
-		sleep infinity &
+		tail --pid=$$ -f /dev/null >/dev/null 2>&1 &
 	fi
 	WAITER=$!
 	while proc_alive "${WAITER}"; do

@@ -52,9 +52,16 @@ func startFederation(t testing.TB, n int) *federation {
 	cmd := exec.Command(filepath.Join(e2eutil.RepoRoot(), "hack", "kube", "harness.sh"), "up", fmt.Sprint(n), f.dir)
 	var out e2eutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	// The harness stops everything when this pipe closes: if the test
+	// binary dies, the API servers die with it.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	defer func() { _ = stdin }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan error, 1)
