@@ -39,6 +39,7 @@ type federation struct {
 	admin   map[string]*kubernetes.Clientset // by context (member-i)
 	kubecfg *clientcmdapi.Config             // the harness's admin kubeconfig
 	tokens  map[string]string                // meridian ServiceAccount token by context
+	stdin   io.WriteCloser                   // the harness stops when it closes
 }
 
 // startFederation starts n API servers sharing one etcd and applies
@@ -61,9 +62,10 @@ func startFederation(t testing.TB, n int) *federation {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = stdin }()
+	f.stdin = stdin // held open (and so not closed by a finalizer) until cleanup
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
+		f.stdin.Close()
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		select {
