@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -33,7 +34,9 @@ var members = []member{
 	{"member-4", "asia-northeast1", "asia-northeast1-a", "203.0.113.4"},
 }
 
-func startMeridian(t testing.TB, kubeconfig string) *e2eutil.Server {
+// startMeridian starts meridian for federation myfed on kubeconfig, with
+// extra lines in its meridian block.
+func startMeridian(t testing.TB, kubeconfig string, extra ...string) *e2eutil.Server {
 	db := filepath.Join(e2eutil.RepoRoot(), "testdata", "geoip", "meridian-test-city.mmdb")
 	return e2eutil.Start(t, func(p e2eutil.Ports) string {
 		return fmt.Sprintf(`example.com:%d {
@@ -42,14 +45,12 @@ func startMeridian(t testing.TB, kubeconfig string) *e2eutil.Server {
         federation myfed
         kubeconfig %s
         geoip %s
-        stale_after 3s
-        down_after 8s
-        startup_timeout 20s
+        %s
     }
     prometheus 127.0.0.1:%d
     ready 127.0.0.1:%d
 }
-`, p.DNS, kubeconfig, db, p.Metrics, p.Ready)
+`, p.DNS, kubeconfig, db, strings.Join(extra, "\n        "), p.Metrics, p.Ready)
 	})
 }
 
@@ -66,7 +67,7 @@ func TestKubeFederation(t *testing.T) {
 	}
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	f.writeKubeconfig(t, kubeconfig, "member-1", "member-2", "member-3")
-	s := startMeridian(t, kubeconfig)
+	s := startMeridian(t, kubeconfig, "stale_after 3s", "down_after 8s", "startup_timeout 20s")
 
 	answer := func(subnet string) []string { return e2eutil.Addrs(s.Ask(t, "udp", nginx, dns.TypeA, subnet)) }
 	expect := func(what, subnet, want string) time.Duration {

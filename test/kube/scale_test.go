@@ -137,22 +137,7 @@ func createService(c kubernetes.Interface, ns, name, ip string) error {
 }
 
 func startScaleMeridian(b *testing.B, kubeconfig, namespace string) *e2eutil.Server {
-	db := filepath.Join(e2eutil.RepoRoot(), "testdata", "geoip", "meridian-test-city.mmdb")
-	return e2eutil.Start(b, func(p e2eutil.Ports) string {
-		return fmt.Sprintf(`example.com:%d {
-    bind 127.0.0.1
-    meridian {
-        federation myfed
-        kubeconfig %s
-        namespaces %s
-        geoip %s
-        startup_timeout 120s
-        shard_metrics off
-    }
-    ready 127.0.0.1:%d
-}
-`, p.DNS, kubeconfig, namespace, db, p.Ready)
-	})
+	return startMeridian(b, kubeconfig, "namespaces "+namespace, "startup_timeout 120s", "shard_metrics off")
 }
 
 // scaleQueries are global-name queries for every service of format (up to
