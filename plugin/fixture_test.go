@@ -47,7 +47,7 @@ func newTestPlugin(t testing.TB, mod ...func(*Config)) *Meridian {
 		t.Fatal(err)
 	}
 	t.Cleanup(loc.Stop)
-	m := &Meridian{cfg: cfg, locator: loc, metrics: newMetrics(cfg)}
+	m := &Meridian{cfg: cfg, locator: loc, metrics: newMetrics()}
 	m.store = store.New(store.Config{Options: cfg.Build})
 	for _, c := range testClusters {
 		m.store.Replace(c.name, testObjects(c))

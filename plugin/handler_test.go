@@ -47,7 +47,8 @@ func TestServeDNS(t *testing.T) {
 		{name: "new york /24 inside chicago /16", msg: q(global, dns.TypeA, "24.0.128.0/24"), answer: []string{global + " 30 IN A 192.0.2.11"}, scope: 24},
 		{name: "no ECS: source address, unknown: default region", msg: q(global, dns.TypeA, ""), answer: []string{global + " 30 IN A 198.51.100.11"}, scope: -1},
 		{name: "ECS /0: unknown, scope 0", msg: q(global, dns.TypeA, "0.0.0.0/0"), answer: []string{global + " 30 IN A 198.51.100.11"}, scope: 0},
-		{name: "private subnet: default region", msg: q(global, dns.TypeA, "10.1.0.0/16"), answer: []string{global + " 30 IN A 198.51.100.11"}},
+		{name: "private subnet: default region", msg: q(global, dns.TypeA, "10.1.0.0/16"), answer: []string{global + " 30 IN A 198.51.100.11"},
+			scope: 8}, // the MMDB's empty network 10.0.0.0/8
 		{name: "AAAA picks among IPv6 shards", msg: q(global, dns.TypeAAAA, "24.0.0.0/24"), answer: []string{global + " 30 IN AAAA 2001:db8:2::11"}, scope: 17},
 		{name: "uppercase keeps the query's case", msg: q("NGINX.Default.MyFed.SVC.Example.COM.", dns.TypeA, "27.0.0.0/24"),
 			answer: []string{"NGINX.Default.MyFed.SVC.Example.COM. 30 IN A 203.0.113.11"}, scope: 16},
@@ -111,10 +112,7 @@ func TestServeDNS(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.scope == 0 && !hasECS(tc.msg) {
-				tc.scope = -1
-			}
-			if tc.name == "private subnet: default region" {
-				tc.scope = 8 // the MMDB's empty network 10.0.0.0/8
+				tc.scope = -1 // a query without ECS gets none back: scope 0 is the zero value
 			}
 			checkServe(t, newTestPlugin(t, modOrNil(tc.mod)...), tc)
 		})

@@ -52,7 +52,7 @@ type Meridian struct {
 // New returns a plugin for cfg. It opens the GeoIP database, so a bad path
 // fails at once, but starts nothing: Start does.
 func New(cfg *Config) (*Meridian, error) {
-	m := &Meridian{cfg: cfg, metrics: newMetrics(cfg)}
+	m := &Meridian{cfg: cfg, metrics: newMetrics()}
 	if err := m.addSources(); err != nil {
 		return nil, err
 	}

@@ -42,7 +42,7 @@ type metrics struct {
 	policy string
 }
 
-func newMetrics(_ *Config) metrics { return metrics{policy: "closest"} }
+func newMetrics() metrics { return metrics{policy: "closest"} }
 
 func (mt metrics) answered(cluster string) {
 	answersTotal.WithLabelValues(cluster, mt.policy).Inc()

@@ -59,7 +59,7 @@ func (a *answerer) addresses(rrs []dns.RR, owner string, qtype uint16, shards []
 // level, with its addresses as additional records; the target of a shard
 // with only a load-balancer hostname is that hostname.
 func (a *answerer) srv(resp *dns.Msg, owner string, nm answer.Name, shards []*model.Shard) {
-	target := strings.TrimPrefix(a.qnameAt(owner), "_"+nm.Port+"._"+nm.Proto+".")
+	target := strings.TrimPrefix(lower(owner), "_"+nm.Port+"._"+nm.Proto+".")
 	seen := map[string]bool{}
 	glue := false
 	for _, sh := range shards {
@@ -85,13 +85,11 @@ func (a *answerer) srv(resp *dns.Msg, owner string, nm answer.Name, shards []*mo
 		}
 	}
 	if glue {
-		resp.Extra = a.addresses(resp.Extra, target, dns.TypeA, withAddresses(shards))
-		resp.Extra = a.addresses(resp.Extra, target, dns.TypeAAAA, withAddresses(shards))
+		glued := withAddresses(shards)
+		resp.Extra = a.addresses(resp.Extra, target, dns.TypeA, glued)
+		resp.Extra = a.addresses(resp.Extra, target, dns.TypeAAAA, glued)
 	}
 }
-
-// qnameAt returns owner in lower case (the SRV target is a name we own).
-func (a *answerer) qnameAt(owner string) string { return lower(owner) }
 
 func withAddresses(shards []*model.Shard) []*model.Shard {
 	out := make([]*model.Shard, 0, len(shards))

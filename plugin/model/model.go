@@ -83,7 +83,7 @@ type Service struct {
 	HasHostname bool          // some shard has a load-balancer hostname
 }
 
-// Port returns the named port name/proto of the service, if any shard has it.
+// Port reports whether some shard of the service has the named port name/proto.
 func (s *Service) Port(name, proto string) bool {
 	for _, p := range s.Ports {
 		if p.Name == name && p.Protocol == proto {

@@ -90,16 +90,9 @@ func TestDemoWalkthrough(t *testing.T) {
 // waitAnswer polls until the Taipei client's answer is in prefix.
 func waitAnswer(t *testing.T, s *server, subnet, prefix string) time.Duration {
 	t.Helper()
-	start := time.Now()
-	var got []string
-	for time.Since(start) < 10*time.Second {
-		if got = e2eutil.Addrs(s.Ask(t, "udp", nginx, dns.TypeA, subnet)); e2eutil.InRange(got, prefix) {
-			return time.Since(start)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("answer %v, want %s* within 10s", got, prefix)
-	return 0
+	return e2eutil.Eventually(t, 10*time.Second, "answer in "+prefix, func() bool {
+		return e2eutil.InRange(e2eutil.Addrs(s.Ask(t, "udp", nginx, dns.TypeA, subnet)), prefix)
+	})
 }
 
 // TestDemoMalformedFile writes a broken manifest: the cluster keeps its last

@@ -128,7 +128,6 @@ type Source struct {
 	syncs chan struct{} // a slot per first full list under way
 
 	mu       sync.Mutex
-	started  time.Time
 	members  map[string]*running
 	initial  map[string]bool // clusters configured at start, for HasSynced
 	timedOut bool
@@ -181,7 +180,6 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		return err
 	}
 	s.mu.Lock()
-	s.started = s.opts.Now()
 	s.initial = map[string]bool{}
 	for name := range clusters {
 		s.initial[name] = true
