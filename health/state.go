@@ -1,5 +1,3 @@
-// Package health decides whether member clusters and their service shards
-// can be used in answers. It imports neither CoreDNS nor client-go.
 package health
 
 // State is the liveness of a member cluster as its source sees it.

@@ -1,0 +1,238 @@
+package health
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeClock is a Clock whose time moves only when Advance says so. Timer
+// functions run in the goroutine that calls Advance, each at its own time.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	c      *fakeClock
+	when   time.Time
+	f      func()
+	active bool
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{c: c, when: c.now.Add(d), f: f, active: true}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	was := t.active
+	t.active = false
+	return was
+}
+
+func (t *fakeTimer) Reset(d time.Duration) bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	was := t.active
+	t.when, t.active = t.c.now.Add(d), true
+	return was
+}
+
+// Advance moves the time d forward, running the functions of the timers
+// that come due on the way, in order.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	end := c.now.Add(d)
+	c.mu.Unlock()
+	for {
+		c.mu.Lock()
+		var next *fakeTimer
+		for _, t := range c.timers {
+			if t.active && !t.when.After(end) && (next == nil || t.when.Before(next.when)) {
+				next = t
+			}
+		}
+		if next == nil {
+			c.now = end
+			c.mu.Unlock()
+			return
+		}
+		next.active = false
+		if next.when.After(c.now) {
+			c.now = next.when
+		}
+		c.mu.Unlock()
+		next.f()
+	}
+}
+
+// active returns how many timers are set.
+func (c *fakeClock) active() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, t := range c.timers {
+		if t.active {
+			n++
+		}
+	}
+	return n
+}
+
+// testLogger records what is logged.
+type testLogger struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *testLogger) Infof(format string, args ...any) { l.add("I " + fmt.Sprintf(format, args...)) }
+
+func (l *testLogger) Warningf(format string, args ...any) {
+	l.add("W " + fmt.Sprintf(format, args...))
+}
+
+func (l *testLogger) add(s string) {
+	l.mu.Lock()
+	l.lines = append(l.lines, s)
+	l.mu.Unlock()
+}
+
+func (l *testLogger) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.lines...)
+}
+
+// results collects what a Prober's OnResult reports.
+type results struct {
+	ch      chan Result
+	dropped atomic.Int64
+}
+
+func newResults() *results { return &results{ch: make(chan Result, 4096)} }
+
+func (r *results) add(res Result) {
+	select {
+	case r.ch <- res:
+	default:
+		r.dropped.Add(1)
+	}
+}
+
+// next returns the next result, failing t if none comes within wait.
+func (r *results) next(t *testing.T, wait time.Duration) Result {
+	t.Helper()
+	select {
+	case res := <-r.ch:
+		return res
+	case <-time.After(wait):
+		t.Fatalf("no probe result within %v", wait)
+		return Result{}
+	}
+}
+
+// until reads results until n in a row have OK == ok, at most max of them,
+// and returns them.
+func (r *results) until(t *testing.T, ok bool, n, max int) []Result {
+	t.Helper()
+	var got []Result
+	for run := 0; run < n; {
+		if len(got) == max {
+			t.Fatalf("no %d results in a row with OK=%v in %d: %s", n, ok, max, seq(got))
+		}
+		res := r.next(t, 3*time.Second)
+		got = append(got, res)
+		if res.OK == ok {
+			run++
+		} else {
+			run = 0
+		}
+	}
+	return got
+}
+
+// seq renders results as "+" (passed) and "-" (failed), with "v" and "^"
+// after the ones that took the target down and up.
+func seq(rs []Result) string {
+	var b strings.Builder
+	for _, r := range rs {
+		if r.OK {
+			b.WriteByte('+')
+		} else {
+			b.WriteByte('-')
+		}
+		if r.Changed {
+			if r.Up {
+				b.WriteByte('^')
+			} else {
+				b.WriteByte('v')
+			}
+		}
+	}
+	return b.String()
+}
+
+// startProber makes a Prober and runs it until the test ends.
+func startProber(t *testing.T, cfg ProberConfig) *Prober {
+	t.Helper()
+	p := NewProber(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("Run did not return within 5s of its context's end")
+		}
+	})
+	return p
+}
+
+// key returns the TargetKey of service name's address a in cluster c1.
+func key(name string, a netip.AddrPort) TargetKey {
+	return TargetKey{Key: Key{Cluster: "c1", Namespace: "ns", Name: name}, Addr: a}
+}
+
+// fastSpec returns a spec of check c with a short interval, rise 2, fall 3.
+func fastSpec(c Check) Spec {
+	s := DefaultSpec()
+	s.Check, s.Interval, s.Timeout = c, 60*time.Millisecond, 40*time.Millisecond
+	return s
+}
+
+// freePort returns a 127.0.0.1 address nothing listens on.
+func freePort(t *testing.T) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := netip.MustParseAddrPort(ln.Addr().String())
+	ln.Close()
+	return a
+}

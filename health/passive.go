@@ -1,0 +1,175 @@
+package health
+
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// DefaultPassiveInterval is the sampling interval Passive emulates when
+// PassiveConfig.Interval is zero.
+const DefaultPassiveInterval = 250 * time.Millisecond
+
+// PassiveConfig configures a Passive.
+type PassiveConfig struct {
+	// Interval is the sampling interval Passive emulates: a shard goes
+	// down once its raw signal has been bad for (fall-1) intervals without
+	// a break, up once good for (rise-1). Zero means
+	// DefaultPassiveInterval.
+	Interval time.Duration
+	// Clock tells the time and arms the timer. Nil means the system clock.
+	Clock Clock
+	// Logger receives one line per transition. Nil discards them.
+	Logger Logger
+	// Registerer receives meridian_health_transitions_total{signal="passive"}.
+	// Nil means no metrics.
+	Registerer prometheus.Registerer
+	// OnDue is called, from a timer goroutine and with no lock held, when
+	// a pending transition is due: the caller should call Observe again
+	// for its shards (then Sweep). Nil means the caller looks on its own.
+	OnDue func()
+}
+
+// Passive applies rise/fall hysteresis to the passive signal of shards
+// (ready endpoints), which arrives as events rather than samples; see the
+// package documentation. It is safe for concurrent use.
+type Passive struct {
+	interval time.Duration
+	clock    Clock
+	log      Logger
+	trans    transitionCounters
+	onDue    func()
+	base     time.Time // times below are offsets from base
+
+	mu     sync.Mutex
+	shards map[Key]*passiveShard
+	epoch  uint32        // counts Sweeps; a shard's seen is the epoch of its last Observe
+	timer  Timer         // the latest timer armed; nil before the first
+	gen    uint64        // counts armings; a timer only acts if it is the latest
+	armed  bool          // timer is set to fire at due
+	due    time.Duration // when the armed timer fires
+}
+
+// passiveShard is what Passive remembers of one shard.
+type passiveShard struct {
+	since time.Duration // when raw took its current value
+	seen  uint32        // the epoch of the last Observe
+	raw   bool          // the signal as last observed
+	up    bool          // the stable state
+}
+
+// NewPassive returns a Passive that knows no shard yet.
+func NewPassive(cfg PassiveConfig) *Passive {
+	p := &Passive{
+		interval: cfg.Interval,
+		clock:    orSystem(cfg.Clock),
+		log:      cfg.Logger,
+		onDue:    cfg.OnDue,
+		shards:   make(map[Key]*passiveShard),
+	}
+	if p.interval <= 0 {
+		p.interval = DefaultPassiveInterval
+	}
+	if p.log == nil {
+		p.log = nopLogger{}
+	}
+	p.trans = newTransitions(cfg.Registerer, p.log, "passive")
+	p.base = p.clock.Now()
+	return p
+}
+
+// Observe records k's raw signal (ok: ready) at the current time, counted
+// against rise and fall (values below 1 count as 1), and returns k's
+// stable state and whether a transition is pending (the raw signal differs
+// from it). While one is pending, a timer calls OnDue when it is due. A
+// shard seen for the first time, or again after a Sweep forgot it, takes
+// its raw state at once.
+func (p *Passive) Observe(k Key, ok bool, rise, fall int) (up, pending bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.shards[k]
+	if s != nil && ok == s.raw && ok == s.up { // the common case: no clock
+		s.seen = p.epoch
+		return ok, false
+	}
+	now := p.clock.Now().Sub(p.base)
+	if s == nil {
+		p.shards[k] = &passiveShard{since: now, seen: p.epoch, raw: ok, up: ok}
+		return ok, false
+	}
+	s.seen = p.epoch
+	if ok != s.raw {
+		s.raw, s.since = ok, now
+	}
+	if s.raw == s.up {
+		return s.up, false
+	}
+	need := fall
+	if s.raw {
+		need = rise
+	}
+	due := s.since + time.Duration(max(need, 1)-1)*p.interval
+	if now < due {
+		p.arm(due, now)
+		return s.up, true
+	}
+	s.up = s.raw
+	p.trans.count(s.up)
+	if s.up {
+		p.log.Infof("passive %s: down -> up, ready for %v", k, now-s.since)
+	} else {
+		p.log.Infof("passive %s: up -> down, not ready for %v", k, now-s.since)
+	}
+	return s.up, false
+}
+
+// arm makes the timer fire at due unless it fires earlier already. p.mu is
+// held. Each arming gets a new timer and generation, so a timer that fires
+// while it is being replaced cannot disarm its successor.
+func (p *Passive) arm(due, now time.Duration) {
+	if p.armed && p.due <= due {
+		return
+	}
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	p.gen++
+	gen := p.gen
+	p.armed, p.due = true, due
+	p.timer = p.clock.AfterFunc(due-now, func() { p.fire(gen) })
+}
+
+// fire runs when the timer of generation gen does: unless a later arming
+// replaced it, it disarms the timer and calls OnDue.
+func (p *Passive) fire(gen uint64) {
+	p.mu.Lock()
+	current := gen == p.gen
+	if current {
+		p.armed = false
+	}
+	p.mu.Unlock()
+	if current && p.onDue != nil {
+		p.onDue()
+	}
+}
+
+// Sweep forgets every shard not observed since the previous Sweep (or
+// since NewPassive).
+func (p *Passive) Sweep() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, s := range p.shards {
+		if s.seen != p.epoch {
+			delete(p.shards, k)
+		}
+	}
+	p.epoch++
+}
+
+// Len returns how many shards Passive remembers.
+func (p *Passive) Len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.shards)
+}

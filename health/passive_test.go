@@ -1,0 +1,222 @@
+package health
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// passiveStep is one Observe of a table test: at a time since the start,
+// shard's raw signal is ok, and Observe should return up and pending.
+type passiveStep struct {
+	at          time.Duration
+	shard       string
+	ok          bool
+	fall        int // with rise 2; 0 means 3
+	up, pending bool
+}
+
+// runPassive plays steps on a fake clock, then 10 s more, and returns
+// when OnDue fired (since the start).
+func runPassive(t *testing.T, steps []passiveStep) []time.Duration {
+	t.Helper()
+	clock := newFakeClock()
+	start := clock.Now()
+	var dues []time.Duration
+	p := NewPassive(PassiveConfig{Clock: clock, OnDue: func() { dues = append(dues, clock.Now().Sub(start)) }})
+	for i, s := range steps {
+		clock.Advance(start.Add(s.at).Sub(clock.Now()))
+		fall := s.fall
+		if fall == 0 {
+			fall = 3
+		}
+		up, pending := p.Observe(Key{Cluster: "c1", Namespace: "ns", Name: s.shard}, s.ok, 2, fall)
+		if up != s.up || pending != s.pending {
+			t.Errorf("step %d (%v %s ok=%v): up %v pending %v, want %v %v", i, s.at, s.shard, s.ok, up, pending, s.up, s.pending)
+		}
+	}
+	clock.Advance(10 * time.Second)
+	return dues
+}
+
+func TestPassive(t *testing.T) {
+	const ms = time.Millisecond
+	type step = passiveStep
+	tests := []struct {
+		name  string
+		steps []step
+		dues  []time.Duration // when OnDue fired
+	}{
+		{"first observation is taken at once", []step{
+			{0, "a", false, 0, false, false},
+			{0, "b", true, 0, true, false},
+		}, nil},
+		{"fall 1 is immediate", []step{
+			{0, "a", true, 1, true, false},
+			{100 * ms, "a", false, 1, false, false},
+		}, nil},
+		{"down after (fall-1) intervals bad", []step{
+			{0, "a", true, 0, true, false},
+			{100 * ms, "a", false, 0, true, true},
+			{599 * ms, "a", false, 0, true, true},
+			{600 * ms, "a", false, 0, false, false},
+		}, []time.Duration{600 * ms}},
+		{"repeated bad observations do not move the due time", []step{
+			{0, "a", true, 0, true, false},
+			{100 * ms, "a", false, 0, true, true},
+			{200 * ms, "a", false, 0, true, true},
+			{300 * ms, "a", false, 0, true, true},
+			{600 * ms, "a", false, 0, false, false},
+		}, []time.Duration{600 * ms}},
+		{"a good observation restarts the count", []step{
+			{0, "a", true, 0, true, false},
+			{100 * ms, "a", false, 0, true, true},
+			{300 * ms, "a", true, 0, true, false},
+			{400 * ms, "a", false, 0, true, true},
+			{600 * ms, "a", false, 0, true, true}, // OnDue of the first dip: not yet
+			{900 * ms, "a", false, 0, false, false},
+		}, []time.Duration{600 * ms, 900 * ms}},
+		{"up after (rise-1) intervals good", []step{
+			{0, "a", false, 0, false, false},
+			{100 * ms, "a", true, 0, false, true},
+			{350 * ms, "a", true, 0, true, false},
+		}, []time.Duration{350 * ms}},
+		{"late observation flips at once", []step{
+			{0, "a", true, 0, true, false},
+			{100 * ms, "a", false, 0, true, true},
+			{5 * time.Second, "a", false, 0, false, false},
+		}, []time.Duration{600 * ms}},
+		{"the earliest due time across shards is armed", []step{
+			{0, "a", true, 0, true, false},
+			{0, "b", true, 2, true, false},
+			{100 * ms, "a", false, 0, true, true}, // due 600
+			{200 * ms, "b", false, 2, true, true}, // due 450: replaces 600
+			{450 * ms, "b", false, 2, false, false},
+			{450 * ms, "a", false, 0, true, true}, // arms 600 again
+			{600 * ms, "a", false, 0, false, false},
+		}, []time.Duration{450 * ms, 600 * ms}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if dues := runPassive(t, tc.steps); !slices.Equal(dues, tc.dues) {
+				t.Errorf("OnDue at %v, want %v", dues, tc.dues)
+			}
+		})
+	}
+}
+
+// TestPassiveOnDueRebuild plays the caller: OnDue observes the shard again,
+// which is what makes it go down exactly (fall-1) intervals after the
+// signal went bad.
+func TestPassiveOnDueRebuild(t *testing.T) {
+	clock := newFakeClock()
+	start := clock.Now()
+	reg := prometheus.NewPedanticRegistry()
+	log := &testLogger{}
+	k := Key{Cluster: "c1", Namespace: "ns", Name: "web"}
+	ready := true
+	type event struct {
+		at time.Duration
+		up bool
+	}
+	var (
+		p      *Passive
+		events []event
+	)
+	p = NewPassive(PassiveConfig{Interval: 100 * time.Millisecond, Clock: clock, Logger: log, Registerer: reg, OnDue: func() {
+		up, _ := p.Observe(k, ready, 2, 4)
+		events = append(events, event{clock.Now().Sub(start), up})
+		p.Sweep()
+	}})
+	p.Observe(k, true, 2, 4)
+	p.Sweep()
+	clock.Advance(time.Second)
+	ready = false
+	if up, pending := p.Observe(k, false, 2, 4); !up || !pending {
+		t.Fatalf("first bad observation: up %v pending %v, want true true", up, pending)
+	}
+	clock.Advance(time.Second)
+	ready = true
+	p.Observe(k, true, 2, 4)
+	clock.Advance(time.Second)
+	want := []event{{1300 * time.Millisecond, false}, {2100 * time.Millisecond, true}}
+	if !slices.Equal(events, want) {
+		t.Errorf("OnDue observations %v, want %v", events, want)
+	}
+	checkCounters(t, reg, map[string]float64{
+		`meridian_health_transitions_total{signal=passive}{to=down}`: 1,
+		`meridian_health_transitions_total{signal=passive}{to=up}`:   1,
+	})
+	lines := log.all()
+	if len(lines) != 2 || !strings.Contains(lines[0], "c1/ns/web: up -> down, not ready for 300ms") ||
+		!strings.Contains(lines[1], "c1/ns/web: down -> up, ready for 100ms") {
+		t.Errorf("log %q, want one line per transition", lines)
+	}
+	if n := clock.active(); n != 0 {
+		t.Errorf("%d timers left set, want 0", n)
+	}
+}
+
+func TestPassiveSweep(t *testing.T) {
+	clock := newFakeClock()
+	p := NewPassive(PassiveConfig{Clock: clock})
+	a, b := Key{Cluster: "c1", Name: "a"}, Key{Cluster: "c1", Name: "b"}
+	p.Observe(a, true, 2, 3)
+	p.Observe(b, true, 2, 3)
+	p.Sweep()
+	p.Observe(a, true, 2, 3)
+	p.Sweep() // forgets b
+	if n := p.Len(); n != 1 {
+		t.Fatalf("%d shards remembered, want 1", n)
+	}
+	// b is new again: its raw state counts at once, no hysteresis.
+	if up, pending := p.Observe(b, false, 2, 3); up || pending {
+		t.Errorf("b after Sweep: up %v pending %v, want false false", up, pending)
+	}
+	// a is still known: a bad signal is pending.
+	if up, pending := p.Observe(a, false, 2, 3); !up || !pending {
+		t.Errorf("a: up %v pending %v, want true true", up, pending)
+	}
+}
+
+// TestPassiveSystemClock runs the timer on the system clock, concurrently
+// with Observe.
+func TestPassiveSystemClock(t *testing.T) {
+	due := make(chan struct{}, 1)
+	p := NewPassive(PassiveConfig{Interval: 10 * time.Millisecond, OnDue: func() {
+		select {
+		case due <- struct{}{}:
+		default:
+		}
+	}})
+	k := Key{Cluster: "c1", Namespace: "ns", Name: "web"}
+	p.Observe(k, true, 2, 3)
+	start := time.Now()
+	if _, pending := p.Observe(k, false, 2, 3); !pending {
+		t.Fatal("bad signal not pending")
+	}
+	var wg sync.WaitGroup
+	for i := range 4 { // other shards observed meanwhile
+		wg.Go(func() {
+			for j := range 100 {
+				p.Observe(Key{Cluster: "c2", Name: string(rune('a' + i))}, j%2 == 0, 2, 3)
+			}
+		})
+	}
+	wg.Wait()
+	select {
+	case <-due:
+	case <-time.After(2 * time.Second):
+		t.Fatal("OnDue not called within 2s")
+	}
+	if took := time.Since(start); took < 20*time.Millisecond {
+		t.Errorf("OnDue after %v, before the 20ms due time", took)
+	}
+	if up, pending := p.Observe(k, false, 2, 3); up || pending {
+		t.Errorf("after OnDue: up %v pending %v, want false false", up, pending)
+	}
+}
