@@ -1,10 +1,9 @@
 package answer
 
 import (
-	"math"
-
 	"github.com/meridian-dns/meridian/geo"
 	"github.com/meridian-dns/meridian/plugin/model"
+	"github.com/meridian-dns/meridian/plugin/policy"
 )
 
 // Family is the address family a question asks for.
@@ -17,10 +16,18 @@ const (
 	V6
 )
 
-// Policy says how the global level chooses among usable shards.
-type Policy struct {
-	// Shards is the most shards a global answer holds; below 1 means 1.
-	Shards int
+// Query is one question to answer for a service.
+type Query struct {
+	Level        Level
+	Region, Zone string // for the Region and Zone levels
+	Family       Family
+	Loc          geo.Location
+	Rand         uint64 // a random number drawn for this query: weighted picks and spill
+	Seq          uint64 // grows by one per query: roundrobin
+}
+
+// Options are the Corefile's answer settings that are not per service.
+type Options struct {
 	// DefaultRegions orders regions for clients with no known location;
 	// empty means clusters are taken in name order.
 	DefaultRegions []string
@@ -37,9 +44,17 @@ type Result struct {
 	// FailOpen is true when no shard was usable and every shard with an
 	// address was named instead.
 	FailOpen bool
-	// Dependent is true when another client could get another answer: the
-	// ECS scope must then be the client's located network, else 0.
+	// Dependent is true when a client elsewhere could get another answer
+	// from the same snapshot with the same Rand and Seq: the ECS scope must
+	// then be the client's located network, else 0.
 	Dependent bool
+	// Spilled is true when the spill option moved the answer from the
+	// degraded closest shard to the next-closest one.
+	Spilled bool
+	// Policy is the policy that chose: the service's, or Closest when the
+	// service's could not (weighted with no usable shard of weight above
+	// 0, failover with an empty list) and on fail-open.
+	Policy policy.Kind
 }
 
 // Lookup returns the service nm names, or nil.
@@ -108,142 +123,109 @@ func fits(sh *model.Shard, f Family) bool {
 	return sh.HasAddress()
 }
 
-// Choose picks the shards of svc that answer a question of family f at
-// level lvl (with region and zone for the narrower levels), for a client at
-// loc. buf is reused for the result's shards.
+// inLevel reports whether cluster c answers at q's level.
+func inLevel(c *model.Cluster, q *Query) bool {
+	switch q.Level {
+	case Zone:
+		return c.Region == q.Region && c.InZone(q.Zone)
+	case Region:
+		return c.Region == q.Region
+	}
+	return true
+}
+
+// Choose picks the shards of svc that answer q, best first, by the
+// service's policy. buf is reused for the result's shards.
 //
-//	level   candidates                          none usable
-//	zone    usable shards in the zone           Up (CNAME to the region name)
-//	region  usable shards in the region         Up (CNAME to the global name)
-//	global  the p.Shards closest usable shards  every shard with an address
+// The candidates are the usable shards that fit q.Family and, at the zone
+// and region levels, are in q's zone or region. N is svc.Policy.Shards, at
+// least 1. Rand and Seq make the only per-query choices; the client's
+// location only orders shards by distance.
 //
-// Zone and region answers hold every candidate in cluster-name order, so
-// they do not depend on the client. Global answers are ordered by distance
-// from the client; clusters equally far (the same region) are ordered by a
-// hash of the client's network and the cluster name, so each client network
-// sticks to one of them and the networks spread across all of them. A
-// client with no known location gets p.DefaultRegions' order, then cluster
-// name order.
-func Choose(svc *model.Service, lvl Level, region, zone string, f Family, loc geo.Location, p Policy, buf []*model.Shard) Result {
-	res := Result{Shards: buf[:0]}
-	if lvl != Global {
-		for _, sh := range svc.Shards {
-			c := sh.Cluster
-			if sh.Usable && fits(sh, f) && c.Region == region && (lvl == Region || c.InZone(zone)) {
-				res.Shards = append(res.Shards, sh)
-			}
-		}
-		res.Up = len(res.Shards) == 0
-		return res
+//	policy        global level                      zone and region levels
+//	closest       the N closest candidates, spill   every candidate, name order
+//	failover      N by list entry, then closest     N by list entry, then name order
+//	weighted      N weighted picks by Rand          the same
+//	roundrobin    N in name order from Seq mod M    the same
+//	no candidate  fail-open: every shard with an    Up: CNAME to the name one
+//	              address, closest first            level up
+//
+// M is the number of candidates. Fail-open ignores the policy.
+//
+// Closest orders by distance from the client; clusters equally far (the
+// same region) are ordered by a hash of the client's network and the
+// cluster name, so each client network sticks to one of them and the
+// networks spread across all of them. A client with no known location gets
+// o.DefaultRegions' order, then cluster name order. Spill: when the
+// closest candidate is Degraded, a share svc.Policy.Spill of the queries
+// (by Rand) swap the first two.
+//
+// Failover ranks a candidate by the first entry of svc.Policy.Failover
+// that is its cluster's name or region; unlisted clusters come last.
+// Weighted samples without replacement among the candidates whose
+// svc.Policy.Weights are above 0, the first pick being the weighted pick;
+// with none it answers as closest (Result.Policy says so). Roundrobin
+// rotates the candidates in cluster-name order by Seq.
+//
+// Result.Dependent is true when the client's location can change the
+// shards named or their order: at the global level only, for closest and
+// fail-open with two candidates or more, and for failover when a list
+// entry (or the unlisted rest) that the answer reaches holds two
+// candidates or more.
+func Choose(svc *model.Service, q Query, o Options, buf []*model.Shard) Result {
+	p := &svc.Policy
+	res := Result{Shards: buf[:0], Policy: p.Kind}
+	global := q.Level == Global
+	// Closest and failover order by distance at the global level: rank as
+	// candidates are collected. The zero ranker makes every key 0.
+	var r ranker
+	if global && p.Kind != policy.Weighted && p.Kind != policy.RoundRobin {
+		r = newRanker(q.Loc, &o)
 	}
 	var arr [32]candidate
 	cands := arr[:0]
-	r := newRanker(loc, p)
 	for _, sh := range svc.Shards {
-		if sh.Usable && fits(sh, f) {
+		if sh.Usable && fits(sh, q.Family) && inLevel(sh.Cluster, &q) {
 			cands = append(cands, r.rank(sh))
 		}
 	}
-	if len(cands) == 0 {
-		res.FailOpen = true
-		for _, sh := range svc.Shards {
-			if sh.HasAddress() && fits(sh, f) {
-				cands = append(cands, r.rank(sh))
+	n := max(p.Shards, 1)
+	switch {
+	case len(cands) == 0 && !global:
+		res.Up = true
+		return res
+	case len(cands) == 0:
+		return failOpen(svc, &q, &o, cands, res)
+	case p.Kind == policy.Failover && len(p.Failover) > 0:
+		return failover(cands, p.Failover, n, global, res)
+	case p.Kind == policy.RoundRobin:
+		return roundRobin(cands, n, q.Seq, res)
+	case p.Kind == policy.Weighted:
+		if res, ok := weighted(cands, p.Weights, n, q.Rand, res); ok {
+			return res
+		}
+		if global { // no weighted candidate: closest, unranked so far
+			r = newRanker(q.Loc, &o)
+			for i := range cands {
+				cands[i] = r.rank(cands[i].shard)
 			}
+		}
+	}
+	res.Policy = policy.Closest
+	return closest(cands, n, global, p.Spill, q.Rand, res)
+}
+
+// failOpen names every shard with an address that fits, closest first.
+func failOpen(svc *model.Service, q *Query, o *Options, cands []candidate, res Result) Result {
+	res.FailOpen, res.Policy = true, policy.Closest
+	r := newRanker(q.Loc, o)
+	for _, sh := range svc.Shards {
+		if sh.HasAddress() && fits(sh, q.Family) {
+			cands = append(cands, r.rank(sh))
 		}
 	}
 	sortCandidates(cands)
-	limit := max(p.Shards, 1)
-	if res.FailOpen {
-		limit = len(cands)
-	}
-	for i := 0; i < len(cands) && i < limit; i++ {
-		res.Shards = append(res.Shards, cands[i].shard)
-	}
+	res.Shards = take(res.Shards, cands, len(cands))
 	res.Dependent = len(cands) > 1
 	return res
-}
-
-// candidate is a shard with its sort keys: by key, then by tie.
-type candidate struct {
-	key   float64
-	tie   uint64
-	shard *model.Shard
-}
-
-// ranker computes sort keys for one client: what depends only on the
-// client is computed once.
-type ranker struct {
-	known   bool
-	vec     geo.Vec3
-	net     uint64
-	regions []string
-}
-
-func newRanker(loc geo.Location, p Policy) ranker {
-	if !loc.Known {
-		return ranker{regions: p.DefaultRegions}
-	}
-	return ranker{known: true, vec: loc.Point.Vector(), net: netHash(loc)}
-}
-
-func (r ranker) rank(sh *model.Shard) candidate {
-	c := sh.Cluster
-	if !r.known {
-		key := float64(len(r.regions))
-		for i, reg := range r.regions {
-			if reg == c.Region {
-				key = float64(i)
-				break
-			}
-		}
-		return candidate{key: key, shard: sh} // ties: shards are in name order
-	}
-	key := math.Inf(1)
-	if c.Located {
-		key = geo.Chord2(r.vec, c.Vec) // orders as great-circle distance does
-	}
-	return candidate{key: key, tie: mix(r.net ^ c.Hash), shard: sh}
-}
-
-// sortCandidates is a stable insertion sort: answers hold a handful of
-// shards, and it neither allocates nor reorders equal keys.
-func sortCandidates(cs []candidate) {
-	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && less(cs[j], cs[j-1]); j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
-		}
-	}
-}
-
-func less(a, b candidate) bool {
-	if a.key != b.key {
-		return a.key < b.key
-	}
-	return a.tie < b.tie
-}
-
-// netHash hashes the client's located network (FNV-1a over address and
-// prefix length), so every client the ECS scope covers gets the same pick.
-func netHash(loc geo.Location) uint64 {
-	h := uint64(14695981039346656037)
-	b := loc.Net.Addr().As16()
-	for _, x := range b {
-		h ^= uint64(x)
-		h *= 1099511628211
-	}
-	h ^= uint64(loc.Net.Bits() + 1)
-	h *= 1099511628211
-	return h
-}
-
-// mix is the splitmix64 finalizer: it spreads the combined hash's bits so
-// the order of two clusters is independent for different networks.
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }

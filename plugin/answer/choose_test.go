@@ -8,6 +8,7 @@ import (
 	"github.com/meridian-dns/meridian/geo"
 	"github.com/meridian-dns/meridian/health"
 	"github.com/meridian-dns/meridian/plugin/model"
+	"github.com/meridian-dns/meridian/plugin/policy"
 	"github.com/meridian-dns/meridian/plugin/source"
 )
 
@@ -40,7 +41,7 @@ func federation(t testing.TB, specs ...shardSpec) *model.Snapshot {
 			Endpoints: []source.EndpointSlice{{Namespace: "default", Name: "nginx-1", Service: "nginx", Ready: s.ready, Total: 3}},
 		}}
 	}
-	return model.Build(in, model.Options{MinReady: 1}, 1, time.Unix(0, 0))
+	return model.Build(in, model.Options{Defaults: policy.Default()}, 1, time.Unix(0, 0))
 }
 
 func demo(t testing.TB, unready ...string) *model.Snapshot {
@@ -84,7 +85,8 @@ func TestChooseGlobal(t *testing.T) {
 		snap      *model.Snapshot
 		fam       Family
 		loc       geo.Location
-		policy    Policy
+		shards    int
+		regions   []string
 		want      []string // nil: any one cluster of wantIn
 		wantIn    []string
 		failOpen  bool
@@ -98,9 +100,9 @@ func TestChooseGlobal(t *testing.T) {
 			want: []string{"europe-west1-b"}, dependent: true}, // Taipei-Belgium 9,700 km, Taipei-Iowa 12,000 km
 		{name: "only asia-east1-a has IPv6", snap: demo(t), fam: V6, loc: chicago, want: []string{"asia-east1-a"}},
 		{name: "unknown client: default regions", snap: demo(t), fam: V4, loc: nowhere,
-			policy: Policy{DefaultRegions: []string{"europe-west1", "us-central1"}}, want: []string{"europe-west1-b"}, dependent: true},
+			regions: []string{"europe-west1", "us-central1"}, want: []string{"europe-west1-b"}, dependent: true},
 		{name: "unknown client: first cluster", snap: demo(t), fam: V4, loc: nowhere, want: []string{"asia-east1-a"}, dependent: true},
-		{name: "two shards", snap: demo(t), fam: V4, loc: paris, policy: Policy{Shards: 2}, dependent: true,
+		{name: "two shards", snap: demo(t), fam: V4, loc: paris, shards: 2, dependent: true,
 			wantIn: []string{"europe-west1-b", "us-central1-a", "us-central1-b", "us-central1-c"}},
 		{name: "fail open to every shard", fam: V4, loc: paris, failOpen: true, dependent: true,
 			snap: demo(t, "us-central1-a", "us-central1-b", "us-central1-c", "europe-west1-b", "asia-east1-a", "asia-east1-b")},
@@ -123,7 +125,8 @@ func TestChooseGlobal(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			svc := tc.snap.Services[model.Key{Namespace: "default", Name: "nginx"}]
-			res := Choose(svc, Global, "", "", tc.fam, tc.loc, tc.policy, nil)
+			svc.Policy.Shards = tc.shards
+			res := Choose(svc, Query{Level: Global, Family: tc.fam, Loc: tc.loc}, Options{DefaultRegions: tc.regions}, nil)
 			got := clusters(res)
 			if res.FailOpen != tc.failOpen || res.Dependent != tc.dependent || res.Up {
 				t.Errorf("flags: failOpen %v dependent %v up %v, want %v %v false", res.FailOpen, res.Dependent, res.Up, tc.failOpen, tc.dependent)
@@ -138,7 +141,7 @@ func TestChooseGlobal(t *testing.T) {
 					t.Errorf("got %v, want %v", got, tc.want)
 				}
 			default:
-				wantN := max(tc.policy.Shards, 1)
+				wantN := max(tc.shards, 1)
 				if len(got) != wantN || !subset(got, tc.wantIn) {
 					t.Errorf("got %v, want %d of %v", got, wantN, tc.wantIn)
 				}
@@ -164,7 +167,7 @@ func TestChooseLevels(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res := Choose(svc, tc.lvl, tc.region, tc.zone, V4, chicago, Policy{}, nil)
+			res := Choose(svc, Query{Level: tc.lvl, Region: tc.region, Zone: tc.zone, Family: V4, Loc: chicago}, Options{}, nil)
 			if got := clusters(res); !equal(got, tc.want) || res.Up != tc.up || res.Dependent {
 				t.Errorf("got %v up %v dependent %v, want %v up %v", got, res.Up, res.Dependent, tc.want, tc.up)
 			}
@@ -181,8 +184,10 @@ func TestChooseSpreadsTies(t *testing.T) {
 	for i := range 3000 {
 		loc := chicago
 		loc.Net = netip.PrefixFrom(netip.AddrFrom4([4]byte{24, byte(i >> 8), byte(i), 0}), 24)
-		first := clusters(Choose(svc, Global, "", "", V4, loc, Policy{}, nil))[0]
-		again := clusters(Choose(svc, Global, "", "", V4, loc, Policy{}, nil))[0]
+		q := Query{Level: Global, Family: V4, Loc: loc, Rand: uint64(i), Seq: uint64(i)}
+		first := clusters(Choose(svc, q, Options{}, nil))[0]
+		q.Rand, q.Seq = ^q.Rand, q.Seq+1 // closest does not depend on them
+		again := clusters(Choose(svc, q, Options{}, nil))[0]
 		if first != again {
 			t.Fatalf("network %v got %s then %s", loc.Net, first, again)
 		}
@@ -233,7 +238,8 @@ func TestChooseAllocs(t *testing.T) {
 	snap := demo(t)
 	svc := snap.Services[model.Key{Namespace: "default", Name: "nginx"}]
 	var buf [8]*model.Shard
-	n := testing.AllocsPerRun(100, func() { Choose(svc, Global, "", "", V4, taipei, Policy{}, buf[:0]) })
+	q := Query{Level: Global, Family: V4, Loc: taipei}
+	n := testing.AllocsPerRun(100, func() { Choose(svc, q, Options{}, buf[:0]) })
 	if n != 0 {
 		t.Errorf("Choose allocates %v times, want 0", n)
 	}
@@ -243,9 +249,10 @@ func BenchmarkChoose(b *testing.B) {
 	snap := demo(b)
 	svc := snap.Services[model.Key{Namespace: "default", Name: "nginx"}]
 	var buf [8]*model.Shard
+	q := Query{Level: Global, Family: V4, Loc: taipei}
 	b.ReportAllocs()
 	for b.Loop() {
-		Choose(svc, Global, "", "", V4, taipei, Policy{}, buf[:0])
+		Choose(svc, q, Options{}, buf[:0])
 	}
 }
 
