@@ -6,6 +6,7 @@ import (
 
 	"github.com/meridian-dns/meridian/plugin/answer"
 	"github.com/meridian-dns/meridian/plugin/model"
+	"github.com/meridian-dns/meridian/plugin/policy"
 )
 
 // Config is what the Corefile says. parse fills it; nothing in it runs.
@@ -55,13 +56,27 @@ type Config struct {
 	Hostmaster string
 	// TTL is the TTL of positive answers, in seconds.
 	TTL uint32
+	// DegradedTTL is the TTL of positive answers for a degraded service
+	// (some shard not usable, or a fail-open answer); the lower of it and
+	// TTL is used.
+	DegradedTTL uint32
 	// NegativeTTL is the SOA MINIMUM and so the TTL of negative answers.
 	NegativeTTL uint32
-	// Policy is how the global level chooses shards.
-	Policy answer.Policy
-	// Build says how snapshots are built: minimum ready endpoints and
+	// Answer holds the answer settings that are not per service.
+	Answer answer.Options
+	// Build says how snapshots are built: the default policy of every
+	// service (shards, capacity thresholds, spill, rise/fall, probe) and
 	// per-cluster placement overrides.
 	Build model.Options
+	// PassiveInterval is the sampling interval that passive rise/fall
+	// thresholds count in (see health.Passive); 0 means its default.
+	PassiveInterval time.Duration
+	// ProbeConcurrency is the most probes in flight at once; 0 means the
+	// prober's default.
+	ProbeConcurrency int
+	// ProbeNetworks are the networks probes may connect to; empty means
+	// any.
+	ProbeNetworks []netip.Prefix
 	// ShardMetrics turns the per-shard gauges on (the default) or off.
 	ShardMetrics bool
 }
@@ -87,6 +102,7 @@ type Nameserver struct {
 // Defaults of Config.
 const (
 	defaultTTL         = 30
+	defaultDegradedTTL = 5
 	defaultNegativeTTL = 30
 	defaultGeoIPCache  = 65536
 	defaultGeoIPReload = time.Minute
@@ -95,10 +111,10 @@ const (
 func newConfig() *Config {
 	return &Config{
 		TTL:          defaultTTL,
+		DegradedTTL:  defaultDegradedTTL,
 		NegativeTTL:  defaultNegativeTTL,
 		GeoIPCache:   defaultGeoIPCache,
-		Policy:       answer.Policy{Shards: 1},
-		Build:        model.Options{MinReady: 1, Overrides: map[string]model.Override{}},
+		Build:        model.Options{Defaults: policy.Default(), Overrides: map[string]model.Override{}},
 		ShardMetrics: true,
 	}
 }

@@ -38,7 +38,7 @@ func newTestPlugin(t testing.TB, mod ...func(*Config)) *Meridian {
 	cfg.Federation = "myfed"
 	cfg.GeoIP = testDB
 	cfg.Nameservers = []Nameserver{{Name: "ns1.example.com.", Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")}}}
-	cfg.Policy.DefaultRegions = []string{"europe-west1"}
+	cfg.Answer.DefaultRegions = []string{"europe-west1"}
 	for _, f := range mod {
 		f(cfg)
 	}

@@ -41,7 +41,7 @@ func (m *Meridian) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Ms
 	if ecs == nil {
 		subnet = remotePrefix(w.RemoteAddr())
 	}
-	a := &answerer{m: m, snap: snap, req: r, zone: zone, qname: lower(q.Name), client: subnet}
+	a := &answerer{m: m, snap: snap, req: r, zone: zone, qname: lower(q.Name), client: subnet, ttl: m.cfg.TTL}
 	resp := a.respond()
 	if opt != nil {
 		resp.Extra = append(resp.Extra, a.replyOPT(opt, ecs, a.scope))

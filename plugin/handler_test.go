@@ -33,50 +33,55 @@ type serveCase struct {
 	scope  int // expected ECS scope; -1: no ECS option in the reply
 }
 
+// In the fixture, nginx's shard in us-central1-b has no ready endpoint, so
+// nginx is degraded and answered with the degraded TTL (5 s); shop/web is
+// whole and keeps the TTL (30 s).
 func TestServeDNS(t *testing.T) {
 	q := query
 	tests := []serveCase{
 		// Geo-steered global answers.
-		{name: "asia client", msg: q(global, dns.TypeA, "27.0.0.0/24"), answer: []string{global + " 30 IN A 203.0.113.11"}, scope: 16},
+		{name: "asia client", msg: q(global, dns.TypeA, "27.0.0.0/24"), answer: []string{global + " 5 IN A 203.0.113.11"}, scope: 16},
 		// 24.0.0.0/16 holds 24.0.128.0/24, so the MMDB network of 24.0.0.0 is /17.
-		{name: "us client", msg: q(global, dns.TypeA, "24.0.0.0/24"), answer: []string{global + " 30 IN A 192.0.2.11"}, scope: 17},
-		{name: "europe client", msg: q(global, dns.TypeA, "81.0.0.0/24"), answer: []string{global + " 30 IN A 198.51.100.11"}, scope: 16},
-		{name: "africa client gets the closest: europe", msg: q(global, dns.TypeA, "41.0.0.0/24"), answer: []string{global + " 30 IN A 198.51.100.11"}, scope: 16},
-		{name: "ipv6 client subnet", msg: q(global, dns.TypeA, "2001:200::/48"), answer: []string{global + " 30 IN A 203.0.113.11"}, scope: 32},
-		{name: "longer mmdb network: scope longer than source", msg: q(global, dns.TypeA, "24.0.0.0/12"), answer: []string{global + " 30 IN A 192.0.2.11"}, scope: 17},
-		{name: "new york /24 inside chicago /16", msg: q(global, dns.TypeA, "24.0.128.0/24"), answer: []string{global + " 30 IN A 192.0.2.11"}, scope: 24},
-		{name: "no ECS: source address, unknown: default region", msg: q(global, dns.TypeA, ""), answer: []string{global + " 30 IN A 198.51.100.11"}, scope: -1},
-		{name: "ECS /0: unknown, scope 0", msg: q(global, dns.TypeA, "0.0.0.0/0"), answer: []string{global + " 30 IN A 198.51.100.11"}, scope: 0},
-		{name: "private subnet: default region", msg: q(global, dns.TypeA, "10.1.0.0/16"), answer: []string{global + " 30 IN A 198.51.100.11"},
+		{name: "us client", msg: q(global, dns.TypeA, "24.0.0.0/24"), answer: []string{global + " 5 IN A 192.0.2.11"}, scope: 17},
+		{name: "europe client", msg: q(global, dns.TypeA, "81.0.0.0/24"), answer: []string{global + " 5 IN A 198.51.100.11"}, scope: 16},
+		{name: "africa client gets the closest: europe", msg: q(global, dns.TypeA, "41.0.0.0/24"), answer: []string{global + " 5 IN A 198.51.100.11"}, scope: 16},
+		{name: "ipv6 client subnet", msg: q(global, dns.TypeA, "2001:200::/48"), answer: []string{global + " 5 IN A 203.0.113.11"}, scope: 32},
+		{name: "longer mmdb network: scope longer than source", msg: q(global, dns.TypeA, "24.0.0.0/12"), answer: []string{global + " 5 IN A 192.0.2.11"}, scope: 17},
+		{name: "new york /24 inside chicago /16", msg: q(global, dns.TypeA, "24.0.128.0/24"), answer: []string{global + " 5 IN A 192.0.2.11"}, scope: 24},
+		{name: "no ECS: source address, unknown: default region", msg: q(global, dns.TypeA, ""), answer: []string{global + " 5 IN A 198.51.100.11"}, scope: -1},
+		{name: "ECS /0: unknown, scope 0", msg: q(global, dns.TypeA, "0.0.0.0/0"), answer: []string{global + " 5 IN A 198.51.100.11"}, scope: 0},
+		{name: "private subnet: default region", msg: q(global, dns.TypeA, "10.1.0.0/16"), answer: []string{global + " 5 IN A 198.51.100.11"},
 			scope: 8}, // the MMDB's empty network 10.0.0.0/8
-		{name: "AAAA picks among IPv6 shards", msg: q(global, dns.TypeAAAA, "24.0.0.0/24"), answer: []string{global + " 30 IN AAAA 2001:db8:2::11"}, scope: 17},
+		{name: "AAAA picks among IPv6 shards", msg: q(global, dns.TypeAAAA, "24.0.0.0/24"), answer: []string{global + " 5 IN AAAA 2001:db8:2::11"}, scope: 17},
 		{name: "uppercase keeps the query's case", msg: q("NGINX.Default.MyFed.SVC.Example.COM.", dns.TypeA, "27.0.0.0/24"),
-			answer: []string{"NGINX.Default.MyFed.SVC.Example.COM. 30 IN A 203.0.113.11"}, scope: 16},
-		{name: "two shards", msg: q(global, dns.TypeA, "27.0.0.0/24"), mod: func(c *Config) { c.Policy.Shards = 2 },
-			answer: []string{global + " 30 IN A 203.0.113.11", global + " 30 IN A 198.51.100.11"}, scope: 16},
+			answer: []string{"NGINX.Default.MyFed.SVC.Example.COM. 5 IN A 203.0.113.11"}, scope: 16},
+		{name: "two shards", msg: q(global, dns.TypeA, "27.0.0.0/24"), mod: func(c *Config) { c.Build.Defaults.Shards = 2 },
+			answer: []string{global + " 5 IN A 203.0.113.11", global + " 5 IN A 198.51.100.11"}, scope: 16},
 
 		// Region and zone names: no client dependence, CNAME up when empty.
-		{name: "region", msg: q(usc1, dns.TypeA, "27.0.0.0/24"), answer: []string{usc1 + " 30 IN A 192.0.2.11"}, scope: 0},
-		{name: "zone with a ready shard", msg: q(usc1a, dns.TypeA, ""), answer: []string{usc1a + " 30 IN A 192.0.2.11"}, scope: -1},
+		{name: "region", msg: q(usc1, dns.TypeA, "27.0.0.0/24"), answer: []string{usc1 + " 5 IN A 192.0.2.11"}, scope: 0},
+		{name: "zone with a ready shard", msg: q(usc1a, dns.TypeA, ""), answer: []string{usc1a + " 5 IN A 192.0.2.11"}, scope: -1},
 		{name: "zone without: CNAME to region", msg: q(usc1b, dns.TypeA, "27.0.0.0/24"),
-			answer: []string{usc1b + " 30 IN CNAME " + usc1, usc1 + " 30 IN A 192.0.2.11"}, scope: 0},
-		{name: "CNAME query gets the CNAME only", msg: q(usc1b, dns.TypeCNAME, ""), answer: []string{usc1b + " 30 IN CNAME " + usc1}, scope: -1},
+			answer: []string{usc1b + " 5 IN CNAME " + usc1, usc1 + " 5 IN A 192.0.2.11"}, scope: 0},
+		{name: "CNAME query gets the CNAME only", msg: q(usc1b, dns.TypeCNAME, ""), answer: []string{usc1b + " 5 IN CNAME " + usc1}, scope: -1},
 		{name: "nothing ready: zone, region, global fail open", msg: q(usc1a, dns.TypeA, "27.0.0.0/24"),
-			mod: func(c *Config) { c.Build.MinReady = 4 },
-			answer: []string{usc1a + " 30 IN CNAME " + usc1, usc1 + " 30 IN CNAME " + global,
+			mod: func(c *Config) { c.Build.Defaults.MinReady = 4 },
+			answer: []string{usc1a + " 5 IN CNAME " + usc1, usc1 + " 5 IN CNAME " + global,
 				// closest first; the two us-central1 shards tie and the client's network hash orders them
-				global + " 30 IN A 203.0.113.11", global + " 30 IN A 198.51.100.11", global + " 30 IN A 192.0.2.12", global + " 30 IN A 192.0.2.11"},
+				global + " 5 IN A 203.0.113.11", global + " 5 IN A 198.51.100.11", global + " 5 IN A 192.0.2.12", global + " 5 IN A 192.0.2.11"},
 			scope: 16},
 
 		// Other record types.
 		{name: "SRV with glue", msg: q("_http._tcp."+global, dns.TypeSRV, "27.0.0.0/24"),
-			answer: []string{"_http._tcp." + global + " 30 IN SRV 0 100 80 " + global},
-			extra:  []string{global + " 30 IN A 203.0.113.11", global + " 30 IN AAAA 2001:db8:3::11"}, scope: 16},
+			answer: []string{"_http._tcp." + global + " 5 IN SRV 0 100 80 " + global},
+			extra:  []string{global + " 5 IN A 203.0.113.11", global + " 5 IN AAAA 2001:db8:3::11"}, scope: 16},
 		{name: "SRV at a zone falls back", msg: q("_http._tcp."+usc1b, dns.TypeSRV, ""),
-			answer: []string{"_http._tcp." + usc1b + " 30 IN CNAME _http._tcp." + usc1, "_http._tcp." + usc1 + " 30 IN SRV 0 100 80 " + usc1},
-			extra:  []string{usc1 + " 30 IN A 192.0.2.11"}, scope: -1},
+			answer: []string{"_http._tcp." + usc1b + " 5 IN CNAME _http._tcp." + usc1, "_http._tcp." + usc1 + " 5 IN SRV 0 100 80 " + usc1},
+			extra:  []string{usc1 + " 5 IN A 192.0.2.11"}, scope: -1},
 		{name: "TXT names the cluster", msg: q(global, dns.TypeTXT, "27.0.0.0/24"),
-			answer: []string{global + ` 30 IN TXT "cluster=asia-east1-a" "region=asia-east1" "zones=asia-east1-a" "ready=3/3"`}, scope: 16},
+			answer: []string{global + ` 5 IN TXT "cluster=asia-east1-a" "region=asia-east1" "zones=asia-east1-a" "ready=3/3"`}, scope: 16},
+		{name: "degraded TTL never above the TTL", msg: q(usc1a, dns.TypeA, ""), mod: func(c *Config) { c.TTL = 3 },
+			answer: []string{usc1a + " 3 IN A 192.0.2.11"}, scope: -1},
 		{name: "ANY: RFC 8482", msg: q(global, dns.TypeANY, ""), answer: []string{global + ` 30 IN HINFO "RFC8482" ""`}, scope: -1},
 		{name: "MX: NODATA", msg: q(global, dns.TypeMX, ""), ns: []string{soa}, scope: -1},
 		{name: "unknown type: NODATA", msg: q(global, 65280, ""), ns: []string{soa}, scope: -1},

@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coredns/coredns/plugin"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meridian-dns/meridian/geo"
+	"github.com/meridian-dns/meridian/plugin/model"
 	"github.com/meridian-dns/meridian/plugin/source"
 	"github.com/meridian-dns/meridian/plugin/source/kube"
 	"github.com/meridian-dns/meridian/plugin/source/manifest"
@@ -42,7 +44,12 @@ type Meridian struct {
 	store   *store.Store
 	locator *geo.Locator
 	sources []source.Source
+	health  healthView
 	metrics metrics
+	seq     atomic.Uint64 // counts answers chosen, for the roundrobin policy
+
+	problems map[model.Key]string // annotation problems last reported; builder only
+	probeErr string               // the prober's last Set error; builder only
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -67,7 +74,10 @@ func New(cfg *Config) (*Meridian, error) {
 		return nil, fmt.Errorf("geoip: %w", err)
 	}
 	m.locator = loc
-	m.store = store.New(store.Config{Options: cfg.Build, OnError: m.sourceError})
+	m.health = m.newHealth()
+	opts := cfg.Build
+	opts.Health = m.health
+	m.store = store.New(store.Config{Options: opts, OnError: m.sourceError, OnBuild: m.built})
 	return m, nil
 }
 
@@ -131,8 +141,9 @@ func (m *Meridian) Start() error {
 			}
 		}()
 	}
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go func() { defer m.wg.Done(); m.releaseAfterSync(ctx) }()
+	go func() { defer m.wg.Done(); m.runProber(ctx) }()
 	m.locator.Start()
 	instances.add(m)
 	return nil

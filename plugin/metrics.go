@@ -9,6 +9,7 @@ import (
 
 	"github.com/meridian-dns/meridian/health"
 	"github.com/meridian-dns/meridian/plugin/answer"
+	"github.com/meridian-dns/meridian/plugin/policy"
 )
 
 const subsystem = "meridian"
@@ -27,8 +28,26 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: subsystem,
 		Name:      "fallbacks_total",
-		Help:      "Answers a level could not give: zone and region fell back to the level above (CNAME), global failed open.",
+		Help:      "Zone and region answers with no usable shard, which fell back to the level above (CNAME), by level.",
 	}, []string{"level"})
+	failOpensTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: subsystem,
+		Name:      "fail_opens_total",
+		Help:      "Global answers with no usable shard, which named every shard with an address instead, by policy.",
+	}, []string{"policy"})
+	spillsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: subsystem,
+		Name:      "spills_total",
+		Help:      "Answers moved from a degraded closest shard to the next-closest by the spill option, by the cluster moved to.",
+	}, []string{"cluster"})
+	annotationProblems = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: subsystem,
+		Name:      "annotation_problems_total",
+		Help:      "Service annotations found unusable (value, unknown, conflict), counted once when they appear; the service keeps the default.",
+	}, []string{"reason"})
 	sourceErrors = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: subsystem,
@@ -38,18 +57,24 @@ var (
 )
 
 // metrics are one plugin's handles on the counters.
-type metrics struct {
-	policy string
+type metrics struct{}
+
+func newMetrics() metrics { return metrics{} }
+
+func (metrics) answered(cluster string, p policy.Kind) {
+	answersTotal.WithLabelValues(cluster, p.String()).Inc()
 }
 
-func newMetrics() metrics { return metrics{policy: "closest"} }
-
-func (mt metrics) answered(cluster string) {
-	answersTotal.WithLabelValues(cluster, mt.policy).Inc()
-}
-
-func (mt metrics) fallback(l answer.Level) {
+func (metrics) fallback(l answer.Level) {
 	fallbacksTotal.WithLabelValues(l.String()).Inc()
+}
+
+func (metrics) failOpen(p policy.Kind) {
+	failOpensTotal.WithLabelValues(p.String()).Inc()
+}
+
+func (metrics) spilled(cluster string) {
+	spillsTotal.WithLabelValues(cluster).Inc()
 }
 
 // Gauges come from the current snapshot at scrape time, so a shard or a
@@ -60,6 +85,14 @@ var (
 		[]string{"cluster", "namespace", "service"}, nil)
 	descShardReady = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_shard_ready_endpoints",
 		"Ready endpoints of the shard.", []string{"cluster", "namespace", "service"}, nil)
+	descShardProbe = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_shard_probe_up",
+		"1 when the probe of a probed shard passes on some address (after rise/fall), else 0; absent for shards not probed.",
+		[]string{"cluster", "namespace", "service"}, nil)
+	descShardDegraded = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_shard_degraded",
+		"1 when the shard is usable but not at full strength (endpoints not ready, or a failing signal not yet fallen), else 0.",
+		[]string{"cluster", "namespace", "service"}, nil)
+	descProblems = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_service_annotation_problems",
+		"Annotations of the service that cannot be used now; absent when there are none.", []string{"namespace", "service"}, nil)
 	descClusterUp = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_cluster_up",
 		"1 when the cluster's shards may be used (up or stale), else 0.", []string{"cluster", "region"}, nil)
 	descClusterState = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_cluster_state",
@@ -104,7 +137,7 @@ func (r *registry) remove(m *Meridian) {
 
 // Describe implements prometheus.Collector.
 func (r *registry) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descShardHealthy, descShardReady, descClusterUp, descClusterState, descSkipped, descLastUpdate, descServices, descSnapshot} {
+	for _, d := range []*prometheus.Desc{descShardHealthy, descShardReady, descShardProbe, descShardDegraded, descProblems, descClusterUp, descClusterState, descSkipped, descLastUpdate, descServices, descSnapshot} {
 		ch <- d
 	}
 }
@@ -146,9 +179,16 @@ func (r *registry) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for _, svc := range snap.Services {
+		if len(svc.Problems) > 0 {
+			gauge(descProblems, float64(len(svc.Problems)), svc.Namespace, svc.Name)
+		}
 		for _, sh := range svc.Shards {
 			gauge(descShardHealthy, b2f(sh.Usable), sh.Cluster.Name, svc.Namespace, svc.Name)
 			gauge(descShardReady, float64(sh.Ready), sh.Cluster.Name, svc.Namespace, svc.Name)
+			gauge(descShardDegraded, b2f(sh.Degraded), sh.Cluster.Name, svc.Namespace, svc.Name)
+			if sh.Probed {
+				gauge(descShardProbe, b2f(sh.ProbeUp), sh.Cluster.Name, svc.Namespace, svc.Name)
+			}
 		}
 	}
 }

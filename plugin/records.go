@@ -37,7 +37,7 @@ func (a *answerer) addresses(rrs []dns.RR, owner string, qtype uint16, shards []
 			return append(rrs, a.cname(owner, h))
 		}
 	}
-	hdr := dns.RR_Header{Name: owner, Rrtype: qtype, Class: dns.ClassINET, Ttl: a.m.cfg.TTL}
+	hdr := dns.RR_Header{Name: owner, Rrtype: qtype, Class: dns.ClassINET, Ttl: a.ttl}
 	for _, sh := range shards {
 		for _, ip := range pickIP(sh, qtype) {
 			if qtype == dns.TypeA {
@@ -79,7 +79,7 @@ func (a *answerer) srv(resp *dns.Msg, owner string, nm answer.Name, shards []*mo
 			}
 			seen[key] = true
 			resp.Answer = append(resp.Answer, &dns.SRV{
-				Hdr:      dns.RR_Header{Name: owner, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: a.m.cfg.TTL},
+				Hdr:      dns.RR_Header{Name: owner, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: a.ttl},
 				Priority: 0, Weight: 100, Port: p.Port, Target: t,
 			})
 		}
@@ -104,7 +104,7 @@ func withAddresses(shards []*model.Shard) []*model.Shard {
 func (a *answerer) txt(owner string, sh *model.Shard) dns.RR {
 	c := sh.Cluster
 	return &dns.TXT{
-		Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: a.m.cfg.TTL},
+		Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: a.ttl},
 		Txt: []string{
 			"cluster=" + c.Name,
 			"region=" + c.Region,
@@ -116,7 +116,7 @@ func (a *answerer) txt(owner string, sh *model.Shard) dns.RR {
 
 func (a *answerer) cname(owner, target string) dns.RR {
 	return &dns.CNAME{
-		Hdr:    dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: a.m.cfg.TTL},
+		Hdr:    dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: a.ttl},
 		Target: target,
 	}
 }
@@ -124,7 +124,7 @@ func (a *answerer) cname(owner, target string) dns.RR {
 // hinfo is the RFC 8482 answer to ANY.
 func (a *answerer) hinfo(owner string) dns.RR {
 	return &dns.HINFO{
-		Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: a.m.cfg.TTL},
+		Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: a.ttl},
 		Cpu: "RFC8482",
 	}
 }

@@ -1,6 +1,7 @@
 package meridian
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 
@@ -25,6 +26,7 @@ type answerer struct {
 
 	loc     geo.Location
 	located bool
+	ttl     uint32 // TTL of positive records: lower while the service is degraded
 
 	arena
 }
@@ -104,13 +106,18 @@ func (a *answerer) service(resp *dns.Msg, owner string, qtype uint16, nm answer.
 	if !wanted(nm.Kind, qtype) || !answer.HasFamily(svc, fam) {
 		return
 	}
+	if svc.Degraded {
+		// Every fail-open answer is degraded too: no shard is usable.
+		a.ttl = min(a.ttl, a.m.cfg.DegradedTTL)
+	}
 	var buf [8]*model.Shard
+	q := answer.Query{Family: fam, Rand: rand.Uint64(), Seq: a.m.seq.Add(1)}
 	for {
-		var loc geo.Location
+		q.Level, q.Region, q.Zone, q.Loc = nm.Level, nm.Region, nm.Zone, geo.Location{}
 		if nm.Level == answer.Global {
-			loc = a.locate()
+			q.Loc = a.locate()
 		}
-		res := answer.Choose(svc, nm.Level, nm.Region, nm.Zone, fam, loc, a.m.cfg.Policy, buf[:0])
+		res := answer.Choose(svc, q, a.m.cfg.Answer, buf[:0])
 		if res.Up {
 			a.m.metrics.fallback(nm.Level)
 			up := upName(nm, a.m.cfg.Federation, a.zone)
@@ -122,13 +129,17 @@ func (a *answerer) service(resp *dns.Msg, owner string, qtype uint16, nm answer.
 			continue
 		}
 		if res.Dependent {
-			a.scope = uint8(loc.Scope)
+			a.scope = uint8(q.Loc.Scope)
 		}
-		if res.FailOpen {
-			a.m.metrics.fallback(answer.Global)
+		switch {
+		case len(res.Shards) == 0:
+		case res.FailOpen:
+			a.m.metrics.failOpen(res.Policy)
+		case res.Spilled:
+			a.m.metrics.spilled(res.Shards[0].Cluster.Name)
 		}
 		if len(res.Shards) > 0 {
-			a.m.metrics.answered(res.Shards[0].Cluster.Name)
+			a.m.metrics.answered(res.Shards[0].Cluster.Name, res.Policy)
 		}
 		a.records(resp, owner, qtype, nm, res.Shards)
 		return

@@ -51,6 +51,9 @@ func parse(c *caddy.Controller) (*Config, error) {
 		for c.NextBlock() {
 			prop, ok := properties[c.Val()]
 			if !ok {
+				prop, ok = healthProperties[c.Val()]
+			}
+			if !ok {
 				return nil, c.Errf("unknown property %q", c.Val())
 			}
 			if err := prop.parse(c, cfg, c.RemainingArgs()); err != nil {
@@ -60,6 +63,9 @@ func parse(c *caddy.Controller) (*Config, error) {
 	}
 	if cfg.Federation == "" {
 		return nil, c.Err("missing 'federation NAME'")
+	}
+	if err := cfg.Build.Defaults.Probe.Validate(); err != nil {
+		return nil, c.Errf("probe settings: %v; want probe_timeout at most probe_interval", err)
 	}
 	return cfg, nil
 }
@@ -115,12 +121,6 @@ var properties = map[string]property{
 	"negative_ttl": {"negative_ttl SECONDS", func(_ *caddy.Controller, cfg *Config, a []string) error {
 		return parseTTL(a, &cfg.NegativeTTL)
 	}},
-	"shards": {"shards N", func(_ *caddy.Controller, cfg *Config, a []string) error {
-		return parseInt(a, 1, 64, &cfg.Policy.Shards)
-	}},
-	"min_ready": {"min_ready N", func(_ *caddy.Controller, cfg *Config, a []string) error {
-		return parseInt(a, 1, 1<<20, &cfg.Build.MinReady)
-	}},
 	"default_regions": {"default_regions REGION...", func(_ *caddy.Controller, cfg *Config, a []string) error {
 		if len(a) == 0 {
 			return errArgs(a)
@@ -129,7 +129,7 @@ var properties = map[string]property{
 			if !isLabel(r) {
 				return fmt.Errorf("bad region %q", r)
 			}
-			cfg.Policy.DefaultRegions = append(cfg.Policy.DefaultRegions, strings.ToLower(r))
+			cfg.Answer.DefaultRegions = append(cfg.Answer.DefaultRegions, strings.ToLower(r))
 		}
 		return nil
 	}},

@@ -19,7 +19,7 @@ func TestParse(t *testing.T) {
 	}{
 		{name: "minimal", input: "meridian example.com {\nfederation myfed\nmanifests ../testdata/demo\n}",
 			check: func(t *testing.T, c *Config) {
-				if c.Federation != "myfed" || c.Zones[0] != "example.com." || c.TTL != 30 || c.Policy.Shards != 1 || c.Build.MinReady != 1 || !c.ShardMetrics {
+				if c.Federation != "myfed" || c.Zones[0] != "example.com." || c.TTL != 30 || c.Build.Defaults.Shards != 1 || c.Build.Defaults.MinReady != 1 || !c.ShardMetrics {
 					t.Errorf("defaults not applied: %+v", c)
 				}
 			}},
@@ -40,9 +40,9 @@ func TestParse(t *testing.T) {
 			shard_metrics off
 		}`, check: func(t *testing.T, c *Config) {
 			if c.Federation != "myfed" || c.Zones[0] != "example.com." || c.GeoIPCache != 1000 || c.GeoIPReload.Minutes() != 5 ||
-				c.TTL != 60 || c.NegativeTTL != 15 || c.Policy.Shards != 2 || c.Build.MinReady != 3 || c.ShardMetrics ||
+				c.TTL != 60 || c.NegativeTTL != 15 || c.Build.Defaults.Shards != 2 || c.Build.Defaults.MinReady != 3 || c.ShardMetrics ||
 				len(c.Nameservers) != 2 || len(c.Nameservers[0].Addrs) != 2 || c.Hostmaster != "admin.example.com." ||
-				strings.Join(c.Policy.DefaultRegions, ",") != "us-central1,europe-west1" || c.ManifestInterval.Seconds() != 1 {
+				strings.Join(c.Answer.DefaultRegions, ",") != "us-central1,europe-west1" || c.ManifestInterval.Seconds() != 1 {
 				t.Errorf("options not applied: %+v", c)
 			}
 			ov := c.Build.Overrides["c1"]
@@ -67,6 +67,47 @@ func TestParse(t *testing.T) {
 				t.Errorf("options not applied: %+v", c)
 			}
 		}},
+		{name: "health options", input: `meridian {
+			federation f
+			degraded_ttl 2
+			min_ready_fraction 50%
+			spill 10
+			rise 4
+			fall 5
+			passive_interval 1s
+			probe http admin /healthz
+			probe_interval 5s
+			probe_timeout 1s
+			probe_expect 200-204 all good
+			probe_concurrency 16
+			probe_networks 127.0.0.0/8 ::1/128
+		}`, check: func(t *testing.T, c *Config) {
+			d := c.Build.Defaults
+			if c.DegradedTTL != 2 || d.MinReadyFraction != 0.5 || d.Spill != 0.1 || d.Probe.Rise != 4 || d.Probe.Fall != 5 ||
+				c.PassiveInterval.Seconds() != 1 || d.Probe.Check.String() != "http" || d.ProbePortName != "admin" || d.Probe.Path != "/healthz" ||
+				d.Probe.Interval.Seconds() != 5 || d.Probe.Timeout.Seconds() != 1 || d.Probe.ExpectLow != 200 || d.Probe.ExpectHigh != 204 ||
+				d.Probe.Body != "all good" || c.ProbeConcurrency != 16 || len(c.ProbeNetworks) != 2 || c.ProbeNetworks[1].String() != "::1/128" {
+				t.Errorf("options not applied: %+v %+v", c, d)
+			}
+		}},
+		{name: "probe port number", input: "meridian {\nfederation f\nprobe tcp 8443\n}", check: func(t *testing.T, c *Config) {
+			if p := c.Build.Defaults; p.Probe.Port != 8443 || p.ProbePortName != "" || p.Probe.Check.String() != "tcp" {
+				t.Errorf("probe %+v %q", p.Probe, p.ProbePortName)
+			}
+		}},
+		{name: "health defaults", input: "meridian {\nfederation f\n}", check: func(t *testing.T, c *Config) {
+			if p := c.Build.Defaults; c.DegradedTTL != 5 || p.Probe.Check.String() != "off" || p.Probe.Rise != 2 || p.Probe.Fall != 3 || p.Spill != 0 {
+				t.Errorf("defaults %+v ttl %d", p, c.DegradedTTL)
+			}
+		}},
+		{name: "bad probe check", input: "meridian {\nfederation f\nprobe icmp\n}", wantErr: `want "probe off|tcp|http|https [PORT|PORT_NAME] [PATH]"`},
+		{name: "bad probe path", input: "meridian {\nfederation f\nprobe http 80 healthz\n}", wantErr: "does not start with /"},
+		{name: "bad spill", input: "meridian {\nfederation f\nspill 150\n}", wantErr: `"150" is not a share`},
+		{name: "bad fraction", input: "meridian {\nfederation f\nmin_ready_fraction 1.5\n}", wantErr: "want \"min_ready_fraction"},
+		{name: "bad network", input: "meridian {\nfederation f\nprobe_networks 127.0.0.1\n}", wantErr: `bad network "127.0.0.1"`},
+		{name: "bad expect", input: "meridian {\nfederation f\nprobe_expect 600\n}", wantErr: "not a status range"},
+		{name: "timeout above interval", input: "meridian {\nfederation f\nprobe_interval 1s\nprobe_timeout 2s\n}", wantErr: "probe settings"},
+		{name: "rise zero", input: "meridian {\nfederation f\nrise 0\n}", wantErr: `want "rise N"`},
 		{name: "default selector", input: "meridian {\nfederation f\n}", check: func(t *testing.T, c *Config) {
 			if c.selector() != "federation.meridian.dev/name=f" {
 				t.Errorf("selector %q", c.selector())

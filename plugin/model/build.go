@@ -2,11 +2,14 @@ package model
 
 import (
 	"hash/fnv"
+	"net"
+	"net/netip"
 	"sort"
 	"time"
 
 	"github.com/meridian-dns/meridian/geo"
 	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/policy"
 	"github.com/meridian-dns/meridian/plugin/source"
 )
 
@@ -27,9 +30,12 @@ type Override struct {
 
 // Options tune how a snapshot is built.
 type Options struct {
-	// MinReady is the least number of ready endpoints that makes a shard
-	// usable; values below 1 mean 1.
-	MinReady int
+	// Defaults is the policy of a service whose annotations say nothing
+	// (the Corefile's settings); a MinReady below 1 means 1.
+	Defaults policy.Policy
+	// Health judges shards over time (hysteresis and probes); nil means
+	// every shard is judged by its passive signal alone, at once.
+	Health Health
 	// Overrides maps a cluster name to its configured placement.
 	Overrides map[string]Override
 }
@@ -50,7 +56,6 @@ func Build(in map[string]*Input, opts Options, serial uint32, now time.Time) *Sn
 	}
 	sort.Strings(names)
 
-	minReady := max(opts.MinReady, 1)
 	for _, name := range names {
 		ci := in[name]
 		c := buildCluster(name, ci, opts.Overrides[name])
@@ -60,8 +65,11 @@ func Build(in map[string]*Input, opts Options, serial uint32, now time.Time) *Sn
 		}
 		ready := countEndpoints(ci.Objects.Endpoints)
 		for i := range ci.Objects.Services {
-			addShard(snap, c, &ci.Objects.Services[i], ready, minReady)
+			addShard(snap, c, &ci.Objects.Services[i], ready)
 		}
+	}
+	for _, svc := range snap.Services {
+		finishService(snap, svc, opts)
 	}
 	return snap
 }
@@ -139,22 +147,20 @@ func countEndpoints(slices []source.EndpointSlice) map[Key]counts {
 	return m
 }
 
-func addShard(snap *Snapshot, c *Cluster, s *source.Service, ep map[Key]counts, minReady int) {
+func addShard(snap *Snapshot, c *Cluster, s *source.Service, ep map[Key]counts) {
 	k := Key{s.Namespace, s.Name}
-	sh := &Shard{Cluster: c, Ports: s.Ports, Ready: ep[k].ready, Total: ep[k].total}
+	sh := &Shard{Cluster: c, Ports: s.Ports, Ready: ep[k].ready, Total: ep[k].total, ann: s.Annotations}
 	for _, a := range s.Addresses {
 		if a.Unmap().Is4() {
 			sh.V4 = append(sh.V4, a.Unmap())
-			sh.IP4 = append(sh.IP4, a.Unmap().AsSlice())
 		} else {
 			sh.V6 = append(sh.V6, a)
-			sh.IP6 = append(sh.IP6, a.AsSlice())
 		}
 	}
+	sh.IP4, sh.IP6 = asIPs(sh.V4), asIPs(sh.V6)
 	if len(s.Hostnames) > 0 {
 		sh.Hostname = s.Hostnames[0]
 	}
-	sh.Usable = c.State.Usable() && sh.HasAddress() && sh.Ready >= minReady
 
 	svc := snap.Services[k]
 	if svc == nil {
@@ -171,6 +177,18 @@ func addShard(snap *Snapshot, c *Cluster, s *source.Service, ep map[Key]counts, 
 			svc.Ports = append(svc.Ports, p)
 		}
 	}
+}
+
+// asIPs returns addrs as records hold them.
+func asIPs(addrs []netip.Addr) []net.IP {
+	if len(addrs) == 0 {
+		return nil
+	}
+	ips := make([]net.IP, len(addrs))
+	for i, a := range addrs {
+		ips[i] = a.AsSlice()
+	}
+	return ips
 }
 
 // mergeSorted adds the zones in add to the sorted set zs.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/meridian-dns/meridian/geo"
 	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/policy"
 	"github.com/meridian-dns/meridian/plugin/source"
 )
 
@@ -103,7 +104,7 @@ func TestBuildShards(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			in := map[string]*Input{"c": {State: tc.state, Objects: source.Objects{Services: []source.Service{tc.svc}, Endpoints: tc.eps}}}
-			snap := Build(in, Options{MinReady: tc.minReady}, 7, time.Unix(1, 0))
+			snap := Build(in, Options{Defaults: policy.Policy{MinReady: tc.minReady}}, 7, time.Unix(1, 0))
 			s := snap.Services[Key{"ns", "web"}]
 			if s == nil || len(s.Shards) != 1 {
 				t.Fatalf("service not built: %+v", snap.Services)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/meridian-dns/meridian/geo"
 	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/policy"
 	"github.com/meridian-dns/meridian/plugin/source"
 )
 
@@ -63,9 +64,21 @@ type Shard struct {
 	Ports    []source.Port
 	Ready    int // ready endpoints
 	Total    int // endpoints that are not terminating
-	// Usable is true when the cluster is usable, the shard has an address
-	// and its ready endpoints meet the minimum.
+	// Usable is true when the shard may be named in answers: its cluster
+	// is usable, it has an address, and it is healthy (see package health:
+	// passive health, its ready endpoints meeting the service's minimums,
+	// and its probe, if any, both after rise/fall hysteresis).
 	Usable bool
+	// Degraded is true when the shard is usable but not at full strength:
+	// some endpoints are not ready, or a health signal is failing without
+	// having fallen yet. The spill option moves answers away from it.
+	Degraded bool
+	// Probed is true when the service's probe applies to the shard;
+	// ProbeUp is the probe's verdict then.
+	Probed  bool
+	ProbeUp bool
+
+	ann map[string]string // the Service's annotations, while building
 }
 
 // HasAddress reports whether the shard can be named in an answer at all.
@@ -81,6 +94,14 @@ type Service struct {
 	HasV4       bool          // some shard has an IPv4 address
 	HasV6       bool          // some shard has an IPv6 address
 	HasHostname bool          // some shard has a load-balancer hostname
+	// Policy is how the service is answered, from its annotations over the
+	// Corefile's defaults; Problems are the annotations that could not be
+	// used (the service keeps the default for those).
+	Policy   policy.Policy
+	Problems []policy.Problem
+	// Degraded is true when some shard with an address is not usable:
+	// answers then carry the shorter degraded TTL.
+	Degraded bool
 }
 
 // Port reports whether some shard of the service has the named port name/proto.
@@ -113,6 +134,8 @@ type Snapshot struct {
 	Namespaces map[string]struct{}
 	// Regions maps each known region to its zones.
 	Regions map[string][]string
+	// Probes are the probe targets of every probed shard, for the prober.
+	Probes []health.Target
 }
 
 // HasRegion reports whether some cluster is in region r.

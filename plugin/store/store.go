@@ -113,6 +113,10 @@ func (s *Store) Settled() bool {
 	return s.snap.Load() != nil && s.built.Load() == v
 }
 
+// Kick asks for a rebuild although no source reported a change: health
+// verdicts that Options.Health gives have changed.
+func (s *Store) Kick() { s.changed() }
+
 func (s *Store) changed() {
 	s.mu.Lock()
 	s.version++

@@ -1,0 +1,145 @@
+package model
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/policy"
+)
+
+// Health judges shards over time for Build. The plugin answers it with
+// package health's Passive and Prober; Build asks it about every shard
+// with an address, once per build.
+type Health interface {
+	// Passive returns the stable passive state of shard k, given its raw
+	// signal now (enough ready endpoints), after rise/fall hysteresis;
+	// pending is true while the raw signal differs from the stable state.
+	Passive(k health.Key, ok bool, rise, fall int) (up, pending bool)
+	// Probe returns the verdict of the probe of target t: true while the
+	// target is up or has no result yet.
+	Probe(t health.TargetKey) bool
+}
+
+// finishService reads the service's policy from the annotations of its
+// shards over the defaults, then judges every shard.
+func finishService(snap *Snapshot, svc *Service, opts Options) {
+	var arr [8]policy.Annotated
+	anns := arr[:0]
+	for _, sh := range svc.Shards {
+		if sh.ann != nil {
+			anns = append(anns, policy.Annotated{Cluster: sh.Cluster.Name, Annotations: sh.ann})
+		}
+	}
+	var merged map[string]string
+	if len(anns) > 0 {
+		merged, svc.Problems = policy.Merge(anns)
+	}
+	pol, problems := policy.Parse(merged, opts.Defaults)
+	svc.Policy = pol
+	svc.Problems = append(svc.Problems, problems...)
+	for _, sh := range svc.Shards {
+		judge(snap, svc, sh, opts.Health)
+		sh.ann = nil
+	}
+}
+
+// judge decides whether sh is usable:
+//
+//	usable = cluster usable (up or stale)
+//	         and the shard has an address
+//	         and passive health is up (ready endpoints meet the minimums,
+//	             after hysteresis)
+//	         and the probe, if the service has one, is up on some address
+//
+// A usable shard is degraded while some of its endpoints are not ready or
+// its passive signal is failing without having fallen yet.
+func judge(snap *Snapshot, svc *Service, sh *Shard, h Health) {
+	if !sh.HasAddress() {
+		return
+	}
+	pol := &svc.Policy
+	rise, fall := max(pol.Probe.Rise, 1), max(pol.Probe.Fall, 1)
+	key := health.Key{Cluster: sh.Cluster.Name, Namespace: svc.Namespace, Name: svc.Name}
+	up := hasCapacity(sh, pol)
+	pending := false
+	if h != nil {
+		up, pending = h.Passive(key, up, rise, fall)
+	}
+	if pol.Probe.Check != health.None && !probe(snap, svc, sh, key, h) {
+		up = false
+	}
+	sh.Usable = up && sh.Cluster.State.Usable()
+	sh.Degraded = sh.Usable && (sh.Ready < sh.Total || pending)
+	if !sh.Usable {
+		svc.Degraded = true
+	}
+}
+
+// hasCapacity reports whether the shard's ready endpoints meet the
+// policy's minimum count and minimum share.
+func hasCapacity(sh *Shard, pol *policy.Policy) bool {
+	if sh.Ready < max(pol.MinReady, 1) {
+		return false
+	}
+	return pol.MinReadyFraction <= 0 || float64(sh.Ready) >= pol.MinReadyFraction*float64(sh.Total)
+}
+
+// probe adds the shard's probe targets to the snapshot and returns the
+// probe's verdict: up when some address is up. Addresses whose probe is
+// down are left out of the shard's answers while another one is up; a
+// shard with no port to probe is not probed, and that is reported.
+func probe(snap *Snapshot, svc *Service, sh *Shard, key health.Key, h Health) bool {
+	port, ok := probePort(&svc.Policy, sh)
+	if !ok {
+		svc.Problems = append(svc.Problems, policy.Problem{Annotation: policy.AnnProbePort, Value: svc.Policy.ProbePortName,
+			Err: fmt.Errorf("%w: cluster %s: no TCP port to probe; the shard is judged by its endpoints alone", policy.ErrValue, sh.Cluster.Name)})
+		return true
+	}
+	spec := svc.Policy.Probe
+	spec.Port = port
+	sh.Probed = true
+	check := func(tk health.TargetKey) bool {
+		snap.Probes = append(snap.Probes, health.Target{TargetKey: tk, Spec: spec})
+		return h == nil || h.Probe(tk)
+	}
+	if len(sh.V4)+len(sh.V6) == 0 {
+		sh.ProbeUp = check(health.TargetKey{Key: key, Host: sh.Hostname, Port: port})
+		return sh.ProbeUp
+	}
+	up4, down4 := split(sh.V4, port, key, check)
+	up6, down6 := split(sh.V6, port, key, check)
+	sh.ProbeUp = len(up4)+len(up6) > 0
+	if sh.ProbeUp && down4+down6 > 0 {
+		sh.V4, sh.V6 = up4, up6
+		sh.IP4, sh.IP6 = asIPs(up4), asIPs(up6)
+	}
+	return sh.ProbeUp
+}
+
+// split probes every address and returns those that are up and how many
+// are down.
+func split(addrs []netip.Addr, port uint16, key health.Key, check func(health.TargetKey) bool) (up []netip.Addr, down int) {
+	for _, a := range addrs {
+		if check(health.TargetKey{Key: key, Addr: netip.AddrPortFrom(a, port)}) {
+			up = append(up, a)
+		} else {
+			down++
+		}
+	}
+	return up, down
+}
+
+// probePort is the port the policy probes on sh: the number it names, the
+// shard's port of the name it names, or the shard's first TCP port.
+func probePort(pol *policy.Policy, sh *Shard) (uint16, bool) {
+	if pol.Probe.Port != 0 {
+		return pol.Probe.Port, true
+	}
+	for _, p := range sh.Ports {
+		if p.Protocol == "tcp" && (pol.ProbePortName == "" || p.Name == pol.ProbePortName) {
+			return p.Port, true
+		}
+	}
+	return 0, false
+}
