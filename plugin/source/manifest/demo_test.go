@@ -23,18 +23,19 @@ type demoCluster struct {
 	name, region string
 	nginx, echo4 string
 	echo6        string
+	canary       bool // runs the weighted canary service
 }
 
 var demoPlan = []demoCluster{
-	{"us-central1-a", "us-central1", "192.0.2.11", "192.0.2.21", "2001:db8:1::21"},
-	{"us-central1-b", "us-central1", "192.0.2.12", "192.0.2.22", "2001:db8:1::22"},
-	{"us-central1-c", "us-central1", "192.0.2.13", "192.0.2.23", "2001:db8:1::23"},
-	{"europe-west1-b", "europe-west1", "198.51.100.11", "198.51.100.21", "2001:db8:2::21"},
-	{"europe-west1-c", "europe-west1", "198.51.100.12", "198.51.100.22", "2001:db8:2::22"},
-	{"europe-west1-d", "europe-west1", "198.51.100.13", "198.51.100.23", "2001:db8:2::23"},
-	{"asia-east1-a", "asia-east1", "203.0.113.11", "203.0.113.21", "2001:db8:3::21"},
-	{"asia-east1-b", "asia-east1", "203.0.113.12", "203.0.113.22", "2001:db8:3::22"},
-	{"asia-east1-c", "asia-east1", "203.0.113.13", "203.0.113.23", "2001:db8:3::23"},
+	{"us-central1-a", "us-central1", "192.0.2.11", "192.0.2.21", "2001:db8:1::21", true},
+	{"us-central1-b", "us-central1", "192.0.2.12", "192.0.2.22", "2001:db8:1::22", false},
+	{"us-central1-c", "us-central1", "192.0.2.13", "192.0.2.23", "2001:db8:1::23", false},
+	{"europe-west1-b", "europe-west1", "198.51.100.11", "198.51.100.21", "2001:db8:2::21", true},
+	{"europe-west1-c", "europe-west1", "198.51.100.12", "198.51.100.22", "2001:db8:2::22", false},
+	{"europe-west1-d", "europe-west1", "198.51.100.13", "198.51.100.23", "2001:db8:2::23", false},
+	{"asia-east1-a", "asia-east1", "203.0.113.11", "203.0.113.21", "2001:db8:3::21", false},
+	{"asia-east1-b", "asia-east1", "203.0.113.12", "203.0.113.22", "2001:db8:3::22", false},
+	{"asia-east1-c", "asia-east1", "203.0.113.13", "203.0.113.23", "2001:db8:3::23", false},
 }
 
 // loadDemo runs a Source on dir until all nine clusters are up and returns
@@ -70,9 +71,13 @@ func TestDemo(t *testing.T) {
 			checkDemoNodes(t, c, r.objs.Nodes)
 			checkDemoServices(t, c, r.objs.Services)
 			want := []source.EndpointSlice{
+				{Namespace: "default", Name: "api-demo", Service: "api", AddressType: "IPv4", Ready: 2, Total: 2},
 				{Namespace: "default", Name: "nginx-demo", Service: "nginx", AddressType: "IPv4", Ready: 3, Total: 3},
 				{Namespace: "default", Name: "echo-demo", Service: "echo", AddressType: "IPv4", Ready: 3, Total: 3},
 				{Namespace: "shop", Name: "web-demo", Service: "web", AddressType: "IPv4", Ready: 3, Total: 3},
+			}
+			if c.canary {
+				want = slices.Insert(want, 1, source.EndpointSlice{Namespace: "default", Name: "canary-demo", Service: "canary", AddressType: "IPv4", Ready: 1, Total: 1})
 			}
 			if !slices.Equal(r.objs.Endpoints, want) {
 				t.Errorf("endpoint slices %+v, want %+v", r.objs.Endpoints, want)
@@ -105,13 +110,22 @@ func checkDemoServices(t *testing.T, c demoCluster, svcs []source.Service) {
 	var got []row
 	for _, s := range svcs {
 		got = append(got, row{s.Namespace + "/" + s.Name, fmt.Sprint(s.Addresses), fmt.Sprint(s.Hostnames), fmt.Sprint(s.Ports)})
+		if s.Name == "api" && s.Annotations["meridian.dev/policy"] != "failover" {
+			t.Errorf("api annotations %v, want the failover policy", s.Annotations)
+		}
 	}
-	want := []row{
+	last := c.nginx[len(c.nginx)-1:]
+	api := strings.TrimSuffix(c.nginx, "1"+last) + "3" + last
+	want := []row{{"default/api", fmt.Sprint([]netip.Addr{netip.MustParseAddr(api)}), "[]", "[{http tcp 80}]"}}
+	if c.canary {
+		want = append(want, row{"default/canary", fmt.Sprint([]netip.Addr{netip.MustParseAddr(strings.TrimSuffix(c.nginx, "1"+last) + "4" + last)}), "[]", "[{http tcp 80}]"})
+	}
+	want = append(want, []row{
 		{"default/nginx", fmt.Sprint([]netip.Addr{netip.MustParseAddr(c.nginx)}), "[]", "[{http tcp 80}]"},
 		{"default/echo", fmt.Sprint([]netip.Addr{netip.MustParseAddr(c.echo4), netip.MustParseAddr(c.echo6)}), "[]",
 			"[{http tcp 80} {dns udp 53}]"},
 		{"shop/web", "[]", "[web-" + c.name + ".lb.example.net.]", "[{https tcp 443}]"},
-	}
+	}...)
 	if !slices.Equal(got, want) {
 		t.Errorf("services\n%+v\nwant\n%+v", got, want)
 	}
@@ -140,12 +154,12 @@ func TestDemoAsiaUnready(t *testing.T) {
 	for _, c := range demoPlan {
 		r, _ := sink.last("replace", c.name)
 		for _, e := range r.objs.Endpoints {
-			want := 3
+			want := e.Total
 			if c.region == "asia-east1" && e.Service == "nginx" {
 				want = 0
 			}
-			if e.Ready != want || e.Total != 3 {
-				t.Errorf("%s %s: ready %d of %d, want %d of 3", c.name, e.Service, e.Ready, e.Total, want)
+			if e.Ready != want || e.Total == 0 {
+				t.Errorf("%s %s: ready %d of %d, want %d", c.name, e.Service, e.Ready, e.Total, want)
 			}
 		}
 	}
