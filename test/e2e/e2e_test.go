@@ -138,3 +138,37 @@ func TestDemoDig(t *testing.T) {
 		})
 	}
 }
+
+// TestDemoPolicies checks the demo's annotated services on the real binary:
+// failover answers with the first entry of its list for every client, and
+// weighted spreads its picks by weight; neither depends on the client, so
+// both answer with ECS scope 0.
+func TestDemoPolicies(t *testing.T) {
+	s := startDemo(t)
+	for _, subnet := range []string{taipei, chi, "81.0.0.0/24"} {
+		r := s.Ask(t, "udp", "api.default.myfederation.svc.example.com.", dns.TypeA, subnet)
+		if got := e2eutil.Addrs(r); len(got) != 1 || got[0] != "192.0.2.32" {
+			t.Errorf("failover from %s: %v, want us-central1-b's 192.0.2.32", subnet, got)
+		}
+		if ecs := e2eutil.Subnet(r); ecs == nil || ecs.SourceScope != 0 {
+			t.Errorf("failover from %s: ECS %v, want scope 0", subnet, ecs)
+		}
+	}
+	const n = 400
+	counts := map[string]int{}
+	for range n {
+		r := s.Ask(t, "udp", "canary.default.myfederation.svc.example.com.", dns.TypeA, taipei)
+		got := e2eutil.Addrs(r)
+		if len(got) != 1 {
+			t.Fatalf("weighted: %v, want one address", got)
+		}
+		counts[got[0]]++
+		if ecs := e2eutil.Subnet(r); ecs == nil || ecs.SourceScope != 0 {
+			t.Fatalf("weighted: ECS %v, want scope 0", ecs)
+		}
+	}
+	// 9:1 over 400 picks: 360 expected, standard deviation 6; allow 5 of them.
+	if a, b := counts["192.0.2.41"], counts["198.51.100.41"]; a+b != n || a < 330 || a > 390 {
+		t.Errorf("weighted picks %v, want about 360 of %d for us-central1-a and the rest for europe-west1-b", counts, n)
+	}
+}
