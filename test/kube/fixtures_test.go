@@ -94,3 +94,17 @@ func setReady(t testing.TB, c kubernetes.Interface, service string, ready int) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// annotate replaces the annotations of a Service in the default namespace.
+func annotate(t testing.TB, c kubernetes.Interface, service string, ann map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := c.CoreV1().Services("default").Get(ctx, service, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Annotations = ann
+	if _, err := c.CoreV1().Services("default").Update(ctx, s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}

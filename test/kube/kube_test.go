@@ -93,6 +93,32 @@ func TestKubeFederation(t *testing.T) {
 		t.Logf("ready: answer back after %v", expect("asia ready again", taipei, "203.0.113.3"))
 	})
 
+	t.Run("policy annotations", func(t *testing.T) {
+		for _, m := range members[:3] {
+			annotate(t, f.admin[m.name], "nginx", map[string]string{"meridian.dev/policy": "failover", "meridian.dev/failover": "member-1"})
+		}
+		t.Logf("failover: answer moved after %v", expect("failover to member-1", taipei, "192.0.2.1"))
+		annotate(t, f.admin["member-1"], "nginx", map[string]string{"meridian.dev/policy": "fastest"})
+		expect("a bad policy falls back to closest", taipei, "203.0.113.3")
+		e2eutil.Eventually(t, 10*time.Second, "problems shown", func() bool {
+			// member-1's bad value wins the merge (first in name order) and
+			// disagrees with the others: one value problem, one conflict.
+			return s.HasMetric(t, `coredns_meridian_service_annotation_problems{namespace="default",service="nginx"}`, "2") &&
+				s.HasMetric(t, `coredns_meridian_annotation_problems_total{reason="value"}`, "1") &&
+				s.HasMetric(t, `coredns_meridian_annotation_problems_total{reason="conflict"}`, "1")
+		})
+		if !strings.Contains(s.Out.String(), `annotation meridian.dev/policy="fastest"`) {
+			t.Errorf("the bad annotation is not logged:\n%s", s.Out)
+		}
+		for _, m := range members[:3] {
+			annotate(t, f.admin[m.name], "nginx", nil)
+		}
+		e2eutil.Eventually(t, 10*time.Second, "problems gone", func() bool {
+			return !strings.Contains(s.Scrape(t), "coredns_meridian_service_annotation_problems{")
+		})
+		expect("closest again", taipei, "203.0.113.3")
+	})
+
 	t.Run("bad objects are skipped and counted", func(t *testing.T) {
 		invalid := badObjects(t, f.admin["member-1"])
 		e2eutil.Eventually(t, 10*time.Second, "ignored service counted", func() bool {
