@@ -38,6 +38,9 @@ type Options struct {
 	Health Health
 	// Overrides maps a cluster name to its configured placement.
 	Overrides map[string]Override
+	// ClusterIPs keeps the Services' cluster IPs in the shards, for the
+	// local-first resolver; the authoritative role leaves them out.
+	ClusterIPs bool
 }
 
 // Build makes a snapshot from the inputs of every cluster. It is pure: the
@@ -65,7 +68,7 @@ func Build(in map[string]*Input, opts Options, serial uint32, now time.Time) *Sn
 		}
 		ready := countEndpoints(ci.Objects.Endpoints)
 		for i := range ci.Objects.Services {
-			addShard(snap, c, &ci.Objects.Services[i], ready)
+			addShard(snap, c, &ci.Objects.Services[i], ready, opts.ClusterIPs)
 		}
 	}
 	for _, svc := range snap.Services {
@@ -147,7 +150,7 @@ func countEndpoints(slices []source.EndpointSlice) map[Key]counts {
 	return m
 }
 
-func addShard(snap *Snapshot, c *Cluster, s *source.Service, ep map[Key]counts) {
+func addShard(snap *Snapshot, c *Cluster, s *source.Service, ep map[Key]counts, clusterIPs bool) {
 	k := Key{s.Namespace, s.Name}
 	sh := &Shard{Cluster: c, Ports: s.Ports, Ready: ep[k].ready, Total: ep[k].total, ann: s.Annotations}
 	for _, a := range s.Addresses {
@@ -158,6 +161,9 @@ func addShard(snap *Snapshot, c *Cluster, s *source.Service, ep map[Key]counts) 
 		}
 	}
 	sh.IP4, sh.IP6 = asIPs(sh.V4), asIPs(sh.V6)
+	if clusterIPs {
+		sh.ClusterIPs = asIPs(s.ClusterIPs)
+	}
 	if len(s.Hostnames) > 0 {
 		sh.Hostname = s.Hostnames[0]
 	}

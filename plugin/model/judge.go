@@ -46,17 +46,20 @@ func finishService(snap *Snapshot, svc *Service, opts Options) {
 
 // judge decides whether sh is usable:
 //
-//	usable = cluster usable (up or stale)
-//	         and the shard has an address
-//	         and passive health is up (ready endpoints meet the minimums,
-//	             after hysteresis)
-//	         and the probe, if the service has one, is up on some address
+//	healthy = passive health is up (ready endpoints meet the minimums,
+//	              after hysteresis)
+//	          and the probe, if the service has one, is up on some
+//	              load-balancer address
+//	usable  = healthy and the cluster is usable (up or stale)
+//	          and the shard has a load-balancer address
 //
+// Shards with only cluster IPs are judged too (healthy), for the
+// local-first resolver, which answers pods with them.
 // A usable shard is degraded while some of its endpoints are not ready or
 // its passive signal is failing without having fallen yet.
 func judge(snap *Snapshot, svc *Service, sh *Shard, h Health) {
-	if !sh.HasAddress() {
-		return
+	if !sh.HasAddress() && len(sh.ClusterIPs) == 0 {
+		return // nothing could ever answer for it
 	}
 	pol := &svc.Policy
 	rise, fall := max(pol.Probe.Rise, 1), max(pol.Probe.Fall, 1)
@@ -66,12 +69,13 @@ func judge(snap *Snapshot, svc *Service, sh *Shard, h Health) {
 	if h != nil {
 		up, pending = h.Passive(key, up, rise, fall)
 	}
-	if pol.Probe.Check != health.None && !probe(snap, svc, sh, key, h) {
+	if pol.Probe.Check != health.None && sh.HasAddress() && !probe(snap, svc, sh, key, h) {
 		up = false
 	}
-	sh.Usable = up && sh.Cluster.State.Usable()
+	sh.Healthy = up
+	sh.Usable = up && sh.HasAddress() && sh.Cluster.State.Usable()
 	sh.Degraded = sh.Usable && (sh.Ready < sh.Total || pending)
-	if !sh.Usable {
+	if sh.HasAddress() && !sh.Usable {
 		svc.Degraded = true
 	}
 }

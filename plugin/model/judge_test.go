@@ -192,3 +192,32 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+// TestJudgeClusterIPs: with ClusterIPs kept, a shard with only cluster IPs
+// is judged healthy or not for the resolver, but never usable in the
+// authoritative answer, and does not make the service degraded.
+func TestJudgeClusterIPs(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		keep        bool
+		ready       int
+		wantIPs     int
+		wantHealthy bool
+	}{
+		{"kept, ready", true, 2, 1, true},
+		{"kept, not ready", true, 0, 1, false},
+		{"not kept", false, 2, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := source.Service{Namespace: "ns", Name: "web", ClusterIPs: []netip.Addr{netip.MustParseAddr("10.96.0.10")}}
+			in := map[string]*Input{"c": {Objects: source.Objects{Services: []source.Service{svc},
+				Endpoints: []source.EndpointSlice{{Namespace: "ns", Service: "web", Ready: tc.ready, Total: 2}}}}}
+			s := Build(in, Options{Defaults: policy.Default(), ClusterIPs: tc.keep}, 1, time.Unix(1, 0)).Services[Key{"ns", "web"}]
+			sh := s.Shards[0]
+			if len(sh.ClusterIPs) != tc.wantIPs || sh.Healthy != tc.wantHealthy || sh.Usable || s.Degraded {
+				t.Errorf("cluster IPs %v healthy %v usable %v degraded %v, want %d IPs healthy %v, not usable, not degraded",
+					sh.ClusterIPs, sh.Healthy, sh.Usable, s.Degraded, tc.wantIPs, tc.wantHealthy)
+			}
+		})
+	}
+}

@@ -61,13 +61,18 @@ type Shard struct {
 	IP4      []net.IP // V4 as records hold them, made once per snapshot
 	IP6      []net.IP // V6 likewise
 	Hostname string   // first load-balancer hostname (FQDN), "" if none
+	// ClusterIPs are the Service's cluster IPs in its own cluster, as
+	// records hold them: what the local-first resolver answers pods with.
+	ClusterIPs []net.IP
 	Ports    []source.Port
 	Ready    int // ready endpoints
 	Total    int // endpoints that are not terminating
-	// Usable is true when the shard may be named in answers: its cluster
-	// is usable, it has an address, and it is healthy (see package health:
-	// passive health, its ready endpoints meeting the service's minimums,
-	// and its probe, if any, both after rise/fall hysteresis).
+	// Healthy is true when its ready endpoints meet the service's
+	// minimums and its probe, if any, passes, both after rise/fall
+	// hysteresis (see package health), whatever its cluster's state.
+	Healthy bool
+	// Usable is true when the shard may be named in answers: it is
+	// healthy, its cluster is usable, and it has a load-balancer address.
 	Usable bool
 	// Degraded is true when the shard is usable but not at full strength:
 	// some endpoints are not ready, or a health signal is failing without
