@@ -64,9 +64,9 @@ type Shard struct {
 	// ClusterIPs are the Service's cluster IPs in its own cluster, as
 	// records hold them: what the local-first resolver answers pods with.
 	ClusterIPs []net.IP
-	Ports    []source.Port
-	Ready    int // ready endpoints
-	Total    int // endpoints that are not terminating
+	Ports      []source.Port
+	Ready      int // ready endpoints
+	Total      int // endpoints that are not terminating
 	// Healthy is true when its ready endpoints meet the service's
 	// minimums and its probe, if any, passes, both after rise/fall
 	// hysteresis (see package health), whatever its cluster's state.
