@@ -3,13 +3,17 @@ GO      ?= go
 BIN     := bin/meridian
 PKGS    := ./...
 
-.PHONY: all build run test unit e2e bench lint generate tools kube-tools clean
+.PHONY: all build coredns run test unit e2e bench lint generate tools kube-tools clean
 
 all: build
 
 ## build: the CoreDNS binary with the meridian plugin, in bin/meridian
 build:
 	$(GO) build -o $(BIN) ./cmd/meridian
+
+## coredns: stock CoreDNS from the same CoreDNS module (no meridian), for side-by-side tests
+coredns:
+	$(GO) build -o bin/coredns github.com/coredns/coredns
 
 ## run: serve the demo federation on 127.0.0.1:1053 (no cluster needed)
 run: build
