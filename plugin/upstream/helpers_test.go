@@ -1,0 +1,276 @@
+package upstream
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// fakeClock is a Clock whose time moves only when Advance says so.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// testLogger records what is logged.
+type testLogger struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *testLogger) Infof(format string, args ...any)    { l.add("I " + fmt.Sprintf(format, args...)) }
+func (l *testLogger) Warningf(format string, args ...any) { l.add("W " + fmt.Sprintf(format, args...)) }
+
+func (l *testLogger) add(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, s)
+}
+
+func (l *testLogger) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.lines...)
+}
+
+// testServer is a miekg/dns server on 127.0.0.1, UDP and TCP on one port,
+// that counts the queries each transport brought.
+type testServer struct {
+	addr string
+	udp  atomic.Int32
+	tcp  atomic.Int32
+}
+
+// calls is the number of queries over both transports.
+func (s *testServer) calls() int { return int(s.udp.Load() + s.tcp.Load()) }
+
+// startServer serves h on a free 127.0.0.1 port until the test ends. h
+// writing nothing leaves the client without a reply.
+func startServer(t testing.TB, h dns.HandlerFunc) *testServer {
+	t.Helper()
+	s := &testServer{}
+	pc, ln := listenPair(t)
+	s.addr = pc.LocalAddr().String()
+	count := func(w dns.ResponseWriter, r *dns.Msg) {
+		if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
+			s.tcp.Add(1)
+		} else {
+			s.udp.Add(1)
+		}
+		h(w, r)
+	}
+	for _, srv := range []*dns.Server{
+		{PacketConn: pc, Handler: dns.HandlerFunc(count)},
+		{Listener: ln, Handler: dns.HandlerFunc(count)},
+	} {
+		started := make(chan struct{})
+		srv.NotifyStartedFunc = func() { close(started) }
+		go func() { _ = srv.ActivateAndServe() }()
+		<-started
+		t.Cleanup(func() { _ = srv.Shutdown() })
+	}
+	return s
+}
+
+// listenPair opens UDP and TCP on the same free 127.0.0.1 port.
+func listenPair(t testing.TB) (net.PacketConn, net.Listener) {
+	t.Helper()
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln
+		}
+		pc.Close()
+	}
+	t.Fatal("no free port for both udp and tcp")
+	return nil, nil
+}
+
+// closedAddrs returns n distinct 127.0.0.1 ports nothing listens on, over
+// UDP or TCP: a UDP query gets ICMP port unreachable, a TCP dial a reset.
+func closedAddrs(t testing.TB, n int) []string {
+	t.Helper()
+	var (
+		addrs   []string
+		closers []func() error
+	)
+	for range n {
+		pc, ln := listenPair(t)
+		addrs = append(addrs, pc.LocalAddr().String())
+		closers = append(closers, pc.Close, ln.Close)
+	}
+	for _, c := range closers {
+		_ = c()
+	}
+	return addrs
+}
+
+// silentAddr is a UDP socket on 127.0.0.1 that reads queries, counts them
+// and never answers, as a server behind a black hole.
+func silentAddr(t testing.TB) (string, *atomic.Int32) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	var n atomic.Int32
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+			n.Add(1)
+		}
+	}()
+	return pc.LocalAddr().String(), &n
+}
+
+// reply returns a handler answering every query with rcode and rrs.
+func reply(rcode int, rrs ...string) dns.HandlerFunc {
+	return func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetRcode(r, rcode)
+		m.Authoritative = true
+		for _, s := range rrs {
+			m.Answer = append(m.Answer, mustRR(s))
+		}
+		_ = w.WriteMsg(m)
+	}
+}
+
+func mustRR(s string) dns.RR {
+	rr, err := dns.NewRR(s)
+	if err != nil {
+		panic(err)
+	}
+	return rr
+}
+
+// query is an A query for name with a set ID.
+func query(name string, qtype uint16) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.Id = 4321
+	return m
+}
+
+// newUpstream makes an Upstream for servers, with short timeouts unless c
+// sets its own.
+func newUpstream(t testing.TB, c Config, servers ...string) *Upstream {
+	t.Helper()
+	c.Servers = servers
+	if c.Timeout == 0 {
+		c.Timeout = 300 * time.Millisecond
+	}
+	u, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// exchange runs u.Exchange under a 5s context and checks the reply's ID.
+func exchange(t testing.TB, u *Upstream, req *dns.Msg) (*dns.Msg, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r, err := u.Exchange(ctx, req)
+	if err == nil && r.Id != req.Id {
+		t.Errorf("reply id %d, want the request's %d", r.Id, req.Id)
+	}
+	return r, err
+}
+
+// mustExchange is exchange that fails the test on an error.
+func mustExchange(t testing.TB, u *Upstream, req *dns.Msg) *dns.Msg {
+	t.Helper()
+	r, err := exchange(t, u, req)
+	if err != nil {
+		t.Fatalf("exchange %s: %v", req.Question[0].Name, err)
+	}
+	return r
+}
+
+// answerText is r's answer section, one record a line, for comparisons.
+func answerText(r *dns.Msg) string {
+	var b strings.Builder
+	for _, rr := range r.Answer {
+		b.WriteString(rr.String())
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// metricValues gathers reg and returns every counter and gauge series, and
+// every histogram's sample count, as "name{label=value}" to its value.
+func metricValues(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			key := f.GetName()
+			for _, lp := range m.GetLabel() {
+				key += "{" + lp.GetName() + "=" + lp.GetValue() + "}"
+			}
+			switch f.GetType() {
+			case dto.MetricType_COUNTER:
+				got[key] = m.GetCounter().GetValue()
+			case dto.MetricType_GAUGE:
+				got[key] = m.GetGauge().GetValue()
+			case dto.MetricType_HISTOGRAM:
+				got[key+"_count"] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return got
+}
+
+// checkMetrics compares the series in want with reg's.
+func checkMetrics(t *testing.T, reg prometheus.Gatherer, want map[string]float64) {
+	t.Helper()
+	got := metricValues(t, reg)
+	for name, w := range want {
+		g, ok := got[name]
+		switch {
+		case !ok:
+			t.Errorf("%s missing; have %v", name, got)
+		case g != w:
+			t.Errorf("%s = %v, want %v", name, g, w)
+		}
+	}
+}
