@@ -40,7 +40,11 @@
 //go:generate go run ../hack/mmdbgen -o ../testdata/geoip/meridian-test-city.mmdb
 package geo
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/meridian-dns/meridian/internal/logging"
+)
 
 var (
 	// ErrOpen is returned (wrapped) when the database file cannot be read
@@ -57,13 +61,4 @@ var (
 
 // Logger is what geo logs through (CoreDNS's clog.P() satisfies it).
 // Nothing is logged per query.
-type Logger interface {
-	Infof(format string, args ...any)
-	Warningf(format string, args ...any)
-}
-
-// nopLogger discards everything; it stands in for a nil Config.Logger.
-type nopLogger struct{}
-
-func (nopLogger) Infof(string, ...any)    {}
-func (nopLogger) Warningf(string, ...any) {}
+type Logger = logging.Logger

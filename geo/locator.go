@@ -10,6 +10,8 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/oschwald/geoip2-golang/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-dns/meridian/internal/logging"
 )
 
 // Location is where a client is, as far as the database knows.
@@ -116,9 +118,7 @@ func New(cfg Config) (*Locator, error) {
 		pollStop: make(chan struct{}),
 		pollDone: make(chan struct{}),
 	}
-	if l.log == nil {
-		l.log = nopLogger{}
-	}
+	l.log = logging.OrNop(l.log)
 	if cfg.Path == "" {
 		return l, nil
 	}

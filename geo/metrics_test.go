@@ -5,48 +5,9 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+
+	"github.com/meridian-dns/meridian/internal/promtest"
 )
-
-// counterValues gathers reg and returns every counter series as
-// "name{label=value}" (or just "name") to its value. (prometheus/testutil
-// would need a module go.mod does not list.)
-func counterValues(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	got := map[string]float64{}
-	for _, f := range families {
-		if f.GetType() != dto.MetricType_COUNTER {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			key := f.GetName()
-			for _, lp := range m.GetLabel() {
-				key += "{" + lp.GetName() + "=" + lp.GetValue() + "}"
-			}
-			got[key] = m.GetCounter().GetValue()
-		}
-	}
-	return got
-}
-
-// checkCounters compares the counters in want with reg's.
-func checkCounters(t *testing.T, reg prometheus.Gatherer, want map[string]float64) {
-	t.Helper()
-	got := counterValues(t, reg)
-	for name, w := range want {
-		g, ok := got[name]
-		switch {
-		case !ok:
-			t.Errorf("%s missing; have %v", name, got)
-		case g != w:
-			t.Errorf("%s = %v, want %v", name, g, w)
-		}
-	}
-}
 
 func TestMetricsCounts(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
@@ -65,15 +26,15 @@ func TestMetricsCounts(t *testing.T) {
 	} {
 		l.Locate(prefix(c))
 	}
-	checkCounters(t, reg, map[string]float64{
+	promtest.Check(t, reg, map[string]float64{
 		"meridian_geoip_cache_hits_total":            4,
 		"meridian_geoip_cache_misses_total":          5,
 		"meridian_geoip_unknown_total":               5,
 		"meridian_geoip_reloads_total{result=ok}":    0,
 		"meridian_geoip_reloads_total{result=error}": 0,
 	})
-	if n := len(counterValues(t, reg)); n != 5 {
-		t.Errorf("%d counter series, want 5: %v", n, counterValues(t, reg))
+	if n := len(promtest.Values(t, reg)); n != 5 {
+		t.Errorf("%d counter series, want 5: %v", n, promtest.Values(t, reg))
 	}
 }
 
@@ -99,7 +60,7 @@ func TestMetricsRegisteredTwice(t *testing.T) {
 			first.Stop()
 			second.Locate(prefix("27.0.1.2/32"))
 			second.Locate(prefix("27.0.1.3/32"))
-			checkCounters(t, reg, map[string]float64{
+			promtest.Check(t, reg, map[string]float64{
 				tt.prefix + "meridian_geoip_cache_misses_total": 2,
 				tt.prefix + "meridian_geoip_cache_hits_total":   1,
 			})

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-dns/meridian/internal/promtest"
 )
 
 func TestReload(t *testing.T) {
@@ -26,7 +28,7 @@ func TestReload(t *testing.T) {
 		if got := l.Locate(taipeiClient); !got.Known || !near(got.Point, place) {
 			t.Errorf("%s: Locate(%s) = %+v, want %s", step, taipeiClient, got, pointString(place))
 		}
-		checkCounters(t, reg, map[string]float64{
+		promtest.Check(t, reg, map[string]float64{
 			"meridian_geoip_reloads_total{result=ok}":    ok,
 			"meridian_geoip_reloads_total{result=error}": errs,
 		})
@@ -64,7 +66,7 @@ func TestReload(t *testing.T) {
 	for _, s := range steps {
 		// Fill the cache from the current database first.
 		l.Locate(taipeiClient)
-		okBefore := counterValues(t, reg)["meridian_geoip_reloads_total{result=ok}"]
+		okBefore := promtest.Values(t, reg)["meridian_geoip_reloads_total{result=ok}"]
 		s.change()
 		err := l.Reload()
 		if !errors.Is(err, s.wantErr) || (s.wantErr == nil) != (err == nil) {

@@ -74,7 +74,11 @@
 // service name.
 package health
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/meridian-dns/meridian/internal/logging"
+)
 
 // Errors of failing probes wrap one of these, or are the network's own.
 var (
@@ -92,13 +96,4 @@ var (
 
 // Logger is what the package logs through (CoreDNS's clog.P() satisfies
 // it). Transitions are logged at Info, once each; nothing per probe.
-type Logger interface {
-	Infof(format string, args ...any)
-	Warningf(format string, args ...any)
-}
-
-// nopLogger discards everything; it stands in for a nil Logger.
-type nopLogger struct{}
-
-func (nopLogger) Infof(string, ...any)    {}
-func (nopLogger) Warningf(string, ...any) {}
+type Logger = logging.Logger

@@ -1,9 +1,9 @@
 package health
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-dns/meridian/internal/promreg"
 )
 
 // metricsNamespace is the metric name prefix. The caller adds its own
@@ -85,22 +85,12 @@ func newProberMetrics(reg prometheus.Registerer, log Logger) *proberMetrics {
 	return m
 }
 
-// register registers c on reg and returns the collector to use: c itself,
-// or the one registered before it under the same description.
+// register registers c on reg through the shared helper; a failure is
+// logged and c counts unexported.
 func register[C prometheus.Collector](reg prometheus.Registerer, log Logger, c C) C {
-	if reg == nil {
-		return c
+	c, err := promreg.Register(reg, c)
+	if err != nil {
+		log.Warningf("health: cannot register a metric, it is not exported: %v", err)
 	}
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	log.Warningf("health: cannot register a metric, it is not exported: %v", err)
 	return c
 }

@@ -4,52 +4,9 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+
+	"github.com/meridian-dns/meridian/internal/promtest"
 )
-
-// series gathers reg and returns every counter and gauge series as
-// "name{label=value}..." to its value, and every histogram's as the same
-// key to its sample count.
-func series(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	got := map[string]float64{}
-	for _, f := range families {
-		for _, m := range f.GetMetric() {
-			key := f.GetName()
-			for _, lp := range m.GetLabel() {
-				key += "{" + lp.GetName() + "=" + lp.GetValue() + "}"
-			}
-			switch f.GetType() {
-			case dto.MetricType_COUNTER:
-				got[key] = m.GetCounter().GetValue()
-			case dto.MetricType_GAUGE:
-				got[key] = m.GetGauge().GetValue()
-			case dto.MetricType_HISTOGRAM:
-				got[key] = float64(m.GetHistogram().GetSampleCount())
-			}
-		}
-	}
-	return got
-}
-
-// checkCounters compares the series in want with reg's.
-func checkCounters(t *testing.T, reg prometheus.Gatherer, want map[string]float64) {
-	t.Helper()
-	got := series(t, reg)
-	for name, w := range want {
-		g, ok := got[name]
-		switch {
-		case !ok:
-			t.Errorf("%s missing; have %v", name, got)
-		case g != w:
-			t.Errorf("%s = %v, want %v", name, g, w)
-		}
-	}
-}
 
 // TestMetricsLabels checks that every label is one of the bounded ones.
 func TestMetricsLabels(t *testing.T) {
@@ -94,7 +51,7 @@ func TestMetricsReregister(t *testing.T) {
 		p.Observe(k, true, 1, 1)
 		p.Observe(k, false, 1, 1)
 	}
-	checkCounters(t, reg, map[string]float64{`meridian_health_transitions_total{signal=passive}{to=down}`: 2})
+	promtest.Check(t, reg, map[string]float64{`meridian_health_transitions_total{signal=passive}{to=down}`: 2})
 	for _, l := range log.all() {
 		if l[0] == 'W' {
 			t.Errorf("warning on a second registration: %s", l)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-dns/meridian/internal/logging"
 )
 
 // DefaultPassiveInterval is the sampling interval Passive emulates when
@@ -71,9 +73,7 @@ func NewPassive(cfg PassiveConfig) *Passive {
 	if p.interval <= 0 {
 		p.interval = DefaultPassiveInterval
 	}
-	if p.log == nil {
-		p.log = nopLogger{}
-	}
+	p.log = logging.OrNop(p.log)
 	p.trans = newTransitions(cfg.Registerer, p.log, "passive")
 	p.base = p.clock.Now()
 	return p

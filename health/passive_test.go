@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-dns/meridian/internal/promtest"
 )
 
 // passiveStep is one Observe of a table test: at a time since the start,
@@ -147,7 +149,7 @@ func TestPassiveOnDueRebuild(t *testing.T) {
 	if !slices.Equal(events, want) {
 		t.Errorf("OnDue observations %v, want %v", events, want)
 	}
-	checkCounters(t, reg, map[string]float64{
+	promtest.Check(t, reg, map[string]float64{
 		`meridian_health_transitions_total{signal=passive}{to=down}`: 1,
 		`meridian_health_transitions_total{signal=passive}{to=up}`:   1,
 	})

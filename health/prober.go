@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-dns/meridian/internal/logging"
 )
 
 // DefaultConcurrency is the most probes in flight when
@@ -121,9 +123,7 @@ func NewProber(cfg ProberConfig) *Prober {
 	if p.concurrency <= 0 {
 		p.concurrency = DefaultConcurrency
 	}
-	if p.log == nil {
-		p.log = nopLogger{}
-	}
+	p.log = logging.OrNop(p.log)
 	if p.rand == nil {
 		p.rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}

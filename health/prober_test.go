@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-dns/meridian/internal/promtest"
 )
 
 // checkSequence checks every result of one target against rise/fall
@@ -140,11 +142,11 @@ func TestProberFirstResult(t *testing.T) {
 		!strings.Contains(lines[0], "pending -> down") || !strings.Contains(lines[0], "connection refused") {
 		t.Errorf("log %q, want one pending -> down line", lines)
 	}
-	checkCounters(t, reg, map[string]float64{
+	promtest.Check(t, reg, map[string]float64{
 		`meridian_health_transitions_total{signal=probe}{to=down}`: 1,
 		`meridian_probe_targets`:                                   1,
 	})
-	if got := series(t, reg)[`meridian_probes_total{check=tcp}{result=failure}`]; got < 2 {
+	if got := promtest.Values(t, reg)[`meridian_probes_total{check=tcp}{result=failure}`]; got < 2 {
 		t.Errorf("tcp failures counted %v, want at least 2", got)
 	}
 }
@@ -176,7 +178,7 @@ func TestProberLogsOncePerTransition(t *testing.T) {
 		!strings.Contains(lines[1], "down -> up after 2 successes") {
 		t.Errorf("log %q, want one line per transition; results %s", lines, seq(all))
 	}
-	checkCounters(t, reg, map[string]float64{
+	promtest.Check(t, reg, map[string]float64{
 		`meridian_health_transitions_total{signal=probe}{to=down}`: 1,
 		`meridian_health_transitions_total{signal=probe}{to=up}`:   1,
 	})

@@ -2,6 +2,7 @@ package answer
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -137,7 +138,7 @@ func TestChooseGlobal(t *testing.T) {
 					t.Errorf("fail open named %v, want all %d shards", got, len(svc.Shards))
 				}
 			case tc.want != nil:
-				if !equal(got, tc.want) {
+				if !slices.Equal(got, tc.want) {
 					t.Errorf("got %v, want %v", got, tc.want)
 				}
 			default:
@@ -168,7 +169,7 @@ func TestChooseLevels(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			res := Choose(svc, Query{Level: tc.lvl, Region: tc.region, Zone: tc.zone, Family: V4, Loc: chicago}, Options{}, nil)
-			if got := clusters(res); !equal(got, tc.want) || res.Up != tc.up || res.Dependent {
+			if got := clusters(res); !slices.Equal(got, tc.want) || res.Up != tc.up || res.Dependent {
 				t.Errorf("got %v up %v dependent %v, want %v up %v", got, res.Up, res.Dependent, tc.want, tc.up)
 			}
 		})
@@ -254,18 +255,6 @@ func BenchmarkChoose(b *testing.B) {
 	for b.Loop() {
 		Choose(svc, q, Options{}, buf[:0])
 	}
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func subset(a, of []string) bool {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path"
+	"slices"
 	"testing"
 
 	"github.com/meridian-dns/meridian/geo"
@@ -52,7 +53,7 @@ func varies(svc *model.Service, q Query, o Options) bool {
 	want := clusters(Choose(svc, q, o, nil))
 	for _, loc := range elsewhere {
 		q.Loc = loc
-		if !equal(clusters(Choose(svc, q, o, nil)), want) {
+		if !slices.Equal(clusters(Choose(svc, q, o, nil)), want) {
 			return true
 		}
 	}
@@ -247,7 +248,7 @@ func TestChooseRoundRobin(t *testing.T) {
 				for i := range min(tc.shards, n) {
 					want = append(want, tc.names[(int(seq)+i)%n])
 				}
-				if got := clusters(Choose(svc, tc.q, Options{}, nil)); !equal(got, want) {
+				if got := clusters(Choose(svc, tc.q, Options{}, nil)); !slices.Equal(got, want) {
 					t.Errorf("seq %d: got %v, want %v", seq, got, want)
 				}
 			}

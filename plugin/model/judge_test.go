@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -111,7 +112,7 @@ func TestJudge(t *testing.T) {
 			if sh.Usable != tc.wantUsable || sh.Degraded != tc.wantDegraded || svc.Degraded != tc.wantSvcDeg {
 				t.Errorf("usable %v degraded %v service degraded %v, want %v %v %v", sh.Usable, sh.Degraded, svc.Degraded, tc.wantUsable, tc.wantDegraded, tc.wantSvcDeg)
 			}
-			if got := addrStrings(sh.V4); !equal(got, tc.wantV4) || len(sh.IP4) != len(sh.V4) {
+			if got := addrStrings(sh.V4); !slices.Equal(got, tc.wantV4) || len(sh.IP4) != len(sh.V4) {
 				t.Errorf("v4 %v (ip4 %d), want %v", got, len(sh.IP4), tc.wantV4)
 			}
 			var probed []string
@@ -121,7 +122,7 @@ func TestJudge(t *testing.T) {
 					t.Errorf("target %+v: wrong key or port", p)
 				}
 			}
-			if !equal(probed, tc.wantProbes) || sh.Probed != (len(tc.wantProbes) > 0) {
+			if !slices.Equal(probed, tc.wantProbes) || sh.Probed != (len(tc.wantProbes) > 0) {
 				t.Errorf("probed %v (shard probed %v), want %v", probed, sh.Probed, tc.wantProbes)
 			}
 			switch {
@@ -179,18 +180,6 @@ func addrStrings(as []netip.Addr) []string {
 		out = append(out, a.String())
 	}
 	return out
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestJudgeClusterIPs: with ClusterIPs kept, a shard with only cluster IPs

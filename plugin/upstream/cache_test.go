@@ -6,6 +6,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-dns/meridian/internal/promtest"
 )
 
 // serve answers with the reply to r that fill completes. The reply starts
@@ -281,14 +283,14 @@ func TestCacheMetricsAndBound(t *testing.T) {
 	for _, name := range []string{"a.example.org.", "b.example.org.", "a.example.org.", "c.example.org.", "b.example.org."} {
 		mustExchange(t, u, query(name, dns.TypeA))
 	}
-	checkMetrics(t, reg, map[string]float64{
+	promtest.Check(t, reg, map[string]float64{
 		"meridian_upstream_cache_hits_total":   1, // a
 		"meridian_upstream_cache_misses_total": 4, // a b c, and b evicted by c
 		"meridian_upstream_cache_entries":      2,
 	})
 	clock.Advance(time.Minute)
 	mustExchange(t, u, query("c.example.org.", dns.TypeA)) // expired: removed, then stored again
-	checkMetrics(t, reg, map[string]float64{
+	promtest.Check(t, reg, map[string]float64{
 		"meridian_upstream_cache_misses_total": 5,
 		"meridian_upstream_cache_entries":      2,
 	})

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-dns/meridian/internal/logging"
 )
 
 // Config says where an Upstream sends queries, how long it waits, and what
@@ -107,9 +109,7 @@ func (c Config) validate() (settings, error) {
 	if s.Clock == nil {
 		s.Clock = systemClock{}
 	}
-	if s.Logger == nil {
-		s.Logger = nopLogger{}
-	}
+	s.Logger = logging.OrNop(s.Logger)
 	if s.Dial == nil {
 		var d net.Dialer
 		s.Dial = d.DialContext

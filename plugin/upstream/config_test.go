@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-dns/meridian/internal/promtest"
 )
 
 func TestNewConfig(t *testing.T) {
@@ -68,7 +70,7 @@ func TestMetricsReregister(t *testing.T) {
 	}
 	a.m.hits.Inc()
 	b.m.hits.Inc()
-	checkMetrics(t, reg, map[string]float64{"meridian_upstream_cache_hits_total": 2})
+	promtest.Check(t, reg, map[string]float64{"meridian_upstream_cache_hits_total": 2})
 
 	clash := prometheus.NewPedanticRegistry()
 	clash.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_upstream_cache_hits_total", Help: "x"}))

@@ -136,6 +136,8 @@ package upstream
 import (
 	"errors"
 	"time"
+
+	"github.com/meridian-dns/meridian/internal/logging"
 )
 
 // Errors of New and Exchange wrap one of these.
@@ -161,16 +163,7 @@ var (
 // Logger is what the package logs through (CoreDNS's clog.P() satisfies
 // it). Changes of the starting server are logged once each; nothing is
 // logged per query.
-type Logger interface {
-	Infof(format string, args ...any)
-	Warningf(format string, args ...any)
-}
-
-// nopLogger discards everything; it stands in for a nil Config.Logger.
-type nopLogger struct{}
-
-func (nopLogger) Infof(string, ...any)    {}
-func (nopLogger) Warningf(string, ...any) {}
+type Logger = logging.Logger
 
 // Clock tells the time to the cache and to Failback, so tests can move it.
 type Clock interface {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-dns/meridian/internal/promtest"
 )
 
 const answerA = "www.example.org. 60 IN A 192.0.2.1"
@@ -71,7 +73,7 @@ func TestFailoverToSecond(t *testing.T) {
 				t.Errorf("later calls: first %d (was %d), second %d; want second 4",
 					firstCalls.Load(), before, second.calls())
 			}
-			checkMetrics(t, reg, map[string]float64{
+			promtest.Check(t, reg, map[string]float64{
 				reqKey(first, tt.result):                                               1,
 				reqKey(second.addr, resultSuccess):                                     4,
 				"meridian_upstream_duration_seconds{server=" + second.addr + "}_count": 4,
@@ -239,7 +241,7 @@ func TestRcodeFailover(t *testing.T) {
 			if got := [2]int{s1.calls(), s2.calls()}; got != tt.calls {
 				t.Errorf("calls %v, want %v", got, tt.calls)
 			}
-			checkMetrics(t, reg, map[string]float64{reqKey(s1.addr, tt.firstResult): 1})
+			promtest.Check(t, reg, map[string]float64{reqKey(s1.addr, tt.firstResult): 1})
 		})
 	}
 }

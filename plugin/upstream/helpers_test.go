@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 )
 
 // fakeClock is a Clock whose time moves only when Advance says so.
@@ -230,47 +228,4 @@ func answerText(r *dns.Msg) string {
 		b.WriteString("\n")
 	}
 	return b.String()
-}
-
-// metricValues gathers reg and returns every counter and gauge series, and
-// every histogram's sample count, as "name{label=value}" to its value.
-func metricValues(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	got := map[string]float64{}
-	for _, f := range families {
-		for _, m := range f.GetMetric() {
-			key := f.GetName()
-			for _, lp := range m.GetLabel() {
-				key += "{" + lp.GetName() + "=" + lp.GetValue() + "}"
-			}
-			switch f.GetType() {
-			case dto.MetricType_COUNTER:
-				got[key] = m.GetCounter().GetValue()
-			case dto.MetricType_GAUGE:
-				got[key] = m.GetGauge().GetValue()
-			case dto.MetricType_HISTOGRAM:
-				got[key+"_count"] = float64(m.GetHistogram().GetSampleCount())
-			}
-		}
-	}
-	return got
-}
-
-// checkMetrics compares the series in want with reg's.
-func checkMetrics(t *testing.T, reg prometheus.Gatherer, want map[string]float64) {
-	t.Helper()
-	got := metricValues(t, reg)
-	for name, w := range want {
-		g, ok := got[name]
-		switch {
-		case !ok:
-			t.Errorf("%s missing; have %v", name, got)
-		case g != w:
-			t.Errorf("%s = %v, want %v", name, g, w)
-		}
-	}
 }

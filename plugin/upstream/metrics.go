@@ -1,10 +1,11 @@
 package upstream
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-dns/meridian/internal/promreg"
 )
 
 // Metric name parts. The caller adds its own prefix ("coredns_") by wrapping
@@ -71,25 +72,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return &m, nil
 }
 
-// register registers c on reg and returns the collector to use: c itself,
-// or the one registered before it under the same description.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("%w: %w", ErrMetrics, err)
-}
-
 // serverMetrics are one server's series, resolved once so an attempt does
 // not look labels up.
 type serverMetrics struct {
@@ -103,4 +85,14 @@ func (m *metrics) forServer(addr string) serverMetrics {
 		sm.results[r] = m.requests.WithLabelValues(addr, r)
 	}
 	return sm
+}
+
+// register registers c on reg through the shared helper, wrapping a failure
+// in ErrMetrics.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	c, err := promreg.Register(reg, c)
+	if err != nil {
+		return c, fmt.Errorf("%w: %w", ErrMetrics, err)
+	}
+	return c, nil
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-dns/meridian/internal/promtest"
 )
 
 // overTCP reports whether w is a TCP connection.
@@ -60,7 +62,7 @@ func TestTruncatedRetriesOverTCP(t *testing.T) {
 				t.Errorf("first udp %d tcp %d, second %d; want %d %d %d",
 					first.udp.Load(), first.tcp.Load(), second.calls(), tt.udp, tt.tcp, tt.second)
 			}
-			checkMetrics(t, reg, map[string]float64{reqKey(first.addr, tt.result): 1})
+			promtest.Check(t, reg, map[string]float64{reqKey(first.addr, tt.result): 1})
 		})
 	}
 }
@@ -144,7 +146,7 @@ func TestMismatchedRepliesRejected(t *testing.T) {
 				if got := ede(err).InfoCode; got != dns.ExtendedErrorCodeNetworkError {
 					t.Errorf("EDE %d, want 23 (a server answered)", got)
 				}
-				checkMetrics(t, reg, map[string]float64{reqKey(s.addr, resultError): 1})
+				promtest.Check(t, reg, map[string]float64{reqKey(s.addr, resultError): 1})
 			})
 		}
 	}
