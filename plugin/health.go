@@ -1,7 +1,6 @@
 package meridian
 
 import (
-	"context"
 	"errors"
 	"sort"
 	"strings"
@@ -55,9 +54,6 @@ func (m *Meridian) newHealth() healthView {
 		}),
 	}
 }
-
-// runProber runs the prober until ctx is done.
-func (m *Meridian) runProber(ctx context.Context) { m.health.prober.Run(ctx) }
 
 // built is called by the store with every new snapshot: it forgets the
 // health of shards that are gone, gives the prober the new targets and

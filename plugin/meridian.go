@@ -143,7 +143,7 @@ func (m *Meridian) Start() error {
 	}
 	m.wg.Add(2)
 	go func() { defer m.wg.Done(); m.releaseAfterSync(ctx) }()
-	go func() { defer m.wg.Done(); m.runProber(ctx) }()
+	go func() { defer m.wg.Done(); m.health.prober.Run(ctx) }()
 	m.locator.Start()
 	instances.add(m)
 	return nil

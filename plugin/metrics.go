@@ -34,7 +34,7 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: subsystem,
 		Name:      "fail_opens_total",
-		Help:      "Global answers with no usable shard, which named every shard with an address instead, by policy.",
+		Help:      "Global answers with no usable shard, which named every shard with an address instead, by the service's policy.",
 	}, []string{"policy"})
 	spillsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,

@@ -10,6 +10,7 @@ import (
 	"github.com/meridian-dns/meridian/geo"
 	"github.com/meridian-dns/meridian/plugin/answer"
 	"github.com/meridian-dns/meridian/plugin/model"
+	"github.com/meridian-dns/meridian/plugin/policy"
 )
 
 // answerer answers one query from one snapshot. It is allocated once per
@@ -111,7 +112,15 @@ func (a *answerer) service(resp *dns.Msg, owner string, qtype uint16, nm answer.
 		a.ttl = min(a.ttl, a.m.cfg.DegradedTTL)
 	}
 	var buf [8]*model.Shard
-	q := answer.Query{Family: fam, Rand: rand.Uint64(), Seq: a.m.seq.Add(1)}
+	q := answer.Query{Family: fam}
+	// Draw only what the policy reads: the shared counter is a contended
+	// cache line on a busy server, and closest answers need neither.
+	switch p := &svc.Policy; {
+	case p.Kind == policy.RoundRobin:
+		q.Seq = a.m.seq.Add(1)
+	case p.Kind == policy.Weighted || p.Spill > 0:
+		q.Rand = rand.Uint64()
+	}
 	for {
 		q.Level, q.Region, q.Zone, q.Loc = nm.Level, nm.Region, nm.Zone, geo.Location{}
 		if nm.Level == answer.Global {
@@ -134,7 +143,7 @@ func (a *answerer) service(resp *dns.Msg, owner string, qtype uint16, nm answer.
 		switch {
 		case len(res.Shards) == 0:
 		case res.FailOpen:
-			a.m.metrics.failOpen(res.Policy)
+			a.m.metrics.failOpen(svc.Policy.Kind)
 		case res.Spilled:
 			a.m.metrics.spilled(res.Shards[0].Cluster.Name)
 		}

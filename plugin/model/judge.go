@@ -122,14 +122,23 @@ func probe(snap *Snapshot, svc *Service, sh *Shard, key health.Key, h Health) bo
 }
 
 // split probes every address and returns those that are up and how many
-// are down.
+// are down. While none is down it returns addrs itself: nothing is copied
+// for a shard whose addresses all pass.
 func split(addrs []netip.Addr, port uint16, key health.Key, check func(health.TargetKey) bool) (up []netip.Addr, down int) {
-	for _, a := range addrs {
+	for i, a := range addrs {
 		if check(health.TargetKey{Key: key, Addr: netip.AddrPortFrom(a, port)}) {
-			up = append(up, a)
-		} else {
-			down++
+			if down > 0 {
+				up = append(up, a)
+			}
+			continue
 		}
+		if down == 0 {
+			up = append([]netip.Addr(nil), addrs[:i]...)
+		}
+		down++
+	}
+	if down == 0 {
+		return addrs, 0
 	}
 	return up, down
 }
