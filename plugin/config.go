@@ -79,6 +79,61 @@ type Config struct {
 	ProbeNetworks []netip.Prefix
 	// ShardMetrics turns the per-shard gauges on (the default) or off.
 	ShardMetrics bool
+	// Role is what this instance is: the authoritative server of the
+	// federated zone (the default) or a member cluster's local-first
+	// resolver.
+	Role Role
+	// Resolver holds the settings of the resolver role.
+	Resolver ResolverConfig
+}
+
+// Role is what a Meridian instance serves.
+type Role uint8
+
+// The roles.
+const (
+	// Authoritative answers the federated zone from every member cluster.
+	Authoritative Role = iota
+	// Resolver answers pods of one member cluster: its own shard first,
+	// the authoritative servers' answer otherwise.
+	Resolver
+)
+
+// String returns the role as written in the Corefile.
+func (r Role) String() string {
+	if r == Resolver {
+		return "resolver"
+	}
+	return "authoritative"
+}
+
+// ResolverConfig is the configuration of the resolver role.
+type ResolverConfig struct {
+	// Cluster is the name of the cluster the resolver serves: the
+	// in_cluster name, the only kubeconfig context's, or local_cluster.
+	Cluster string
+	// Upstreams are the authoritative Meridian servers, as IP:port.
+	Upstreams []string
+	// UpstreamTimeout bounds one attempt at one upstream server;
+	// UpstreamTotal bounds a whole query, every server tried included.
+	UpstreamTimeout time.Duration
+	UpstreamTotal   time.Duration
+	// UpstreamCache is the number of upstream replies cached; 0 is none.
+	UpstreamCache int
+	// ClusterDomain is the member cluster's DNS domain, fully qualified.
+	ClusterDomain string
+	// LocalCNAME answers a local shard with a CNAME to the Service's
+	// cluster name (and its cluster IPs) instead of the cluster IPs alone.
+	LocalCNAME bool
+	// LocalTTL is the TTL of local answers and of the CNAME a remote
+	// answer starts with.
+	LocalTTL uint32
+}
+
+// kubeZone is the zone of the kube-dns form of federated names,
+// "<federation>.svc.<cluster domain>".
+func (c *Config) kubeZone() string {
+	return c.Federation + ".svc." + c.Resolver.ClusterDomain
 }
 
 // FederationLabel is the Service label that, by default, makes a Service
@@ -106,6 +161,12 @@ const (
 	defaultNegativeTTL = 30
 	defaultGeoIPCache  = 65536
 	defaultGeoIPReload = time.Minute
+
+	defaultUpstreamTimeout = 750 * time.Millisecond
+	defaultUpstreamTotal   = 1500 * time.Millisecond
+	defaultUpstreamCache   = 10000
+	defaultClusterDomain   = "cluster.local."
+	defaultLocalTTL        = 5
 )
 
 func newConfig() *Config {
@@ -116,5 +177,12 @@ func newConfig() *Config {
 		GeoIPCache:   defaultGeoIPCache,
 		Build:        model.Options{Defaults: policy.Default(), Overrides: map[string]model.Override{}},
 		ShardMetrics: true,
+		Resolver: ResolverConfig{
+			UpstreamTimeout: defaultUpstreamTimeout,
+			UpstreamTotal:   defaultUpstreamTotal,
+			UpstreamCache:   defaultUpstreamCache,
+			ClusterDomain:   defaultClusterDomain,
+			LocalTTL:        defaultLocalTTL,
+		},
 	}
 }

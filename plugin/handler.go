@@ -34,6 +34,10 @@ func (m *Meridian) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Ms
 		log.Debugf("query %s: %v", q.Name, err)
 		return m.fail(w, r, dns.RcodeFormatError)
 	}
+	if m.res != nil {
+		m.res.serve(ctx, w, r, zone, opt, ecs)
+		return dns.RcodeSuccess, nil
+	}
 	snap := m.store.Snapshot()
 	if snap == nil {
 		return m.fail(w, r, dns.RcodeServerFailure)

@@ -26,33 +26,43 @@ func (v healthView) Passive(k health.Key, ok bool, rise, fall int) (up, pending 
 }
 
 func (v healthView) Probe(t health.TargetKey) bool {
+	if v.prober == nil {
+		return true
+	}
 	up, _ := v.prober.Status(t)
 	return up
 }
 
-// newHealth makes the passive tracker and the prober. Both ask the store
-// for a rebuild when a verdict changes; neither runs until Start.
+// newHealth makes the passive tracker and, for the authoritative role, the
+// prober. Both ask the store for a rebuild when a verdict changes; neither
+// runs until Start. The resolver role judges its local shard by its ready
+// endpoints alone: probes test load-balancer addresses, which it does not
+// answer with.
 func (m *Meridian) newHealth() healthView {
 	reg := prometheus.WrapRegistererWithPrefix(plugin.Namespace+"_", prometheus.DefaultRegisterer)
-	return healthView{
+	v := healthView{
 		passive: health.NewPassive(health.PassiveConfig{
 			Interval:   m.cfg.PassiveInterval,
 			Logger:     log,
 			Registerer: reg,
 			OnDue:      func() { m.store.Kick() },
 		}),
-		prober: health.NewProber(health.ProberConfig{
-			Concurrency: m.cfg.ProbeConcurrency,
-			Allow:       m.cfg.ProbeNetworks,
-			Logger:      log,
-			Registerer:  reg,
-			OnResult: func(r health.Result) {
-				if r.Changed {
-					m.store.Kick()
-				}
-			},
-		}),
 	}
+	if m.cfg.Role == Resolver {
+		return v
+	}
+	v.prober = health.NewProber(health.ProberConfig{
+		Concurrency: m.cfg.ProbeConcurrency,
+		Allow:       m.cfg.ProbeNetworks,
+		Logger:      log,
+		Registerer:  reg,
+		OnResult: func(r health.Result) {
+			if r.Changed {
+				m.store.Kick()
+			}
+		},
+	})
+	return v
 }
 
 // built is called by the store with every new snapshot: it forgets the
@@ -60,9 +70,14 @@ func (m *Meridian) newHealth() healthView {
 // reports annotation problems that are new.
 func (m *Meridian) built(snap *model.Snapshot) {
 	m.health.passive.Sweep()
-	if err := m.health.prober.Set(snap.Probes); err != nil && err.Error() != m.probeErr {
-		log.Warningf("probes: %v", err) // policy.Parse validates specs, so this is a bug
-		m.probeErr = err.Error()
+	if m.health.prober != nil {
+		if err := m.health.prober.Set(snap.Probes); err != nil && err.Error() != m.probeErr {
+			log.Warningf("probes: %v", err) // policy.Parse validates specs, so this is a bug
+			m.probeErr = err.Error()
+		}
+	}
+	if m.res != nil {
+		m.res.rebuild(snap)
 	}
 	m.reportProblems(snap)
 }

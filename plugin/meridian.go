@@ -45,6 +45,7 @@ type Meridian struct {
 	locator *geo.Locator
 	sources []source.Source
 	health  healthView
+	res     *resolver // the resolver role; nil for the authoritative role
 	metrics metrics
 	seq     atomic.Uint64 // counts answers chosen, for the roundrobin policy
 
@@ -74,8 +75,14 @@ func New(cfg *Config) (*Meridian, error) {
 		return nil, fmt.Errorf("geoip: %w", err)
 	}
 	m.locator = loc
-	m.health = m.newHealth()
 	opts := cfg.Build
+	if cfg.Role == Resolver {
+		if m.res, err = newResolver(cfg); err != nil {
+			return nil, err
+		}
+		opts.ClusterIPs = true
+	}
+	m.health = m.newHealth()
 	opts.Health = m.health
 	m.store = store.New(store.Config{Options: opts, OnError: m.sourceError, OnBuild: m.built})
 	return m, nil
@@ -141,9 +148,12 @@ func (m *Meridian) Start() error {
 			}
 		}()
 	}
-	m.wg.Add(2)
+	m.wg.Add(1)
 	go func() { defer m.wg.Done(); m.releaseAfterSync(ctx) }()
-	go func() { defer m.wg.Done(); m.health.prober.Run(ctx) }()
+	if m.health.prober != nil {
+		m.wg.Add(1)
+		go func() { defer m.wg.Done(); m.health.prober.Run(ctx) }()
+	}
 	m.locator.Start()
 	instances.add(m)
 	return nil

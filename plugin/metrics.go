@@ -48,6 +48,24 @@ var (
 		Name:      "annotation_problems_total",
 		Help:      "Service annotations found unusable (value, unknown, conflict), counted once when they appear; the service keeps the default.",
 	}, []string{"reason"})
+	resolverAnswers = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: subsystem,
+		Name:      "resolver_answers_total",
+		Help:      "Resolver role: answers for global service names, by service and answer (local: the local cluster's shard; remote: the upstream servers'). Services the local cluster does not run count under empty namespace and service.",
+	}, []string{"namespace", "service", "answer"})
+	resolverForwards = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: subsystem,
+		Name:      "resolver_forwards_total",
+		Help:      "Resolver role: queries forwarded to the upstream servers unchanged.",
+	})
+	resolverUpstreamErrors = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: subsystem,
+		Name:      "resolver_upstream_errors_total",
+		Help:      "Resolver role: queries answered SERVFAIL because no upstream server gave a usable answer.",
+	})
 	sourceErrors = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: subsystem,
@@ -102,6 +120,9 @@ var (
 		[]string{"cluster", "reason"}, nil)
 	descLastUpdate = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_source_last_update_timestamp_seconds",
 		"When the cluster's source last delivered its complete state, in seconds since the epoch.", []string{"cluster"}, nil)
+	descLocalHealthy = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_resolver_local_shard_healthy",
+		"Resolver role: 1 when the service is answered from the local cluster (shard healthy, cluster usable, cluster IP), else 0.",
+		[]string{"namespace", "service"}, nil)
 	descServices = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_services",
 		"Federated services in the current snapshot.", nil, nil)
 	descSnapshot = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_snapshot_timestamp_seconds",
@@ -137,7 +158,7 @@ func (r *registry) remove(m *Meridian) {
 
 // Describe implements prometheus.Collector.
 func (r *registry) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descShardHealthy, descShardReady, descShardProbe, descShardDegraded, descProblems, descClusterUp, descClusterState, descSkipped, descLastUpdate, descServices, descSnapshot} {
+	for _, d := range []*prometheus.Desc{descShardHealthy, descShardReady, descShardProbe, descShardDegraded, descProblems, descClusterUp, descClusterState, descSkipped, descLastUpdate, descLocalHealthy, descServices, descSnapshot} {
 		ch <- d
 	}
 }
@@ -177,6 +198,13 @@ func (r *registry) Collect(ch chan<- prometheus.Metric) {
 	}
 	if !m.cfg.ShardMetrics {
 		return
+	}
+	if m.res != nil {
+		if idx := m.res.index.Load(); idx != nil {
+			for k, ls := range idx.services {
+				gauge(descLocalHealthy, b2f(ls.why.Local()), k.Namespace, k.Name)
+			}
+		}
 	}
 	for _, svc := range snap.Services {
 		if len(svc.Problems) > 0 {

@@ -41,6 +41,7 @@ func setup(c *caddy.Controller) error {
 // parse reads one meridian block. It opens nothing and starts nothing.
 func parse(c *caddy.Controller) (*Config, error) {
 	cfg := newConfig()
+	var lines []line
 	i := 0
 	for c.Next() {
 		if i > 0 {
@@ -54,8 +55,12 @@ func parse(c *caddy.Controller) (*Config, error) {
 				prop, ok = healthProperties[c.Val()]
 			}
 			if !ok {
+				prop, ok = resolverProperties[c.Val()]
+			}
+			if !ok {
 				return nil, c.Errf("unknown property %q", c.Val())
 			}
+			lines = append(lines, line{c.Val(), c.File(), c.Line()})
 			if err := prop.parse(c, cfg, c.RemainingArgs()); err != nil {
 				return nil, c.Errf("%s: %v; want %q", c.Val(), err, prop.form)
 			}
@@ -67,7 +72,23 @@ func parse(c *caddy.Controller) (*Config, error) {
 	if err := cfg.Build.Defaults.Probe.Validate(); err != nil {
 		return nil, c.Errf("probe settings: %v; want probe_timeout at most probe_interval", err)
 	}
+	for _, l := range lines {
+		if r, ok := roleOnly[l.name]; ok && r != cfg.Role {
+			return nil, fmt.Errorf("%s:%d - Error during parsing: %s: only for role %s, and this block is role %s", l.file, l.line, l.name, r, cfg.Role)
+		}
+	}
+	if cfg.Role == Resolver {
+		if err := checkResolver(cfg); err != nil {
+			return nil, c.Errf("role resolver: %v", err)
+		}
+	}
 	return cfg, nil
+}
+
+// line is where a property was set, for errors found after the block.
+type line struct {
+	name, file string
+	line       int
 }
 
 // property is one line of the block: its expected form and its parser.

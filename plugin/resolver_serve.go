@@ -1,0 +1,281 @@
+package meridian
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/plugin/answer"
+	"github.com/meridian-dns/meridian/plugin/model"
+	"github.com/meridian-dns/meridian/plugin/upstream"
+)
+
+// serve answers a query in one of the resolver's zones:
+//
+//   - a global service name asked for A, AAAA or CNAME: from the local
+//     cluster when its shard is healthy (see answer.Local), else with a
+//     CNAME to the local zone's name, chased through the upstream servers;
+//   - any other name or type in the federated zone: forwarded unchanged;
+//   - a kube-form name (<svc>.<ns>.<fed>.svc.<cluster domain>) asked for
+//     another type: a CNAME to the global name, chased; any other name of
+//     the kube-form zone: NODATA or NXDOMAIN.
+func (r *resolver) serve(ctx context.Context, w dns.ResponseWriter, req *dns.Msg, zone string, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) {
+	q := req.Question[0]
+	qname := lower(q.Name)
+	kube := zone == r.kubeZone
+	origin := zone
+	if kube {
+		origin = r.cfg.ClusterDomain
+	}
+	nm := answer.Parse(qname, origin, r.fed)
+	global := nm.Level == answer.Global && (nm.Kind == answer.Service || nm.Kind == answer.SRV)
+	switch {
+	case kube && !global:
+		w.WriteMsg(r.kubeNegative(req, nm, opt, ecs))
+		return
+	case !global:
+		r.forward(ctx, w, req)
+		return
+	case nm.Kind != answer.Service || !localType(q.Qtype):
+		if kube {
+			ls, _ := r.lookup(model.Key{Namespace: nm.Namespace, Name: nm.Service})
+			r.remote(ctx, w, req, ls, answer.Remote(nm, nil, r.fed, r.domain), opt, ecs)
+			return
+		}
+		r.forward(ctx, w, req)
+		return
+	}
+	ls, cluster := r.lookup(model.Key{Namespace: nm.Namespace, Name: nm.Service})
+	if ls != nil && ls.why.Local() {
+		ls.local.Inc()
+		w.WriteMsg(r.local(req, nm, ls.shard, opt, ecs))
+		return
+	}
+	origin = zone
+	if kube {
+		origin = r.domain
+	}
+	targets := answer.Remote(nm, cluster, r.fed, origin)
+	if !kube && len(targets) == 1 {
+		// No topology to narrow the answer to: the global name itself is
+		// the authority's to answer.
+		if ls != nil {
+			ls.remote.Inc()
+		}
+		r.forward(ctx, w, req)
+		return
+	}
+	r.remote(ctx, w, req, ls, targets, opt, ecs)
+}
+
+// localType reports whether the resolver answers qtype for a service name
+// itself: addresses, and CNAME (which asks whether there is one).
+func localType(qtype uint16) bool {
+	return qtype == dns.TypeA || qtype == dns.TypeAAAA || qtype == dns.TypeCNAME
+}
+
+// localReply is room for a local answer: one allocation per query.
+type localReply struct {
+	arena
+	cname dns.CNAME
+}
+
+// local answers from the local shard: its cluster IPs of the question's
+// family at the question's name, or, with local_answer cname, a CNAME to
+// the Service's cluster name followed by the cluster IPs there. A family
+// the Service has no cluster IP of gets NODATA.
+func (r *resolver) local(req *dns.Msg, nm answer.Name, sh *model.Shard, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) *dns.Msg {
+	lr := new(localReply)
+	resp := &lr.msg
+	resp.Id, resp.Response, resp.Opcode = req.Id, true, req.Opcode
+	resp.RecursionDesired, resp.CheckingDisabled = req.RecursionDesired, req.CheckingDisabled
+	resp.Authoritative, resp.RecursionAvailable = true, true
+	resp.Question = req.Question[:1:1]
+	resp.Answer, resp.Extra = lr.answer[:0], lr.extra[:0]
+	q := req.Question[0]
+	owner, ttl := q.Name, r.cfg.LocalTTL
+	if r.cfg.LocalCNAME {
+		lr.cname = dns.CNAME{
+			Hdr:    dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: ttl},
+			Target: nm.Service + "." + nm.Namespace + r.clusterSvc,
+		}
+		resp.Answer = append(resp.Answer, &lr.cname)
+		owner = lr.cname.Target
+	}
+	switch q.Qtype {
+	case dns.TypeA, dns.TypeAAAA:
+		hdr := dns.RR_Header{Name: owner, Rrtype: q.Qtype, Class: dns.ClassINET, Ttl: ttl}
+		for _, ip := range sh.ClusterIPs {
+			switch {
+			case q.Qtype == dns.TypeA && len(ip) == 4:
+				rr := lr.newA()
+				rr.Hdr, rr.A = hdr, ip
+				resp.Answer = append(resp.Answer, rr)
+			case q.Qtype == dns.TypeAAAA && len(ip) == 16:
+				rr := lr.newAAAA()
+				rr.Hdr, rr.AAAA = hdr, ip
+				resp.Answer = append(resp.Answer, rr)
+			}
+		}
+	}
+	if opt != nil {
+		resp.Extra = append(resp.Extra, lr.replyOPT(opt, ecs, 0))
+	}
+	return resp
+}
+
+// remote answers with a CNAME from the question's name to the first of
+// targets that the upstream servers know, followed by their answer for it:
+// the whole chain and the final addresses in one reply, as a recursive
+// resolver would give. A target the upstream answers NXDOMAIN for (a zone
+// or region it has no cluster in) gives way to the next, wider one. A
+// CNAME question gets the CNAME alone.
+func (r *resolver) remote(ctx context.Context, w dns.ResponseWriter, req *dns.Msg, ls *localService, targets []string, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) {
+	if ls != nil {
+		ls.remote.Inc()
+	}
+	q := req.Question[0]
+	if q.Qtype == dns.TypeCNAME {
+		resp := chainReply(req, r.cname(q.Name, targets[0]), nil)
+		if opt != nil {
+			resp.Extra = append(resp.Extra, replyOPT(opt, ecs, 0))
+		}
+		w.WriteMsg(resp)
+		return
+	}
+	sub := &dns.Msg{Question: []dns.Question{{Qtype: q.Qtype, Qclass: q.Qclass}}}
+	sub.Id = req.Id
+	sub.CheckingDisabled = req.CheckingDisabled
+	// Always EDNS upstream, so that a long chain comes over UDP; the reply
+	// to the client is cut to its own size by CoreDNS.
+	sub.SetEdns0(udpSize, opt != nil && opt.Do())
+	if ecs != nil {
+		o := sub.IsEdns0()
+		o.Option = append(o.Option, ecs)
+	}
+	for i, t := range targets {
+		sub.Question[0].Name = t
+		reply, err := r.up.Exchange(ctx, sub)
+		if err != nil {
+			resolverUpstreamErrors.Inc()
+			log.Debugf("query %s: %v", q.Name, err)
+			w.WriteMsg(upstream.ServFail(req, err))
+			return
+		}
+		if reply.Rcode == dns.RcodeNameError && i < len(targets)-1 {
+			continue
+		}
+		if reply.Rcode != dns.RcodeSuccess && reply.Rcode != dns.RcodeNameError {
+			resolverUpstreamErrors.Inc()
+			w.WriteMsg(upstream.ServFail(req, fmt.Errorf("upstream answered %s for %s", dns.RcodeToString[reply.Rcode], t)))
+			return
+		}
+		var resp *dns.Msg
+		if strings.EqualFold(t, q.Name) {
+			// The widest target is the question itself: no CNAME to
+			// itself, the authority's answer as it is.
+			resp = chainReply(req, nil, reply)
+			resp.Authoritative = reply.Authoritative
+		} else {
+			resp = chainReply(req, r.cname(q.Name, t), reply)
+		}
+		if opt != nil {
+			scope := uint8(0)
+			if e := subnetOf(reply); e != nil && ecs != nil {
+				scope = e.SourceScope
+			}
+			resp.Extra = append(resp.Extra, replyOPT(opt, ecs, scope))
+		}
+		w.WriteMsg(resp)
+		return
+	}
+}
+
+// chainReply is the reply to req that starts with first (nil: none) and
+// goes on with reply's records (nil: none) and rcode, without reply's OPT
+// record.
+func chainReply(req *dns.Msg, first dns.RR, reply *dns.Msg) *dns.Msg {
+	resp := new(dns.Msg)
+	resp.SetReply(req)
+	resp.Authoritative, resp.RecursionAvailable = false, true
+	if first != nil {
+		resp.Answer = []dns.RR{first}
+	}
+	if reply != nil {
+		resp.Rcode = reply.Rcode
+		resp.Answer = append(resp.Answer, reply.Answer...)
+		resp.Ns = reply.Ns
+		for _, rr := range reply.Extra {
+			if rr.Header().Rrtype != dns.TypeOPT {
+				resp.Extra = append(resp.Extra, rr)
+			}
+		}
+	}
+	return resp
+}
+
+func (r *resolver) cname(owner, target string) *dns.CNAME {
+	return &dns.CNAME{
+		Hdr:    dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: r.cfg.LocalTTL},
+		Target: target,
+	}
+}
+
+// replyOPT is an OPT record for a reply to a query with opt, outside an
+// arena.
+func replyOPT(opt *dns.OPT, ecs *dns.EDNS0_SUBNET, scope uint8) *dns.OPT {
+	return new(arena).replyOPT(opt, ecs, scope)
+}
+
+// subnetOf returns the client-subnet option of m, if any.
+func subnetOf(m *dns.Msg) *dns.EDNS0_SUBNET {
+	if o := m.IsEdns0(); o != nil {
+		for _, e := range o.Option {
+			if s, ok := e.(*dns.EDNS0_SUBNET); ok {
+				return s
+			}
+		}
+	}
+	return nil
+}
+
+// forward sends req to the upstream servers unchanged and writes their
+// reply, or SERVFAIL with an Extended DNS Error when none answered.
+func (r *resolver) forward(ctx context.Context, w dns.ResponseWriter, req *dns.Msg) {
+	resolverForwards.Inc()
+	reply, err := r.up.Exchange(ctx, req)
+	if err != nil {
+		resolverUpstreamErrors.Inc()
+		log.Debugf("query %s: %v", req.Question[0].Name, err)
+		reply = upstream.ServFail(req, err)
+	}
+	w.WriteMsg(reply)
+}
+
+// kubeNegative answers a name of the kube-form zone that is not a service
+// name: NODATA for the names above services (the zone's apex and its
+// namespaces, which exist wherever a service does), NXDOMAIN for the rest,
+// with the zone's SOA for negative caching.
+func (r *resolver) kubeNegative(req *dns.Msg, nm answer.Name, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) *dns.Msg {
+	resp := new(dns.Msg)
+	resp.SetReply(req)
+	resp.Authoritative, resp.RecursionAvailable = true, true
+	if nm.Kind != answer.Node || !nm.Federated || nm.Level != answer.Global {
+		resp.Rcode = dns.RcodeNameError
+	}
+	ttl := r.cfg.LocalTTL
+	resp.Ns = []dns.RR{&dns.SOA{
+		Hdr:     dns.RR_Header{Name: r.kubeZone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: ttl},
+		Ns:      "ns.dns." + r.cfg.ClusterDomain,
+		Mbox:    "hostmaster." + r.cfg.ClusterDomain,
+		Serial:  1,
+		Refresh: 7200, Retry: 1800, Expire: 86400,
+		Minttl: ttl,
+	}}
+	if opt != nil {
+		resp.Extra = append(resp.Extra, replyOPT(opt, ecs, 0))
+	}
+	return resp
+}

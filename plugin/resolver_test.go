@@ -1,0 +1,304 @@
+package meridian
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/plugin/test"
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/source"
+	"github.com/meridian-dns/meridian/plugin/store"
+)
+
+const (
+	kubeGlobal = "nginx.default.myfed.svc.cluster.local."
+	webUSC1B   = "web.shop.myfed.svc.us-central1-b.us-central1.example.com."
+	webUSC1    = "web.shop.myfed.svc.us-central1.example.com."
+	webGlobal  = "web.shop.myfed.svc.example.com."
+)
+
+// serveAuthority serves the handler tests' authoritative plugin (four
+// clusters, see testClusters) on addr (127.0.0.1:0: a free port), UDP and
+// TCP, until the test ends, and returns its address.
+func serveAuthority(t testing.TB, addr string) string {
+	t.Helper()
+	auth := newTestPlugin(t)
+	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) { auth.ServeDNS(context.Background(), w, r) })
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
+		started := make(chan struct{})
+		srv.NotifyStartedFunc = func() { close(started) }
+		go func() { _ = srv.ActivateAndServe() }()
+		<-started
+		t.Cleanup(func() { _ = srv.Shutdown() })
+	}
+	return pc.LocalAddr().String()
+}
+
+// localObjects is the resolver's own cluster, us-central1-b: nginx
+// (single-stack, nginxReady ready endpoints of 3), echo (dual-stack,
+// ready) and db (headless, ready).
+func localObjects(nginxReady int) source.Objects {
+	port := []source.Port{{Name: "http", Protocol: "tcp", Port: 80}}
+	return source.Objects{
+		Nodes: []source.Node{{Name: "node-1", Region: "us-central1", Zone: "us-central1-b", Ready: true}},
+		Services: []source.Service{
+			{Namespace: "default", Name: "nginx", Ports: port, ClusterIPs: []netip.Addr{netip.MustParseAddr("10.96.0.10")}},
+			{Namespace: "default", Name: "echo", Ports: port, ClusterIPs: []netip.Addr{netip.MustParseAddr("10.96.0.20"), netip.MustParseAddr("fd00::20")}},
+			{Namespace: "default", Name: "db", Ports: port},
+		},
+		Endpoints: []source.EndpointSlice{
+			{Namespace: "default", Name: "nginx-1", Service: "nginx", Ready: nginxReady, Total: 3},
+			{Namespace: "default", Name: "echo-1", Service: "echo", Ready: 1, Total: 1},
+			{Namespace: "default", Name: "db-1", Service: "db", Ready: 1, Total: 1},
+		},
+	}
+}
+
+// newTestResolver returns a resolver-role plugin for cluster us-central1-b
+// serving example.com and the kube form, forwarding to upstreams.
+func newTestResolver(t testing.TB, upstreams []string, mod ...func(*Config)) *Meridian {
+	t.Helper()
+	cfg := newConfig()
+	cfg.Zones = []string{"example.com.", "myfed.svc.cluster.local."}
+	cfg.Federation = "myfed"
+	cfg.Role = Resolver
+	cfg.Resolver.Cluster = "us-central1-b"
+	cfg.Resolver.Upstreams = upstreams
+	cfg.Resolver.UpstreamTimeout, cfg.Resolver.UpstreamTotal = 300*time.Millisecond, 600*time.Millisecond
+	for _, f := range mod {
+		f(cfg)
+	}
+	m := &Meridian{cfg: cfg, metrics: newMetrics()}
+	var err error
+	if m.res, err = newResolver(cfg); err != nil {
+		t.Fatal(err)
+	}
+	opts := cfg.Build
+	opts.ClusterIPs = true
+	m.store = store.New(store.Config{Options: opts, OnBuild: m.res.rebuild})
+	setLocal(m, 3, health.Up)
+	return m
+}
+
+// setLocal changes the local cluster: nginx's ready endpoints and the
+// cluster's state.
+func setLocal(m *Meridian, nginxReady int, st health.State) {
+	m.store.Replace("us-central1-b", localObjects(nginxReady))
+	m.store.SetState("us-central1-b", st)
+	m.store.Rebuild()
+}
+
+func ask(t *testing.T, m *Meridian, msg *dns.Msg) *dns.Msg {
+	t.Helper()
+	rec := dnstest.NewRecorder(&test.ResponseWriter{})
+	if _, err := m.ServeDNS(context.Background(), rec, msg); err != nil {
+		t.Fatalf("ServeDNS: %v", err)
+	}
+	if rec.Msg == nil {
+		t.Fatal("no reply written")
+	}
+	return rec.Msg
+}
+
+func TestResolverServe(t *testing.T) {
+	up := serveAuthority(t, "127.0.0.1:0")
+	cname := func(c *Config) { c.Resolver.LocalCNAME = true }
+	// In the authority, nginx has no ready endpoint in us-central1-b and
+	// is ready in us-central1-a; shop/web runs in europe-west1-b only,
+	// behind a load-balancer hostname.
+	tests := []struct {
+		name   string
+		msg    *dns.Msg
+		mod    func(*Config)
+		ready  int          // nginx's ready endpoints in the local cluster
+		state  health.State // the local cluster's state (zero: Up)
+		rcode  int
+		aa     bool
+		answer []string
+		ns     []string
+		scope  int // -1: no ECS in the reply
+	}{
+		{name: "local A", msg: query(global, dns.TypeA, ""), ready: 3, aa: true,
+			answer: []string{global + " 5 IN A 10.96.0.10"}, scope: -1},
+		{name: "local A, upper case, ECS echoed with scope 0", msg: query("NGINX.default.MyFed.svc.example.COM.", dns.TypeA, "198.51.100.0/24"), ready: 3, aa: true,
+			answer: []string{"NGINX.default.MyFed.svc.example.COM. 5 IN A 10.96.0.10"}, scope: 0},
+		{name: "local AAAA of a single-stack Service is NODATA", msg: query(global, dns.TypeAAAA, ""), ready: 3, aa: true, scope: -1},
+		{name: "local dual-stack AAAA", msg: query("echo.default.myfed.svc.example.com.", dns.TypeAAAA, ""), ready: 3, aa: true,
+			answer: []string{"echo.default.myfed.svc.example.com. 5 IN AAAA fd00::20"}, scope: -1},
+		{name: "local kube form", msg: query(kubeGlobal, dns.TypeA, ""), ready: 3, aa: true,
+			answer: []string{kubeGlobal + " 5 IN A 10.96.0.10"}, scope: -1},
+		{name: "local CNAME mode", msg: query(global, dns.TypeA, ""), mod: cname, ready: 3, aa: true,
+			answer: []string{global + " 5 IN CNAME nginx.default.svc.cluster.local.", "nginx.default.svc.cluster.local. 5 IN A 10.96.0.10"}, scope: -1},
+		{name: "local CNAME mode, CNAME question", msg: query(global, dns.TypeCNAME, ""), mod: cname, ready: 3, aa: true,
+			answer: []string{global + " 5 IN CNAME nginx.default.svc.cluster.local."}, scope: -1},
+		{name: "local address mode, CNAME question is NODATA", msg: query(global, dns.TypeCNAME, ""), ready: 3, aa: true, scope: -1},
+		{name: "unhealthy: zone -> region chain through the authority", msg: query(global, dns.TypeA, ""), ready: 0,
+			answer: []string{global + " 5 IN CNAME " + usc1b, usc1b + " 5 IN CNAME " + usc1, usc1 + " 5 IN A 192.0.2.11"}, scope: -1},
+		{name: "unhealthy, kube form", msg: query(kubeGlobal, dns.TypeA, ""), ready: 0,
+			answer: []string{kubeGlobal + " 5 IN CNAME " + usc1b, usc1b + " 5 IN CNAME " + usc1, usc1 + " 5 IN A 192.0.2.11"}, scope: -1},
+		{name: "unhealthy, ECS passed to the authority", msg: query(global, dns.TypeA, "198.51.100.0/24"), ready: 0,
+			answer: []string{global + " 5 IN CNAME " + usc1b, usc1b + " 5 IN CNAME " + usc1, usc1 + " 5 IN A 192.0.2.11"}, scope: 0},
+		{name: "unhealthy, CNAME question: the CNAME alone", msg: query(global, dns.TypeCNAME, ""), ready: 0,
+			answer: []string{global + " 5 IN CNAME " + usc1b}, scope: -1},
+		{name: "cluster down: remote although ready", msg: query(global, dns.TypeA, ""), ready: 3, state: health.Down,
+			answer: []string{global + " 5 IN CNAME " + usc1b, usc1b + " 5 IN CNAME " + usc1, usc1 + " 5 IN A 192.0.2.11"}, scope: -1},
+		{name: "headless: remote, and no CNAME of the global name to itself", msg: query("db.default.myfed.svc.example.com.", dns.TypeA, ""), ready: 3,
+			aa: true, rcode: dns.RcodeNameError, ns: []string{soa}, scope: -1},
+		{name: "not in the local cluster: zone -> region -> global", msg: query(webGlobal, dns.TypeA, ""), ready: 3,
+			answer: []string{webGlobal + " 5 IN CNAME " + webUSC1B, webUSC1B + " 30 IN CNAME " + webUSC1, webUSC1 + " 30 IN CNAME " + webGlobal,
+				webGlobal + " 30 IN CNAME web-eu.lb.example.net."}, scope: -1},
+		{name: "region name forwarded unchanged", msg: query(usc1, dns.TypeA, ""), ready: 3, aa: true,
+			answer: []string{usc1 + " 5 IN A 192.0.2.11"}, scope: -1},
+		{name: "SRV forwarded unchanged", msg: query("_http._tcp."+global, dns.TypeSRV, ""), ready: 3, aa: true,
+			answer: []string{"_http._tcp." + global + " SRV"}, scope: -1},
+		{name: "apex SOA forwarded", msg: query("example.com.", dns.TypeSOA, ""), ready: 3, aa: true,
+			answer: []string{"example.com. SOA"}, ns: []string{"example.com. NS"}, scope: -1},
+		{name: "unknown name forwarded: NXDOMAIN", msg: query("nope.example.com.", dns.TypeA, ""), ready: 3, aa: true, rcode: dns.RcodeNameError,
+			ns: []string{soa}, scope: -1},
+		{name: "kube form TXT: CNAME to the global name", msg: query(kubeGlobal, dns.TypeTXT, ""), ready: 3,
+			answer: []string{kubeGlobal + " 5 IN CNAME " + global, global + " TXT"}, scope: -1},
+		{name: "kube form namespace: NODATA", msg: query("default.myfed.svc.cluster.local.", dns.TypeA, ""), ready: 3, aa: true,
+			ns: []string{"myfed.svc.cluster.local. SOA"}, scope: -1},
+		{name: "kube form junk: NXDOMAIN", msg: query("a.b.c.d.myfed.svc.cluster.local.", dns.TypeA, ""), ready: 3, aa: true, rcode: dns.RcodeNameError,
+			ns: []string{"myfed.svc.cluster.local. SOA"}, scope: -1},
+		{name: "outside the zones: REFUSED", msg: query("example.org.", dns.TypeA, ""), ready: 3, rcode: dns.RcodeRefused, scope: -1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newTestResolver(t, []string{up}, modOrNil(tc.mod)...)
+			setLocal(m, tc.ready, tc.state)
+			resp := ask(t, m, tc.msg)
+			if resp.Rcode != tc.rcode {
+				t.Errorf("rcode %s, want %s", dns.RcodeToString[resp.Rcode], dns.RcodeToString[tc.rcode])
+			}
+			if resp.Authoritative != tc.aa {
+				t.Errorf("AA %v, want %v", resp.Authoritative, tc.aa)
+			}
+			if resp.Id != tc.msg.Id {
+				t.Errorf("id %d, want %d", resp.Id, tc.msg.Id)
+			}
+			checkSection(t, "answer", resp.Answer, tc.answer)
+			checkSection(t, "authority", resp.Ns, tc.ns)
+			ecs := replyECS(resp)
+			switch {
+			case tc.scope < 0 && ecs != nil:
+				t.Errorf("reply has ECS %v, want none", ecs)
+			case tc.scope >= 0 && (ecs == nil || int(ecs.SourceScope) != tc.scope):
+				t.Errorf("reply ECS %v, want scope %d", ecs, tc.scope)
+			}
+		})
+	}
+}
+
+// TestResolverUpstreamDown: with no upstream server, a remote answer is
+// SERVFAIL with EDE 22 (No Reachable Authority) within the total timeout,
+// local answers go on, and once the server is back the chain is answered.
+func TestResolverUpstreamDown(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	pc.Close() // nothing listens there now: the port is closed
+	m := newTestResolver(t, []string{addr})
+	setLocal(m, 0, health.Up)
+
+	q := query(global, dns.TypeA, "")
+	q.SetEdns0(1232, false)
+	start := time.Now()
+	resp := ask(t, m, q)
+	took := time.Since(start)
+	if resp.Rcode != dns.RcodeServerFailure {
+		t.Fatalf("rcode %s, want SERVFAIL", dns.RcodeToString[resp.Rcode])
+	}
+	if took > m.cfg.Resolver.UpstreamTotal+100*time.Millisecond {
+		t.Errorf("SERVFAIL after %v, more than the total %v", took, m.cfg.Resolver.UpstreamTotal)
+	}
+	if code, ok := edeCode(resp); !ok || code != dns.ExtendedErrorCodeNoReachableAuthority {
+		t.Errorf("EDE %d (present %v), want %d", code, ok, dns.ExtendedErrorCodeNoReachableAuthority)
+	}
+	// Forwarded names fail the same way; the local answer does not care.
+	if resp := ask(t, m, query(usc1, dns.TypeA, "")); resp.Rcode != dns.RcodeServerFailure {
+		t.Errorf("forwarded: rcode %s, want SERVFAIL", dns.RcodeToString[resp.Rcode])
+	}
+	if resp := ask(t, m, query("echo.default.myfed.svc.example.com.", dns.TypeA, "")); resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 1 {
+		t.Errorf("local answer while the upstream is down: %v", resp)
+	}
+
+	serveAuthority(t, addr)
+	resp = ask(t, m, query(global, dns.TypeA, ""))
+	checkSection(t, "answer", resp.Answer, []string{global + " 5 IN CNAME " + usc1b, usc1b + " 5 IN CNAME " + usc1, usc1 + " 5 IN A 192.0.2.11"})
+}
+
+// TestResolverFailover: a dead first upstream costs one attempt, and the
+// second server answers within the total timeout.
+func TestResolverFailover(t *testing.T) {
+	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dead.Close() }) // open but silent: every attempt times out
+	m := newTestResolver(t, []string{dead.LocalAddr().String(), serveAuthority(t, "127.0.0.1:0")})
+	setLocal(m, 0, health.Up)
+	resp := ask(t, m, query(global, dns.TypeA, ""))
+	checkSection(t, "answer", resp.Answer, []string{global + " 5 IN CNAME " + usc1b, usc1b + " 5 IN CNAME " + usc1, usc1 + " 5 IN A 192.0.2.11"})
+}
+
+// TestResolverMetrics: local and remote answers are counted per service,
+// and the local shard's health is a gauge.
+func TestResolverMetrics(t *testing.T) {
+	m := newTestResolver(t, []string{serveAuthority(t, "127.0.0.1:0")})
+	m.cfg.ShardMetrics = true
+	instances.add(m)
+	t.Cleanup(func() { instances.remove(m) })
+	count := func(answer string) float64 {
+		return testutil.ToFloat64(resolverAnswers.WithLabelValues("default", "nginx", answer))
+	}
+	local0, remote0 := count("local"), count("remote")
+	setLocal(m, 3, health.Up)
+	ask(t, m, query(global, dns.TypeA, ""))
+	setLocal(m, 0, health.Up)
+	ask(t, m, query(global, dns.TypeA, ""))
+	ask(t, m, query(kubeGlobal, dns.TypeA, ""))
+	if l, r := count("local")-local0, count("remote")-remote0; l != 1 || r != 2 {
+		t.Errorf("local %v remote %v, want 1 and 2", l, r)
+	}
+	want := `
+# HELP coredns_meridian_resolver_local_shard_healthy Resolver role: 1 when the service is answered from the local cluster (shard healthy, cluster usable, cluster IP), else 0.
+# TYPE coredns_meridian_resolver_local_shard_healthy gauge
+coredns_meridian_resolver_local_shard_healthy{namespace="default",service="db"} 0
+coredns_meridian_resolver_local_shard_healthy{namespace="default",service="echo"} 1
+coredns_meridian_resolver_local_shard_healthy{namespace="default",service="nginx"} 0
+`
+	if err := testutil.CollectAndCompare(instances, strings.NewReader(want), "coredns_meridian_resolver_local_shard_healthy"); err != nil {
+		t.Error(err)
+	}
+}
+
+// edeCode returns the Extended DNS Error of m, if any.
+func edeCode(m *dns.Msg) (uint16, bool) {
+	if o := m.IsEdns0(); o != nil {
+		for _, e := range o.Option {
+			if x, ok := e.(*dns.EDNS0_EDE); ok {
+				return x.InfoCode, true
+			}
+		}
+	}
+	return 0, false
+}
