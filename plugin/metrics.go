@@ -54,6 +54,12 @@ var (
 		Name:      "resolver_answers_total",
 		Help:      "Resolver role: answers for global service names, by service and answer (local: the local cluster's shard; remote: the upstream servers'). Services the local cluster does not run count under empty namespace and service.",
 	}, []string{"namespace", "service", "answer"})
+	resolverStaleAnswers = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: subsystem,
+		Name:      "resolver_stale_upstream_answers_total",
+		Help:      "Resolver role: remote answers in which the upstream servers still named the local shard found unhealthy; served with TTL 1 and not cached.",
+	})
 	resolverForwards = promauto.NewCounter(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: subsystem,
@@ -164,15 +170,31 @@ func (r *registry) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector. Only the first running plugin
-// is reported: several server blocks serving one federation would
-// otherwise report the same series twice.
+// is reported, the first authoritative one if any: several server blocks
+// serving one federation would otherwise report the same series twice.
+// The resolver gauges come from the first resolver.
 func (r *registry) Collect(ch chan<- prometheus.Metric) {
 	r.mu.Lock()
-	var m *Meridian
-	if len(r.ms) > 0 {
-		m = r.ms[0]
+	var m, res *Meridian
+	for _, x := range r.ms {
+		switch {
+		case x.res == nil && (m == nil || m.res != nil):
+			m = x
+		case x.res != nil && res == nil:
+			res = x
+			if m == nil {
+				m = x
+			}
+		}
 	}
 	r.mu.Unlock()
+	if res != nil && res.cfg.ShardMetrics {
+		if idx := res.res.index.Load(); idx != nil {
+			for k, ls := range idx.services {
+				ch <- prometheus.MustNewConstMetric(descLocalHealthy, prometheus.GaugeValue, b2f(ls.why.Local()), k.Namespace, k.Name)
+			}
+		}
+	}
 	if m == nil {
 		return
 	}
@@ -198,13 +220,6 @@ func (r *registry) Collect(ch chan<- prometheus.Metric) {
 	}
 	if !m.cfg.ShardMetrics {
 		return
-	}
-	if m.res != nil {
-		if idx := m.res.index.Load(); idx != nil {
-			for k, ls := range idx.services {
-				gauge(descLocalHealthy, b2f(ls.why.Local()), k.Namespace, k.Name)
-			}
-		}
 	}
 	for _, svc := range snap.Services {
 		if len(svc.Problems) > 0 {

@@ -39,7 +39,7 @@ type localIndex struct {
 
 // localService is one service's decision and its counters.
 type localService struct {
-	shard         *model.Shard // the local shard when answered locally
+	shard         *model.Shard // the local shard, answered or not; nil if none
 	why           answer.Why
 	local, remote prometheus.Counter
 }

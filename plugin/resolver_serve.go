@@ -172,6 +172,15 @@ func (r *resolver) remote(ctx context.Context, w dns.ResponseWriter, req *dns.Ms
 			w.WriteMsg(upstream.ServFail(req, fmt.Errorf("upstream answered %s for %s", dns.RcodeToString[reply.Rcode], t)))
 			return
 		}
+		if ls != nil && ls.why == answer.LocalUnhealthy && namesShard(reply, ls.shard) {
+			// The authority has not seen the local shard fail yet (it
+			// watches the same API server from afar, through its own
+			// hysteresis): its answer is out of date. Serve it for one
+			// second, and ask again next time.
+			resolverStaleAnswers.Inc()
+			r.up.Forget(sub)
+			capTTL(reply, 1)
+		}
 		var resp *dns.Msg
 		if strings.EqualFold(t, q.Name) {
 			// The widest target is the question itself: no CNAME to
@@ -278,4 +287,44 @@ func (r *resolver) kubeNegative(req *dns.Msg, nm answer.Name, opt *dns.OPT, ecs 
 		resp.Extra = append(resp.Extra, replyOPT(opt, ecs, 0))
 	}
 	return resp
+}
+
+// namesShard reports whether reply's answer names one of sh's load-balancer
+// addresses or its hostname.
+func namesShard(reply *dns.Msg, sh *model.Shard) bool {
+	if sh == nil {
+		return false
+	}
+	for _, rr := range reply.Answer {
+		switch rr := rr.(type) {
+		case *dns.A:
+			for _, ip := range sh.IP4 {
+				if ip.Equal(rr.A) {
+					return true
+				}
+			}
+		case *dns.AAAA:
+			for _, ip := range sh.IP6 {
+				if ip.Equal(rr.AAAA) {
+					return true
+				}
+			}
+		case *dns.CNAME:
+			if sh.Hostname != "" && strings.EqualFold(rr.Target, sh.Hostname) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// capTTL lowers every TTL of m's records (OPT aside) to at most ttl.
+func capTTL(m *dns.Msg, ttl uint32) {
+	for _, s := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for _, rr := range s {
+			if h := rr.Header(); h.Rrtype != dns.TypeOPT {
+				h.Ttl = min(h.Ttl, ttl)
+			}
+		}
+	}
 }

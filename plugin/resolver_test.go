@@ -302,3 +302,28 @@ func edeCode(m *dns.Msg) (uint16, bool) {
 	}
 	return 0, false
 }
+
+// TestResolverStaleUpstream: the resolver of us-central1-a sees nginx fail
+// there before the authority does (in the authority nginx is still ready in
+// us-central1-a). The authority's answer, naming the failed shard's load
+// balancer, is served for one second and not cached; once the authority
+// agrees, the chain moves on.
+func TestResolverStaleUpstream(t *testing.T) {
+	up := serveAuthority(t, "127.0.0.1:0")
+	m := newTestResolver(t, []string{up}, func(c *Config) { c.Resolver.Cluster = "us-central1-a" })
+	objs := localObjects(0)
+	objs.Nodes[0].Zone = "us-central1-a"
+	objs.Services[0].Addresses = []netip.Addr{netip.MustParseAddr("192.0.2.11")}
+	m.store.Replace("us-central1-a", objs)
+	m.store.SetState("us-central1-a", health.Up)
+	m.store.Rebuild()
+
+	stale0 := testutil.ToFloat64(resolverStaleAnswers)
+	for range 2 {
+		resp := ask(t, m, query(global, dns.TypeA, ""))
+		checkSection(t, "answer", resp.Answer, []string{global + " 5 IN CNAME " + usc1a, usc1a + " 1 IN A 192.0.2.11"})
+	}
+	if n := testutil.ToFloat64(resolverStaleAnswers) - stale0; n != 2 {
+		t.Errorf("stale answers counted %v, want 2 (the first was not cached)", n)
+	}
+}

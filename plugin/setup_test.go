@@ -166,26 +166,30 @@ func TestCorefileExample(t *testing.T) {
 	}
 	directives := append([]string{"meridian"}, dnsserver.Directives...)
 	blocks, err := caddyfile.Parse("Corefile.example", strings.NewReader(string(b)), directives)
-	if err != nil || len(blocks) != 1 {
-		t.Fatalf("Corefile.example: %v (%d blocks)", err, len(blocks))
+	if err != nil || len(blocks) != 2 {
+		t.Fatalf("Corefile.example: %v (%d blocks, want the authority and the resolver)", err, len(blocks))
 	}
-	input := lineBreaks(blocks[0].Tokens["meridian"])
-	c := caddy.NewTestController("dns", input)
-	c.ServerBlockKeys = blocks[0].Keys
-	cfg, err := parse(c)
-	if err != nil {
-		t.Fatalf("parse Corefile.example: %v", err)
+	for i, role := range []Role{Authoritative, Resolver} {
+		input := lineBreaks(blocks[i].Tokens["meridian"])
+		c := caddy.NewTestController("dns", input)
+		c.ServerBlockKeys = blocks[i].Keys
+		cfg, err := parse(c)
+		if err != nil {
+			t.Fatalf("parse Corefile.example block %d: %v", i, err)
+		}
+		if cfg.Federation != "myfederation" || cfg.Zones[0] != "example.com." || cfg.Role != role {
+			t.Errorf("unexpected config %+v", cfg)
+		}
+		cfg.Manifests = "../" + cfg.Manifests
+		if cfg.GeoIP != "" {
+			cfg.GeoIP = "../" + cfg.GeoIP
+		}
+		m, err := New(cfg)
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		m.locator.Stop()
 	}
-	if cfg.Federation != "myfederation" || cfg.Zones[0] != "example.com." {
-		t.Errorf("unexpected config %+v", cfg)
-	}
-	cfg.Manifests = "../" + cfg.Manifests
-	cfg.GeoIP = "../" + cfg.GeoIP
-	m, err := New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	m.locator.Stop()
 }
 
 // lineBreaks rebuilds a block's text from its tokens, one line per line.

@@ -51,7 +51,8 @@ func (w Why) String() string {
 
 // Local decides whether the resolver of cluster answers svc (nil: a
 // service the cluster does not run) with the local Service's cluster IPs,
-// and returns the local shard when it does. The decision does not depend
+// and returns the local shard whether or not it does (nil when there is
+// none), so that a remote answer naming it can be told. The decision does not depend
 // on the client or the query type: an answer of a family the Service has
 // no cluster IP of is empty (NODATA), not remote, so a dual-stack client
 // never gets a remote address beside a local one.
@@ -70,11 +71,11 @@ func Local(svc *model.Service, cluster string) (*model.Shard, Why) {
 	case sh == nil:
 		return nil, NoLocalShard
 	case !sh.Cluster.State.Usable():
-		return nil, LocalClusterDown
+		return sh, LocalClusterDown
 	case !sh.Healthy:
-		return nil, LocalUnhealthy
+		return sh, LocalUnhealthy
 	case len(sh.ClusterIPs) == 0:
-		return nil, NoClusterIP
+		return sh, NoClusterIP
 	}
 	return sh, LocalHealthy
 }

@@ -43,7 +43,7 @@ func TestLocal(t *testing.T) {
 			if why != tc.want {
 				t.Fatalf("why %v, want %v", why, tc.want)
 			}
-			if (sh != nil) != why.Local() || (sh != nil && sh.Cluster.Name != "home") {
+			if (sh == nil) != (why == NoLocalShard) || (sh != nil && sh.Cluster.Name != "home") {
 				t.Errorf("shard %+v for %v", sh, why)
 			}
 		})

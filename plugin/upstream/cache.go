@@ -117,6 +117,13 @@ func (c *cache) put(k cacheKey, req, r *dns.Msg, now time.Time) {
 	c.entries.Set(float64(c.lru.Len()))
 }
 
+// remove drops the entry under k, if any.
+func (c *cache) remove(k cacheKey) {
+	if c.lru.Remove(k) {
+		c.entries.Set(float64(c.lru.Len()))
+	}
+}
+
 // storable reports whether r, the reply to req, may be cached at all: see
 // "Cache" in the package doc. The TTL is prepare's business.
 func storable(req, r *dns.Msg) bool {

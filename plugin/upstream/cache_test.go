@@ -298,3 +298,19 @@ func TestCacheMetricsAndBound(t *testing.T) {
 		t.Errorf("upstream saw %d queries, want 5", s.calls())
 	}
 }
+
+// TestForget: a forgotten reply is asked again; the other entries stay.
+func TestForget(t *testing.T) {
+	s := startServer(t, serve(answer(answerA)))
+	u := newUpstream(t, Config{CacheSize: 16}, s.addr)
+	a, aaaa := query("www.example.org.", dns.TypeA), query("www.example.org.", dns.TypeAAAA)
+	mustExchange(t, u, a)
+	mustExchange(t, u, aaaa)
+	u.Forget(query("WWW.example.org.", dns.TypeA)) // the key ignores case
+	mustExchange(t, u, a)
+	mustExchange(t, u, aaaa)
+	if s.calls() != 3 {
+		t.Errorf("upstream saw %d queries, want 3: the forgotten A again, the AAAA from the cache", s.calls())
+	}
+	newUpstream(t, Config{}, s.addr).Forget(a) // no cache: nothing to do
+}

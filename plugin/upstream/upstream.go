@@ -79,6 +79,15 @@ func (u *Upstream) Exchange(ctx context.Context, req *dns.Msg) (*dns.Msg, error)
 }
 
 // forward tries the servers in turn, from the starting one, within Total.
+// Forget drops the cached reply to req, if any, so that the next Exchange
+// of the same question asks a server. The resolver calls it for a reply it
+// knows to be out of date: one that still names a shard it has seen fail.
+func (u *Upstream) Forget(req *dns.Msg) {
+	if u.cache != nil && req != nil && len(req.Question) == 1 && cacheable(req) {
+		u.cache.remove(keyOf(req))
+	}
+}
+
 func (u *Upstream) forward(ctx context.Context, req *dns.Msg) (*dns.Msg, error) {
 	wire, err := req.Pack()
 	if err != nil {

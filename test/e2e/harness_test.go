@@ -16,7 +16,8 @@ import (
 // server is meridian serving a private copy of the demo federation.
 type server struct {
 	*e2eutil.Server
-	demo string // the copy of testdata/demo
+	demo     string // the copy of testdata/demo
+	resolver string // the demo resolver's address (cluster us-central1-a)
 }
 
 // startDemo copies the demo federation into a temporary folder and starts
@@ -32,9 +33,12 @@ func startDemo(t *testing.T) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	resolver := e2eutil.FreePort(t)
 	s := e2eutil.Start(t, func(p e2eutil.Ports) string {
 		return strings.NewReplacer(
 			"example.com:1053", fmt.Sprintf("example.com:%d", p.DNS),
+			"127.0.0.1:1053", fmt.Sprintf("127.0.0.1:%d", p.DNS),
+			":1054", fmt.Sprintf(":%d", resolver),
 			"bind 127.0.0.1 ::1", "bind 127.0.0.1",
 			"testdata/demo", demo,
 			"testdata/geoip/", filepath.Join(root, "testdata", "geoip")+"/",
@@ -43,7 +47,7 @@ func startDemo(t *testing.T) *server {
 			"health 127.0.0.1:8080", fmt.Sprintf("health 127.0.0.1:%d", p.Health),
 		).Replace(string(example))
 	})
-	return &server{Server: s, demo: demo}
+	return &server{Server: s, demo: demo, resolver: fmt.Sprintf("127.0.0.1:%d", resolver)}
 }
 
 // editDemo rewrites one cluster's services.yaml in the server's demo copy:
