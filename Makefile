@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/meridian
 PKGS    := ./...
 
-.PHONY: all build coredns run test unit e2e bench lint generate tools kube-tools clean
+.PHONY: all build coredns run test unit e2e bench lint generate tools kube-tools clean image
 
 all: build
 
@@ -55,3 +55,5 @@ kube-tools:
 
 clean:
 	rm -rf bin
+image:
+	CGO_ENABLED=0 $(GO) build -o bin/meridian-static ./cmd/meridian && docker build -f deploy/Dockerfile -t meridian:dev .

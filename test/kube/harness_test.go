@@ -19,11 +19,14 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -95,16 +98,22 @@ func startFederation(t testing.TB, n int) *federation {
 		rc.QPS, rc.Burst = 1000, 2000 // the scale benchmark creates 300,000 objects
 		rc.ContentType = "application/vnd.kubernetes.protobuf"
 		f.admin[name] = kubernetes.NewForConfigOrDie(rc)
-		f.applyRBAC(t, name)
+		f.apply(t, name, "deploy/rbac.yaml")
 		f.tokens[name] = f.token(t, name)
 	}
 	return f
 }
 
-// applyRBAC creates the objects of deploy/rbac.yaml in one member.
-func (f *federation) applyRBAC(t testing.TB, member string) {
+// strict decodes manifests and rejects unknown or duplicate fields, which
+// a plain decode would drop before the API server could see them.
+var strict = serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict).UniversalDeserializer()
+
+// apply creates the objects of the manifest at path (from the repository's
+// top folder) in one member; objects that already exist are left as they
+// are.
+func (f *federation) apply(t testing.TB, member, path string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(e2eutil.RepoRoot(), "deploy", "rbac.yaml"))
+	b, err := os.ReadFile(filepath.Join(e2eutil.RepoRoot(), path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,26 +127,44 @@ func (f *federation) applyRBAC(t testing.TB, member string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(doc, nil, nil)
+		obj, _, err := strict.Decode(doc, nil, nil)
 		if err != nil {
-			t.Fatalf("deploy/rbac.yaml: %v", err)
+			t.Fatalf("%s: %v", path, err)
 		}
 		switch o := obj.(type) {
 		case *corev1.Namespace:
-			_, err = c.CoreV1().Namespaces().Create(ctx, o, metav1.CreateOptions{})
+			err = create(ctx, c.CoreV1().Namespaces(), o)
 		case *corev1.ServiceAccount:
-			_, err = c.CoreV1().ServiceAccounts(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+			err = create(ctx, c.CoreV1().ServiceAccounts(o.Namespace), o)
+		case *corev1.ConfigMap:
+			err = create(ctx, c.CoreV1().ConfigMaps(o.Namespace), o)
+		case *corev1.Service:
+			err = create(ctx, c.CoreV1().Services(o.Namespace), o)
+		case *appsv1.Deployment:
+			err = create(ctx, c.AppsV1().Deployments(o.Namespace), o)
+		case *policyv1.PodDisruptionBudget:
+			err = create(ctx, c.PolicyV1().PodDisruptionBudgets(o.Namespace), o)
 		case *rbacv1.ClusterRole:
-			_, err = c.RbacV1().ClusterRoles().Create(ctx, o, metav1.CreateOptions{})
+			err = create(ctx, c.RbacV1().ClusterRoles(), o)
 		case *rbacv1.ClusterRoleBinding:
-			_, err = c.RbacV1().ClusterRoleBindings().Create(ctx, o, metav1.CreateOptions{})
+			err = create(ctx, c.RbacV1().ClusterRoleBindings(), o)
 		default:
-			t.Fatalf("deploy/rbac.yaml: unexpected %T", obj)
+			t.Fatalf("%s: unexpected %T", path, obj)
 		}
 		if err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatalf("%s: applying deploy/rbac.yaml: %v", member, err)
+			t.Fatalf("%s: applying %s: %v", member, path, err)
 		}
 	}
+}
+
+// creator is the Create method of every typed client.
+type creator[T any] interface {
+	Create(context.Context, T, metav1.CreateOptions) (T, error)
+}
+
+func create[T any](ctx context.Context, c creator[T], o T) error {
+	_, err := c.Create(ctx, o, metav1.CreateOptions{})
+	return err
 }
 
 // token asks the API server for a token of the meridian ServiceAccount.
