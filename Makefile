@@ -19,11 +19,11 @@ coredns:
 run: build
 	@hack/run-demo.sh $(BIN)
 
-## test: install the test tools (dig, kdig, kube-apiserver, etcd), then vet and every test
-## (unit, end-to-end, real API servers) under -race
-test: tools kube-tools build
+## test: install the test tools (dig, kdig, kube-apiserver, etcd), build meridian and stock CoreDNS,
+## then vet and every test (unit, end-to-end, real API servers) under -race
+test: tools kube-tools build coredns
 	$(GO) vet $(PKGS)
-	MERIDIAN_BIN=$(CURDIR)/$(BIN) MERIDIAN_KUBE_TESTS=1 $(GO) test -race -count=1 -timeout 20m $(PKGS)
+	MERIDIAN_BIN=$(CURDIR)/$(BIN) MERIDIAN_COREDNS_BIN=$(CURDIR)/bin/coredns MERIDIAN_KUBE_TESTS=1 $(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 ## unit: the tests without the end-to-end ones
 unit:

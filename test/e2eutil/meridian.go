@@ -54,6 +54,21 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
+// CoreDNS returns stock CoreDNS built from the same module (`make
+// coredns`, which `make test` runs): $MERIDIAN_COREDNS_BIN, else
+// bin/coredns.
+func CoreDNS(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv("MERIDIAN_COREDNS_BIN")
+	if p == "" {
+		p = filepath.Join(RepoRoot(), "bin", "coredns")
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("stock CoreDNS: %v (run `make coredns`)", err)
+	}
+	return p
+}
+
 // RepoRoot is the repository's top folder.
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
@@ -77,6 +92,24 @@ type Ports struct{ DNS, Metrics, Ready, Health int }
 // process is stopped when the test ends.
 func Start(t testing.TB, corefile func(Ports) string) *Server {
 	t.Helper()
+	return StartWith(t, Process{}, corefile)
+}
+
+// Process says how StartWith runs a CoreDNS binary.
+type Process struct {
+	Binary string // "" means Binary(t), the meridian binary under test
+	// Args come after -conf FILE; they may use the ports (-dns.port).
+	Args func(Ports) []string
+	// Env is added to the test's environment; it may use the ports, for
+	// Corefiles that take their addresses from {$VAR}s.
+	Env func(Ports) []string
+}
+
+// StartWith is Start for any CoreDNS binary: stock CoreDNS, or meridian
+// with extra arguments and environment. The Corefile must serve the ready
+// plugin on 127.0.0.1:Ports.Ready.
+func StartWith(t testing.TB, proc Process, corefile func(Ports) string) *Server {
+	t.Helper()
 	p := Ports{DNS: FreePort(t), Metrics: FreePort(t), Ready: FreePort(t), Health: FreePort(t)}
 	s := &Server{
 		DNS:     fmt.Sprintf("127.0.0.1:%d", p.DNS),
@@ -88,7 +121,18 @@ func Start(t testing.TB, corefile func(Ports) string) *Server {
 	if err := os.WriteFile(cf, []byte(corefile(p)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(Binary(t), "-conf", cf)
+	bin := proc.Binary
+	if bin == "" {
+		bin = Binary(t)
+	}
+	args := []string{"-conf", cf}
+	if proc.Args != nil {
+		args = append(args, proc.Args(p)...)
+	}
+	cmd := exec.Command(bin, args...)
+	if proc.Env != nil {
+		cmd.Env = append(os.Environ(), proc.Env(p)...)
+	}
 	cmd.Stdout, cmd.Stderr = s.Out, s.Out
 	s.Started = time.Now()
 	if err := cmd.Start(); err != nil {

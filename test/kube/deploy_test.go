@@ -16,7 +16,6 @@ import (
 	"github.com/coredns/caddy/caddyfile"
 	"github.com/coredns/coredns/core/dnsserver"
 	appsv1 "k8s.io/api/apps/v1"
-	authv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -210,14 +209,9 @@ func checkDeployFiles(t *testing.T) {
 // clientAs is a client with a TokenRequest token of ServiceAccount ns/name.
 func (f *federation) clientAs(t testing.TB, member, ns, name string) kubernetes.Interface {
 	t.Helper()
-	exp := int64(3600)
-	tr, err := f.admin[member].CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), name,
-		&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("token for %s/%s: %v", ns, name, err)
-	}
+	token := f.tokenOf(t, member, ns, name)
 	cl := f.kubecfg.Clusters[f.kubecfg.Contexts[member].Cluster]
-	cs, err := kubernetes.NewForConfig(&rest.Config{Host: cl.Server, BearerToken: tr.Status.Token,
+	cs, err := kubernetes.NewForConfig(&rest.Config{Host: cl.Server, BearerToken: token,
 		TLSClientConfig: rest.TLSClientConfig{CAFile: cl.CertificateAuthority, CAData: cl.CertificateAuthorityData}})
 	if err != nil {
 		t.Fatal(err)

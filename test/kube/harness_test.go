@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -170,11 +171,17 @@ func create[T any](ctx context.Context, c creator[T], o T) error {
 // token asks the API server for a token of the meridian ServiceAccount.
 func (f *federation) token(t testing.TB, member string) string {
 	t.Helper()
+	return f.tokenOf(t, member, "meridian", "meridian")
+}
+
+// tokenOf asks the API server for a token of ServiceAccount ns/name.
+func (f *federation) tokenOf(t testing.TB, member, ns, name string) string {
+	t.Helper()
 	exp := int64(3600)
-	tr, err := f.admin[member].CoreV1().ServiceAccounts("meridian").CreateToken(context.Background(), "meridian",
+	tr, err := f.admin[member].CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), name,
 		&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
 	if err != nil {
-		t.Fatalf("%s: token request: %v", member, err)
+		t.Fatalf("%s: token request for %s/%s: %v", member, ns, name, err)
 	}
 	return tr.Status.Token
 }
@@ -183,13 +190,27 @@ func (f *federation) token(t testing.TB, member string) string {
 // only, each with the meridian ServiceAccount's token.
 func (f *federation) writeKubeconfig(t testing.TB, path string, members ...string) {
 	t.Helper()
-	cfg := clientcmdapi.NewConfig()
+	tokens := make(map[string]string, len(members))
 	for _, m := range members {
+		tokens[m] = f.tokens[m]
+	}
+	f.writeKubeconfigTokens(t, path, tokens)
+}
+
+// writeKubeconfigTokens writes a kubeconfig with one context per member,
+// named after it, authenticated with its token.
+func (f *federation) writeKubeconfigTokens(t testing.TB, path string, tokens map[string]string) {
+	t.Helper()
+	cfg := clientcmdapi.NewConfig()
+	var members []string
+	for m, token := range tokens {
 		kc := f.kubecfg.Contexts[m]
 		cfg.Clusters[m] = f.kubecfg.Clusters[kc.Cluster].DeepCopy()
-		cfg.AuthInfos[m] = &clientcmdapi.AuthInfo{Token: f.tokens[m]}
+		cfg.AuthInfos[m] = &clientcmdapi.AuthInfo{Token: token}
 		cfg.Contexts[m] = &clientcmdapi.Context{Cluster: m, AuthInfo: m}
+		members = append(members, m)
 	}
+	slices.Sort(members)
 	cfg.CurrentContext = members[0]
 	b, err := clientcmd.Write(*cfg)
 	if err != nil {
