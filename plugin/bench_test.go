@@ -6,6 +6,8 @@ import (
 
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/health"
 )
 
 // discard is a ResponseWriter that drops replies, so the benchmark measures
@@ -33,6 +35,36 @@ func BenchmarkServeDNS(b *testing.B) {
 			w := &discard{}
 			ctx := context.Background()
 			m.ServeDNS(ctx, w, msg) // warm the location cache
+			b.ReportAllocs()
+			for b.Loop() {
+				m.ServeDNS(ctx, w, msg)
+			}
+		})
+	}
+}
+
+// BenchmarkResolver answers as the resolver role: a local answer (cluster
+// IP, kube-dns form, CNAME mode) and a remote one served from the upstream
+// cache (no socket once the cache holds the chain).
+func BenchmarkResolver(b *testing.B) {
+	up := serveAuthority(b, "127.0.0.1:0")
+	for _, bc := range []struct {
+		name, qname string
+		ready       int
+		cname       bool
+	}{
+		{"local", global, 3, false},
+		{"local-kube-form", kubeGlobal, 3, false},
+		{"local-cname", global, 3, true},
+		{"remote-cached", global, 0, false},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			m := newTestResolver(b, []string{up}, func(c *Config) { c.Resolver.LocalCNAME = bc.cname })
+			setLocal(m, bc.ready, health.Up)
+			msg := query(bc.qname, dns.TypeA, "")
+			w := &discard{}
+			ctx := context.Background()
+			m.ServeDNS(ctx, w, msg) // fill the upstream cache
 			b.ReportAllocs()
 			for b.Loop() {
 				m.ServeDNS(ctx, w, msg)
