@@ -7,6 +7,8 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/health"
 )
 
 // FuzzServeDNS feeds wire-format queries to the handler: whatever decodes
@@ -32,6 +34,43 @@ func FuzzServeDNS(f *testing.F) {
 		req := new(dns.Msg)
 		if req.Unpack(wire) != nil {
 			return // the server answers FORMERR before any plugin runs
+		}
+		rec := dnstest.NewRecorder(&test.ResponseWriter{})
+		m.ServeDNS(context.Background(), rec, req)
+		if rec.Msg == nil {
+			t.Fatal("no reply")
+		}
+		if _, err := rec.Msg.Pack(); err != nil {
+			t.Fatalf("reply does not pack: %v\n%v", err, rec.Msg)
+		}
+	})
+}
+
+// FuzzResolver is FuzzServeDNS for the resolver role, with the test
+// authority as its upstream on 127.0.0.1: local answers, chains, forwarded
+// questions and the kube-form zone.
+func FuzzResolver(f *testing.F) {
+	seeds := []*dns.Msg{
+		query(global, dns.TypeA, "27.0.0.0/24"),
+		query(kubeGlobal, dns.TypeAAAA, ""),
+		query("_http._tcp."+kubeGlobal, dns.TypeSRV, ""),
+		query("web.shop.myfed.svc.example.com.", dns.TypeA, "2001:200::/48"),
+		query("default.myfed.svc.cluster.local.", dns.TypeCNAME, ""),
+		query("example.com.", dns.TypeSOA, "0.0.0.0/0"),
+	}
+	for _, s := range seeds {
+		b, err := s.Pack()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	m := newTestResolver(f, []string{serveAuthority(f, "127.0.0.1:0")})
+	setLocal(m, 0, health.Up) // nginx remote, echo local
+	f.Fuzz(func(t *testing.T, wire []byte) {
+		req := new(dns.Msg)
+		if req.Unpack(wire) != nil {
+			return
 		}
 		rec := dnstest.NewRecorder(&test.ResponseWriter{})
 		m.ServeDNS(context.Background(), rec, req)

@@ -40,8 +40,10 @@ func (r *resolver) serve(ctx context.Context, w dns.ResponseWriter, req *dns.Msg
 		return
 	case nm.Kind != answer.Service || !localType(q.Qtype):
 		if kube {
-			ls, _ := r.lookup(model.Key{Namespace: nm.Namespace, Name: nm.Service})
-			r.remote(ctx, w, req, ls, answer.Remote(nm, nil, r.fed, r.domain), opt, ecs)
+			// Not an address question: the global name's answer, as
+			// forwarding would give it, behind a CNAME; not counted as a
+			// local or remote answer, as forwarded questions are not.
+			r.remote(ctx, w, req, nil, answer.Remote(nm, nil, r.fed, r.domain), opt, ecs)
 			return
 		}
 		r.forward(ctx, w, req)
