@@ -29,12 +29,14 @@ test: tools kube-tools build coredns
 unit:
 	$(GO) test -race -count=1 $(shell $(GO) list $(PKGS) | grep -v /test/)
 
-## bench: Go benchmarks of the answer path, the GeoIP cache, the answer choice and the health engine (10,000 probed shards), then
-## convergence against real API servers (100 EndpointSlice flips)
-bench: kube-tools build
+## bench: Go benchmarks of the answer path, the GeoIP cache, the answer choice and the health engine (10,000 probed shards),
+## convergence against real API servers (100 EndpointSlice flips), then the resolver role's local answer against stock
+## CoreDNS `file` over sockets with dnsperf (bench/resolver/run.sh, about 4 minutes)
+bench: kube-tools build coredns
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./plugin/... ./geo/... ./health/
 	$(GO) test -run '^$$' -bench Prober10k -benchtime 1x ./health/
 	MERIDIAN_BIN=$(CURDIR)/$(BIN) MERIDIAN_KUBE_TESTS=1 $(GO) test -run '^$$' -bench Convergence -benchtime 100x ./test/kube/
+	bench/resolver/run.sh
 
 ## lint: gofmt and go vet
 lint:
