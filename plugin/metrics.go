@@ -169,13 +169,11 @@ func (r *registry) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect implements prometheus.Collector. Only the first running plugin
-// is reported, the first authoritative one if any: several server blocks
-// serving one federation would otherwise report the same series twice.
-// The resolver gauges come from the first resolver.
-func (r *registry) Collect(ch chan<- prometheus.Metric) {
+// reported returns the plugin whose snapshot is reported (the first
+// authoritative one, else the first resolver) and the first resolver.
+func (r *registry) reported() (m, res *Meridian) {
 	r.mu.Lock()
-	var m, res *Meridian
+	defer r.mu.Unlock()
 	for _, x := range r.ms {
 		switch {
 		case x.res == nil && (m == nil || m.res != nil):
@@ -187,7 +185,15 @@ func (r *registry) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
-	r.mu.Unlock()
+	return m, res
+}
+
+// Collect implements prometheus.Collector. Only the first running plugin
+// is reported, the first authoritative one if any: several server blocks
+// serving one federation would otherwise report the same series twice.
+// The resolver gauges come from the first resolver.
+func (r *registry) Collect(ch chan<- prometheus.Metric) {
+	m, res := r.reported()
 	if res != nil && res.cfg.ShardMetrics {
 		if idx := res.res.index.Load(); idx != nil {
 			for k, ls := range idx.services {

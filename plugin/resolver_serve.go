@@ -2,6 +2,7 @@ package meridian
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -147,6 +148,47 @@ func (r *resolver) remote(ctx context.Context, w dns.ResponseWriter, req *dns.Ms
 		w.WriteMsg(resp)
 		return
 	}
+	target, sub, reply, err := r.chase(ctx, req, targets, opt, ecs)
+	if err != nil {
+		resolverUpstreamErrors.Inc()
+		log.Debugf("query %s: %v", q.Name, err)
+		w.WriteMsg(upstream.ServFail(req, err))
+		return
+	}
+	if ls != nil && ls.why == answer.LocalUnhealthy && namesShard(reply, ls.shard) {
+		// The authority has not seen the local shard fail yet (it watches
+		// the same API server from afar, through its own hysteresis): its
+		// answer is out of date. Serve it for one second, and ask again
+		// next time.
+		resolverStaleAnswers.Inc()
+		r.up.Forget(sub)
+		capTTL(reply, 1)
+	}
+	var resp *dns.Msg
+	if strings.EqualFold(target, q.Name) {
+		// The widest target is the question itself: no CNAME to itself,
+		// the authority's answer as it is.
+		resp = chainReply(req, nil, reply)
+		resp.Authoritative = reply.Authoritative
+	} else {
+		resp = chainReply(req, r.cname(q.Name, target), reply)
+	}
+	if opt != nil {
+		scope := uint8(0)
+		if e := subnetOf(reply); e != nil && ecs != nil {
+			scope = e.SourceScope
+		}
+		resp.Extra = append(resp.Extra, replyOPT(opt, ecs, scope))
+	}
+	w.WriteMsg(resp)
+}
+
+// chase asks the upstream servers for req's type at each of targets in
+// turn, until one is not NXDOMAIN (the last one always counts), and
+// returns that target, the query sent for it and the reply. A reply other
+// than NOERROR or NXDOMAIN is an error, as is no reply at all.
+func (r *resolver) chase(ctx context.Context, req *dns.Msg, targets []string, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) (string, *dns.Msg, *dns.Msg, error) {
+	q := req.Question[0]
 	sub := &dns.Msg{Question: []dns.Question{{Qtype: q.Qtype, Qclass: q.Qclass}}}
 	sub.Id = req.Id
 	sub.CheckingDisabled = req.CheckingDisabled
@@ -160,48 +202,17 @@ func (r *resolver) remote(ctx context.Context, w dns.ResponseWriter, req *dns.Ms
 	for i, t := range targets {
 		sub.Question[0].Name = t
 		reply, err := r.up.Exchange(ctx, sub)
-		if err != nil {
-			resolverUpstreamErrors.Inc()
-			log.Debugf("query %s: %v", q.Name, err)
-			w.WriteMsg(upstream.ServFail(req, err))
-			return
-		}
-		if reply.Rcode == dns.RcodeNameError && i < len(targets)-1 {
+		switch {
+		case err != nil:
+			return "", nil, nil, err
+		case reply.Rcode == dns.RcodeNameError && i < len(targets)-1:
 			continue
+		case reply.Rcode != dns.RcodeSuccess && reply.Rcode != dns.RcodeNameError:
+			return "", nil, nil, fmt.Errorf("upstream answered %s for %s", dns.RcodeToString[reply.Rcode], t)
 		}
-		if reply.Rcode != dns.RcodeSuccess && reply.Rcode != dns.RcodeNameError {
-			resolverUpstreamErrors.Inc()
-			w.WriteMsg(upstream.ServFail(req, fmt.Errorf("upstream answered %s for %s", dns.RcodeToString[reply.Rcode], t)))
-			return
-		}
-		if ls != nil && ls.why == answer.LocalUnhealthy && namesShard(reply, ls.shard) {
-			// The authority has not seen the local shard fail yet (it
-			// watches the same API server from afar, through its own
-			// hysteresis): its answer is out of date. Serve it for one
-			// second, and ask again next time.
-			resolverStaleAnswers.Inc()
-			r.up.Forget(sub)
-			capTTL(reply, 1)
-		}
-		var resp *dns.Msg
-		if strings.EqualFold(t, q.Name) {
-			// The widest target is the question itself: no CNAME to
-			// itself, the authority's answer as it is.
-			resp = chainReply(req, nil, reply)
-			resp.Authoritative = reply.Authoritative
-		} else {
-			resp = chainReply(req, r.cname(q.Name, t), reply)
-		}
-		if opt != nil {
-			scope := uint8(0)
-			if e := subnetOf(reply); e != nil && ecs != nil {
-				scope = e.SourceScope
-			}
-			resp.Extra = append(resp.Extra, replyOPT(opt, ecs, scope))
-		}
-		w.WriteMsg(resp)
-		return
+		return t, sub, reply, nil
 	}
+	return "", nil, nil, errors.New("no target") // targets is never empty
 }
 
 // chainReply is the reply to req that starts with first (nil: none) and

@@ -43,6 +43,28 @@ const (
 // domain of deploy/resolver/stub-domain.Corefile. Every query goes through
 // that stock CoreDNS, as a pod's would.
 func TestResolverStubDomain(t *testing.T) {
+	e := startStubDomain(t)
+	t.Run("local shard ready: the local cluster IP", e.local)
+	t.Run("local shard unready: zone falls back to region", e.zoneToRegion)
+	t.Run("region unready too: region falls back to global", e.regionToGlobal)
+	t.Run("local shard back: local again", func(t *testing.T) {
+		setReady(t, e.f.admin["member-2"], "nginx", 3)
+		setReady(t, e.f.admin["member-1"], "nginx", 3)
+		t.Logf("local after %v", e.expect(t, "local answer again", e.clusterIP))
+	})
+	t.Run("upstream down: SERVFAIL within the timeout, then recovery", e.upstreamDown)
+	t.Run("metrics", e.metrics)
+}
+
+// stubDomain is the running setup of TestResolverStubDomain.
+type stubDomain struct {
+	f                       *federation
+	auth, resolver, cluster *e2eutil.Server
+	clusterIP               string        // nginx's cluster IP in member-1
+	pod                     *net.Resolver // Go's resolver, pointed at the cluster DNS
+}
+
+func startStubDomain(t *testing.T) *stubDomain {
 	f := startFederation(t, len(resolverMembers))
 	fed := map[string]string{fedLabel: "myfed"}
 	for _, m := range resolverMembers {
@@ -51,143 +73,149 @@ func TestResolverStubDomain(t *testing.T) {
 		addService(t, c, m, "nginx", fed, 3)
 	}
 	addService(t, f.admin["member-3"], resolverMembers[2], "web", fed, 3)
-	local := f.admin["member-1"]
-	ctx := context.Background()
-	svc, err := local.CoreV1().Services("default").Get(ctx, "nginx", metav1.GetOptions{})
+	svc, err := f.admin["member-1"].CoreV1().Services("default").Get(context.Background(), "nginx", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	clusterIP := svc.Spec.ClusterIP
-
 	dir := t.TempDir()
 	all := filepath.Join(dir, "federation.kubeconfig")
 	f.writeKubeconfig(t, all, "member-1", "member-2", "member-3")
-	auth := startMeridian(t, all, "default_regions us-central1 europe-west1")
-
-	resolver := startResolver(t, f, dir, auth.DNS)
-	cluster := startClusterDNS(t, f, dir, resolver.DNS)
-	ask := func(name string, qtype uint16) *dns.Msg { return cluster.Ask(t, "udp", name, qtype, "") }
-	addrs := func(name string) []string { return slices.Sorted(slices.Values(e2eutil.Addrs(ask(name, dns.TypeA)))) }
-	expect := func(what string, want ...string) time.Duration {
-		t.Helper()
-		return e2eutil.Eventually(t, 15*time.Second, what, func() bool { return slices.Equal(addrs(nginx), want) })
-	}
-	pod := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+	e := &stubDomain{f: f, clusterIP: svc.Spec.ClusterIP}
+	e.auth = startMeridian(t, all, "default_regions us-central1 europe-west1")
+	e.resolver = startResolver(t, f, dir, e.auth.DNS)
+	e.cluster = startClusterDNS(t, f, dir, e.resolver.DNS)
+	e.pod = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, network, cluster.DNS)
+		return d.DialContext(ctx, network, e.cluster.DNS)
 	}}
-	lookup := func(name string) []string {
-		got, err := pod.LookupHost(ctx, strings.TrimSuffix(name, "."))
-		if err != nil {
-			t.Errorf("Go resolver %s: %v", name, err)
-		}
-		return slices.Sorted(slices.Values(got))
+	return e
+}
+
+func (e *stubDomain) ask(t *testing.T, name string, qtype uint16) *dns.Msg {
+	t.Helper()
+	return e.cluster.Ask(t, "udp", name, qtype, "")
+}
+
+// addrs returns the sorted A records the cluster DNS answers name with.
+func (e *stubDomain) addrs(t *testing.T, name string) []string {
+	t.Helper()
+	return slices.Sorted(slices.Values(e2eutil.Addrs(e.ask(t, name, dns.TypeA))))
+}
+
+// expect waits until nginx's global name is answered with want.
+func (e *stubDomain) expect(t *testing.T, what string, want ...string) time.Duration {
+	t.Helper()
+	return e2eutil.Eventually(t, 15*time.Second, what, func() bool { return slices.Equal(e.addrs(t, nginx), want) })
+}
+
+// lookup resolves name with Go's resolver, as a Go program in a pod would.
+func (e *stubDomain) lookup(t *testing.T, name string) []string {
+	t.Helper()
+	got, err := e.pod.LookupHost(context.Background(), strings.TrimSuffix(name, "."))
+	if err != nil {
+		t.Errorf("Go resolver %s: %v", name, err)
 	}
+	return slices.Sorted(slices.Values(got))
+}
 
-	t.Run("local shard ready: the local cluster IP", func(t *testing.T) {
-		expect("local answer", clusterIP)
-		r := ask(nginx, dns.TypeA)
-		if len(r.Answer) != 1 || r.Answer[0].Header().Ttl != 5 || !r.Authoritative {
-			t.Errorf("local answer %v (AA %v), want one A with TTL 5, AA", r.Answer, r.Authoritative)
-		}
-		if got := addrs(kubeNginx); !slices.Equal(got, []string{clusterIP}) {
-			t.Errorf("kube-dns form: %v, want %s", got, clusterIP)
-		}
-		// The same address the cluster DNS gives the Service itself.
-		if got := addrs("nginx.default.svc.cluster.local."); !slices.Equal(got, []string{clusterIP}) {
-			t.Errorf("nginx.default.svc.cluster.local: %v, want %s", got, clusterIP)
-		}
-		if got := lookup(nginx); !slices.Equal(got, []string{clusterIP}) {
-			t.Errorf("Go resolver: %v, want %s", got, clusterIP)
-		}
-	})
+func (e *stubDomain) local(t *testing.T) {
+	ip := []string{e.clusterIP}
+	e.expect(t, "local answer", ip...)
+	r := e.ask(t, nginx, dns.TypeA)
+	if len(r.Answer) != 1 || r.Answer[0].Header().Ttl != 5 || !r.Authoritative {
+		t.Errorf("local answer %v (AA %v), want one A with TTL 5, AA", r.Answer, r.Authoritative)
+	}
+	if got := e.addrs(t, kubeNginx); !slices.Equal(got, ip) {
+		t.Errorf("kube-dns form: %v, want %s", got, ip)
+	}
+	// The same address the cluster DNS gives the Service itself.
+	if got := e.addrs(t, "nginx.default.svc.cluster.local."); !slices.Equal(got, ip) {
+		t.Errorf("nginx.default.svc.cluster.local: %v, want %s", got, ip)
+	}
+	if got := e.lookup(t, nginx); !slices.Equal(got, ip) {
+		t.Errorf("Go resolver: %v, want %s", got, ip)
+	}
+}
 
-	t.Run("local shard unready: zone falls back to region", func(t *testing.T) {
-		setReady(t, local, "nginx", 0)
-		t.Logf("remote after %v", expect("member-2 through the region name", "192.0.2.2"))
-		r := ask(nginx, dns.TypeA)
-		checkChain(t, r, nginx, zoneNginx, regionNginx)
-		if r.Authoritative || !r.RecursionAvailable {
-			t.Errorf("chained answer AA %v RA %v, want RA only", r.Authoritative, r.RecursionAvailable)
-		}
-		if got := lookup(kubeNginx); !slices.Equal(got, []string{"192.0.2.2"}) {
-			t.Errorf("Go resolver, kube-dns form: %v, want member-2", got)
-		}
-	})
+func (e *stubDomain) zoneToRegion(t *testing.T) {
+	setReady(t, e.f.admin["member-1"], "nginx", 0)
+	t.Logf("remote after %v", e.expect(t, "member-2 through the region name", "192.0.2.2"))
+	r := e.ask(t, nginx, dns.TypeA)
+	checkChain(t, r, nginx, zoneNginx, regionNginx)
+	if r.Authoritative || !r.RecursionAvailable {
+		t.Errorf("chained answer AA %v RA %v, want RA only", r.Authoritative, r.RecursionAvailable)
+	}
+	if got := e.lookup(t, kubeNginx); !slices.Equal(got, []string{"192.0.2.2"}) {
+		t.Errorf("Go resolver, kube-dns form: %v, want member-2", got)
+	}
+}
 
-	t.Run("region unready too: region falls back to global", func(t *testing.T) {
-		setReady(t, f.admin["member-2"], "nginx", 0)
-		t.Logf("remote after %v", expect("member-3 through the global name", "198.51.100.3"))
-		checkChain(t, ask(nginx, dns.TypeA), nginx, zoneNginx, regionNginx, nginx)
-		if got := lookup(nginx); !slices.Equal(got, []string{"198.51.100.3"}) {
-			t.Errorf("Go resolver: %v, want member-3", got)
-		}
-	})
+func (e *stubDomain) regionToGlobal(t *testing.T) {
+	setReady(t, e.f.admin["member-2"], "nginx", 0)
+	t.Logf("remote after %v", e.expect(t, "member-3 through the global name", "198.51.100.3"))
+	checkChain(t, e.ask(t, nginx, dns.TypeA), nginx, zoneNginx, regionNginx, nginx)
+	if got := e.lookup(t, nginx); !slices.Equal(got, []string{"198.51.100.3"}) {
+		t.Errorf("Go resolver: %v, want member-3", got)
+	}
+}
 
-	t.Run("local shard back: local again", func(t *testing.T) {
-		setReady(t, f.admin["member-2"], "nginx", 3)
-		setReady(t, local, "nginx", 3)
-		t.Logf("local after %v", expect("local answer again", clusterIP))
+func (e *stubDomain) upstreamDown(t *testing.T) {
+	if err := syscall.Kill(e.auth.Pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			syscall.Kill(e.auth.Pid, syscall.SIGCONT)
+		}
+	}()
+	// web runs in member-3 only, and has not been asked: nothing cached.
+	start := time.Now()
+	r := e.ask(t, webGlobal, dns.TypeA)
+	took := time.Since(start)
+	t.Logf("SERVFAIL after %v", took)
+	if r.Rcode != dns.RcodeServerFailure {
+		t.Errorf("rcode %s, want SERVFAIL", dns.RcodeToString[r.Rcode])
+	}
+	// The shipped Corefile keeps the default timeouts: 750 ms per attempt,
+	// 1.5 s per query, under CoreDNS forward's 2 s.
+	if took > 1900*time.Millisecond {
+		t.Errorf("SERVFAIL after %v, want within the resolver's 1.5 s total", took)
+	}
+	// With EDNS the reason comes through the cluster DNS: EDE 22.
+	q := new(dns.Msg)
+	q.SetQuestion(webGlobal, dns.TypeA)
+	q.SetEdns0(1232, false)
+	if r, err := dns.Exchange(q, e.cluster.DNS); err != nil || r.Rcode != dns.RcodeServerFailure || ede(r) != dns.ExtendedErrorCodeNoReachableAuthority {
+		t.Errorf("EDNS query: %v %v, want SERVFAIL with EDE %d", r, err, dns.ExtendedErrorCodeNoReachableAuthority)
+	}
+	if got := e.addrs(t, nginx); !slices.Equal(got, []string{e.clusterIP}) {
+		t.Errorf("local answer while the upstream is down: %v", got)
+	}
+	syscall.Kill(e.auth.Pid, syscall.SIGCONT)
+	stopped = false
+	e2eutil.Eventually(t, 10*time.Second, "web answered again", func() bool {
+		return slices.Equal(e.addrs(t, webGlobal), []string{"198.51.100.3"})
 	})
+}
 
-	t.Run("upstream down: SERVFAIL within the timeout, then recovery", func(t *testing.T) {
-		if err := syscall.Kill(auth.Pid, syscall.SIGSTOP); err != nil {
-			t.Fatal(err)
+func (e *stubDomain) metrics(t *testing.T) {
+	m := e.resolver.Scrape(t)
+	for _, series := range []string{
+		`coredns_meridian_resolver_answers_total{answer="local",namespace="default",service="nginx"}`,
+		`coredns_meridian_resolver_answers_total{answer="remote",namespace="default",service="nginx"}`,
+		`coredns_meridian_resolver_local_shard_healthy{namespace="default",service="nginx"} 1`,
+		`coredns_meridian_resolver_upstream_errors_total `,
+		`coredns_meridian_upstream_requests_total{result="timeout",server="` + e.auth.DNS + `"}`,
+		`coredns_meridian_cluster_up{cluster="member-1",region="us-central1"} 1`,
+	} {
+		if !strings.Contains(m, series) {
+			t.Errorf("resolver metrics lack %s", series)
 		}
-		stopped := true
-		defer func() {
-			if stopped {
-				syscall.Kill(auth.Pid, syscall.SIGCONT)
-			}
-		}()
-		// web runs in member-3 only, and has not been asked: nothing cached.
-		start := time.Now()
-		r := cluster.Ask(t, "udp", webGlobal, dns.TypeA, "")
-		took := time.Since(start)
-		t.Logf("SERVFAIL after %v", took)
-		if r.Rcode != dns.RcodeServerFailure {
-			t.Errorf("rcode %s, want SERVFAIL", dns.RcodeToString[r.Rcode])
-		}
-		// The shipped Corefile keeps the default timeouts: 750 ms per
-		// attempt, 1.5 s per query, under CoreDNS forward's 2 s.
-		if took > 1900*time.Millisecond {
-			t.Errorf("SERVFAIL after %v, want within the resolver's 1.5 s total", took)
-		}
-		// With EDNS the reason comes through the cluster DNS: EDE 22.
-		q := new(dns.Msg)
-		q.SetQuestion(webGlobal, dns.TypeA)
-		q.SetEdns0(1232, false)
-		if r, err := dns.Exchange(q, cluster.DNS); err != nil || r.Rcode != dns.RcodeServerFailure || ede(r) != dns.ExtendedErrorCodeNoReachableAuthority {
-			t.Errorf("EDNS query: %v %v, want SERVFAIL with EDE %d", r, err, dns.ExtendedErrorCodeNoReachableAuthority)
-		}
-		if got := addrs(nginx); !slices.Equal(got, []string{clusterIP}) {
-			t.Errorf("local answer while the upstream is down: %v", got)
-		}
-		syscall.Kill(auth.Pid, syscall.SIGCONT)
-		stopped = false
-		e2eutil.Eventually(t, 10*time.Second, "web answered again", func() bool {
-			return slices.Equal(addrs(webGlobal), []string{"198.51.100.3"})
-		})
-	})
-
-	t.Run("metrics", func(t *testing.T) {
-		m := resolver.Scrape(t)
-		for _, series := range []string{
-			`coredns_meridian_resolver_answers_total{answer="local",namespace="default",service="nginx"}`,
-			`coredns_meridian_resolver_answers_total{answer="remote",namespace="default",service="nginx"}`,
-			`coredns_meridian_resolver_local_shard_healthy{namespace="default",service="nginx"} 1`,
-			`coredns_meridian_resolver_upstream_errors_total `,
-			`coredns_meridian_upstream_requests_total{result="timeout",server="` + auth.DNS + `"}`,
-			`coredns_meridian_cluster_up{cluster="member-1",region="us-central1"} 1`,
-		} {
-			if !strings.Contains(m, series) {
-				t.Errorf("resolver metrics lack %s", series)
-			}
-		}
-		if strings.Contains(m, `cluster="member-2"`) {
-			t.Error("the resolver reports member-2: it must watch its own cluster only")
-		}
-	})
+	}
+	if strings.Contains(m, `cluster="member-2"`) {
+		t.Error("the resolver reports member-2: it must watch its own cluster only")
+	}
 }
 
 // ede returns the Extended DNS Error code of r, or 0xffff for none.
