@@ -2,12 +2,14 @@ package meridian
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/miekg/dns"
 
 	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/source"
 )
 
 // discard is a ResponseWriter that drops replies, so the benchmark measures
@@ -70,5 +72,24 @@ func BenchmarkResolver(b *testing.B) {
 				m.ServeDNS(ctx, w, msg)
 			}
 		})
+	}
+}
+
+// BenchmarkResolverRebuild decides 10,000 services of the local cluster, as
+// the resolver does after every snapshot.
+func BenchmarkResolverRebuild(b *testing.B) {
+	m := newTestResolver(b, []string{"127.0.0.1:9"})
+	objs := localObjects(3)
+	for i := range 10000 {
+		svc := objs.Services[0]
+		svc.Name = fmt.Sprintf("svc-%d", i)
+		objs.Services = append(objs.Services, svc)
+		objs.Endpoints = append(objs.Endpoints, source.EndpointSlice{Namespace: "default", Name: svc.Name + "-1", Service: svc.Name, Ready: 1, Total: 1})
+	}
+	m.store.Replace("us-central1-b", objs)
+	snap := m.store.Rebuild()
+	b.ReportAllocs()
+	for b.Loop() {
+		m.res.rebuild(snap)
 	}
 }

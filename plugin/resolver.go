@@ -85,14 +85,18 @@ func (r *resolver) rebuild(snap *model.Snapshot) {
 	}
 	seen := make(map[model.Key]answer.Why, len(snap.Services))
 	local := 0
+	prev := r.index.Load()
 	for k, svc := range snap.Services {
 		sh, why := answer.Local(svc, r.cfg.Cluster)
-		idx.services[k] = &localService{
-			shard:  sh,
-			why:    why,
-			local:  resolverAnswers.WithLabelValues(k.Namespace, k.Name, "local"),
-			remote: resolverAnswers.WithLabelValues(k.Namespace, k.Name, "remote"),
+		ls := &localService{shard: sh, why: why}
+		// The counters outlive snapshots: look them up once per service.
+		if old := prev.service(k); old != nil {
+			ls.local, ls.remote = old.local, old.remote
+		} else {
+			ls.local = resolverAnswers.WithLabelValues(k.Namespace, k.Name, "local")
+			ls.remote = resolverAnswers.WithLabelValues(k.Namespace, k.Name, "remote")
 		}
+		idx.services[k] = ls
 		seen[k] = why
 		if why.Local() {
 			local++
@@ -126,8 +130,16 @@ func (r *resolver) lookup(k model.Key) (*localService, *model.Cluster) {
 	if idx == nil {
 		return nil, nil
 	}
-	if ls := idx.services[k]; ls != nil {
+	if ls := idx.service(k); ls != nil {
 		return ls, idx.cluster
 	}
 	return idx.other, idx.cluster
+}
+
+// service returns k's decision in idx (nil-safe), or nil.
+func (idx *localIndex) service(k model.Key) *localService {
+	if idx == nil {
+		return nil
+	}
+	return idx.services[k]
 }
