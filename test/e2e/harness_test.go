@@ -38,7 +38,8 @@ func startDemo(t *testing.T) *server {
 		return strings.NewReplacer(
 			"example.com:1053", fmt.Sprintf("example.com:%d", p.DNS),
 			"127.0.0.1:1053", fmt.Sprintf("127.0.0.1:%d", p.DNS),
-			":1054", fmt.Sprintf(":%d", resolver),
+			"example.com:1054", fmt.Sprintf("example.com:%d", resolver),
+			"myfederation.svc.cluster.local:1054", fmt.Sprintf("myfederation.svc.cluster.local:%d", resolver),
 			"bind 127.0.0.1 ::1", "bind 127.0.0.1",
 			"testdata/demo", demo,
 			"testdata/geoip/", filepath.Join(root, "testdata", "geoip")+"/",
