@@ -91,10 +91,10 @@ func remotePrefix(a net.Addr) netip.Prefix {
 	return netip.PrefixFrom(addr, addr.BitLen())
 }
 
-// replyOPT fills the arena's OPT record for a reply to a query with opt:
+// replyOPT fills the room's OPT record for a reply to a query with opt:
 // our buffer size, the DO bit copied, and the client-subnet option echoed
 // with scope.
-func (ar *arena) replyOPT(opt *dns.OPT, ecs *dns.EDNS0_SUBNET, scope uint8) *dns.OPT {
+func (ar *optRoom) replyOPT(opt *dns.OPT, ecs *dns.EDNS0_SUBNET, scope uint8) *dns.OPT {
 	o := &ar.opt
 	o.Hdr = dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: udpSize}
 	if opt.Do() {

@@ -97,18 +97,4 @@ func query(name string, qtype uint16, subnet string) *dns.Msg {
 	return m
 }
 
-// replyECS returns the client-subnet option of a reply, or nil.
-func replyECS(m *dns.Msg) *dns.EDNS0_SUBNET {
-	o := m.IsEdns0()
-	if o == nil {
-		return nil
-	}
-	for _, e := range o.Option {
-		if s, ok := e.(*dns.EDNS0_SUBNET); ok {
-			return s
-		}
-	}
-	return nil
-}
-
 func newEmptyStore() *store.Store { return store.New(store.Config{}) }

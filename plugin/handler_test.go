@@ -131,7 +131,7 @@ func modOrNil(f func(*Config)) []func(*Config) {
 	return []func(*Config){f}
 }
 
-func hasECS(m *dns.Msg) bool { return replyECS(m) != nil }
+func hasECS(m *dns.Msg) bool { return subnetOf(m) != nil }
 
 func checkServe(t *testing.T, m *Meridian, tc serveCase) {
 	t.Helper()
@@ -155,17 +155,25 @@ func checkServe(t *testing.T, m *Meridian, tc serveCase) {
 	checkSection(t, "answer", resp.Answer, tc.answer)
 	checkSection(t, "authority", resp.Ns, tc.ns)
 	checkSection(t, "additional", resp.Extra, tc.extra)
-	ecs := replyECS(resp)
-	switch {
-	case tc.scope < 0 && ecs != nil:
-		t.Errorf("reply has ECS %v, want none", ecs)
-	case tc.scope >= 0 && ecs == nil:
-		t.Errorf("reply has no ECS, want scope %d", tc.scope)
-	case ecs != nil && int(ecs.SourceScope) != tc.scope:
-		t.Errorf("ECS scope %d, want %d", ecs.SourceScope, tc.scope)
-	}
-	if q := replyECS(tc.msg); ecs != nil && (ecs.SourceNetmask != q.SourceNetmask || !ecs.Address.Equal(q.Address) || ecs.Family != q.Family) {
+	checkScope(t, resp, tc.scope)
+	ecs := subnetOf(resp)
+	if q := subnetOf(tc.msg); ecs != nil && (ecs.SourceNetmask != q.SourceNetmask || !ecs.Address.Equal(q.Address) || ecs.Family != q.Family) {
 		t.Errorf("ECS not echoed: sent %v, got %v", q, ecs)
+	}
+}
+
+// checkScope checks the reply's ECS option: none when scope < 0, else one
+// with that scope.
+func checkScope(t *testing.T, resp *dns.Msg, scope int) {
+	t.Helper()
+	ecs := subnetOf(resp)
+	switch {
+	case scope < 0 && ecs != nil:
+		t.Errorf("reply has ECS %v, want none", ecs)
+	case scope >= 0 && ecs == nil:
+		t.Errorf("reply has no ECS, want scope %d", scope)
+	case ecs != nil && int(ecs.SourceScope) != scope:
+		t.Errorf("ECS scope %d, want %d", ecs.SourceScope, scope)
 	}
 }
 
@@ -218,7 +226,7 @@ func TestServeDNSMalformed(t *testing.T) {
 	m := newTestPlugin(t)
 	ecsQuery := func(mut func(*dns.EDNS0_SUBNET)) *dns.Msg {
 		msg := query(global, dns.TypeA, "27.0.0.0/24")
-		mut(replyECS(msg))
+		mut(subnetOf(msg))
 		return msg
 	}
 	tests := []struct {

@@ -5,9 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/coredns/coredns/plugin"
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/meridian-dns/meridian/health"
 	"github.com/meridian-dns/meridian/plugin/model"
 	"github.com/meridian-dns/meridian/plugin/policy"
@@ -39,7 +36,7 @@ func (v healthView) Probe(t health.TargetKey) bool {
 // endpoints alone: probes test load-balancer addresses, which it does not
 // answer with.
 func (m *Meridian) newHealth() healthView {
-	reg := prometheus.WrapRegistererWithPrefix(plugin.Namespace+"_", prometheus.DefaultRegisterer)
+	reg := registerer()
 	v := healthView{
 		passive: health.NewPassive(health.PassiveConfig{
 			Interval:   m.cfg.PassiveInterval,

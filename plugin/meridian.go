@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/coredns/coredns/plugin"
-	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meridian-dns/meridian/geo"
@@ -68,7 +67,7 @@ func New(cfg *Config) (*Meridian, error) {
 		Path:       cfg.GeoIP,
 		CacheSize:  cfg.GeoIPCache,
 		Reload:     cfg.GeoIPReload,
-		Registerer: prometheus.WrapRegistererWithPrefix(plugin.Namespace+"_", prometheus.DefaultRegisterer),
+		Registerer: registerer(),
 		Logger:     log,
 	})
 	if err != nil {

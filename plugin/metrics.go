@@ -80,6 +80,13 @@ var (
 	}, []string{"cluster", "reason"})
 )
 
+// registerer is where the plugin's packages (geo, health, upstream)
+// register their collectors: the default registry, which the prometheus
+// plugin serves, under CoreDNS's prefix.
+func registerer() prometheus.Registerer {
+	return prometheus.WrapRegistererWithPrefix(plugin.Namespace+"_", prometheus.DefaultRegisterer)
+}
+
 // metrics are one plugin's handles on the counters.
 type metrics struct{}
 

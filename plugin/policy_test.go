@@ -81,7 +81,7 @@ func TestServePolicies(t *testing.T) {
 				a := rec.Msg.Answer[0].(*dns.A).A.String()
 				counts[a]++
 				order = append(order, a)
-				if ecs := replyECS(rec.Msg); ecs == nil || ecs.SourceScope != 0 {
+				if ecs := subnetOf(rec.Msg); ecs == nil || ecs.SourceScope != 0 {
 					t.Fatalf("ECS %v, want scope 0", ecs)
 				}
 			}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	"github.com/coredns/coredns/plugin"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meridian-dns/meridian/plugin/answer"
@@ -53,7 +52,7 @@ func newResolver(cfg *Config) (*resolver, error) {
 		Timeout:    rc.UpstreamTimeout,
 		Total:      rc.UpstreamTotal,
 		CacheSize:  rc.UpstreamCache,
-		Registerer: prometheus.WrapRegistererWithPrefix(plugin.Namespace+"_", prometheus.DefaultRegisterer),
+		Registerer: registerer(),
 		Logger:     log,
 	})
 	if err != nil {
@@ -78,14 +77,14 @@ func newResolver(cfg *Config) (*resolver, error) {
 // rebuild decides every service of snap and logs the decisions that
 // changed since the last snapshot. Called by the store's builder only.
 func (r *resolver) rebuild(snap *model.Snapshot) {
+	prev := r.index.Load()
 	idx := &localIndex{
 		cluster:  snap.Cluster(r.cfg.Cluster),
 		services: make(map[model.Key]*localService, len(snap.Services)),
-		other:    &localService{why: answer.NoLocalShard, local: resolverAnswers.WithLabelValues("", "", "local"), remote: resolverAnswers.WithLabelValues("", "", "remote")},
+		other:    prev.otherService(),
 	}
 	seen := make(map[model.Key]answer.Why, len(snap.Services))
 	local := 0
-	prev := r.index.Load()
 	for k, svc := range snap.Services {
 		sh, why := answer.Local(svc, r.cfg.Cluster)
 		ls := &localService{shard: sh, why: why}
@@ -134,6 +133,19 @@ func (r *resolver) lookup(k model.Key) (*localService, *model.Cluster) {
 		return ls, idx.cluster
 	}
 	return idx.other, idx.cluster
+}
+
+// otherService is the decision of the services the local cluster does not
+// run: idx's, or a new one before the first index.
+func (idx *localIndex) otherService() *localService {
+	if idx != nil {
+		return idx.other
+	}
+	return &localService{
+		why:    answer.NoLocalShard,
+		local:  resolverAnswers.WithLabelValues("", "", "local"),
+		remote: resolverAnswers.WithLabelValues("", "", "remote"),
+	}
 }
 
 // service returns k's decision in idx (nil-safe), or nil.

@@ -91,12 +91,8 @@ type localReply struct {
 // the Service has no cluster IP of gets NODATA.
 func (r *resolver) local(req *dns.Msg, nm answer.Name, sh *model.Shard, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) *dns.Msg {
 	lr := new(localReply)
-	resp := &lr.msg
-	resp.Id, resp.Response, resp.Opcode = req.Id, true, req.Opcode
-	resp.RecursionDesired, resp.CheckingDisabled = req.RecursionDesired, req.CheckingDisabled
-	resp.Authoritative, resp.RecursionAvailable = true, true
-	resp.Question = req.Question[:1:1]
-	resp.Answer, resp.Extra = lr.answer[:0], lr.extra[:0]
+	resp := lr.reply(req)
+	resp.RecursionAvailable = true
 	q := req.Question[0]
 	owner, ttl := q.Name, r.cfg.LocalTTL
 	if r.cfg.LocalCNAME {
@@ -248,7 +244,7 @@ func (r *resolver) cname(owner, target string) *dns.CNAME {
 // replyOPT is an OPT record for a reply to a query with opt, outside an
 // arena.
 func replyOPT(opt *dns.OPT, ecs *dns.EDNS0_SUBNET, scope uint8) *dns.OPT {
-	return new(arena).replyOPT(opt, ecs, scope)
+	return new(optRoom).replyOPT(opt, ecs, scope)
 }
 
 // subnetOf returns the client-subnet option of m, if any.

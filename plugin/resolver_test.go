@@ -195,13 +195,7 @@ func TestResolverServe(t *testing.T) {
 			}
 			checkSection(t, "answer", resp.Answer, tc.answer)
 			checkSection(t, "authority", resp.Ns, tc.ns)
-			ecs := replyECS(resp)
-			switch {
-			case tc.scope < 0 && ecs != nil:
-				t.Errorf("reply has ECS %v, want none", ecs)
-			case tc.scope >= 0 && (ecs == nil || int(ecs.SourceScope) != tc.scope):
-				t.Errorf("reply ECS %v, want scope %d", ecs, tc.scope)
-			}
+			checkScope(t, resp, tc.scope)
 		})
 	}
 }

@@ -41,9 +41,14 @@ type arena struct {
 	aaaa   [2]dns.AAAA
 	na     int
 	naaaa  int
-	opt    dns.OPT
-	ecs    dns.EDNS0_SUBNET
-	opts   [1]dns.EDNS0
+	optRoom
+}
+
+// optRoom is room for a reply's OPT record and its client-subnet option.
+type optRoom struct {
+	opt  dns.OPT
+	ecs  dns.EDNS0_SUBNET
+	opts [1]dns.EDNS0
 }
 
 func (ar *arena) newA() *dns.A {
@@ -63,13 +68,17 @@ func (ar *arena) newAAAA() *dns.AAAA {
 }
 
 // reply starts the reply: SetReply's header, sharing the question.
-func (a *answerer) reply() *dns.Msg {
-	r, resp := a.req, &a.msg
+func (a *answerer) reply() *dns.Msg { return a.arena.reply(a.req) }
+
+// reply starts an authoritative reply to r in the arena: SetReply's
+// header, sharing the question, without allocating.
+func (ar *arena) reply(r *dns.Msg) *dns.Msg {
+	resp := &ar.msg
 	resp.Id, resp.Response, resp.Opcode = r.Id, true, r.Opcode
 	resp.RecursionDesired, resp.CheckingDisabled = r.RecursionDesired, r.CheckingDisabled
 	resp.Authoritative = true
 	resp.Question = r.Question[:1:1]
-	resp.Answer, resp.Extra = a.answer[:0], a.extra[:0]
+	resp.Answer, resp.Extra = ar.answer[:0], ar.extra[:0]
 	return resp
 }
 

@@ -4,18 +4,11 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/coredns/caddy"
 )
 
 func TestParseResolver(t *testing.T) {
 	const head = "meridian example.org myfed.svc.cluster.local {\nrole resolver\nfederation myfed\n"
-	tests := []struct {
-		name    string
-		input   string
-		wantErr string // substring; "" means success
-		check   func(*testing.T, *Config)
-	}{
+	runParse(t, []parseCase{
 		{name: "defaults, in_cluster names the cluster", input: head + "in_cluster us-east1-a\nupstream 192.0.2.53\n}",
 			check: func(t *testing.T, c *Config) {
 				r := c.Resolver
@@ -78,20 +71,5 @@ func TestParseResolver(t *testing.T) {
 		{name: "resolver option in an authoritative block", input: "meridian {\nfederation f\nlocal_ttl 3\n}",
 			wantErr: "Testfile:3 - Error during parsing: local_ttl: only for role resolver"},
 		{name: "probe in a resolver", input: head + "in_cluster c\nupstream 192.0.2.53\nprobe http\n}", wantErr: "probe: only for role authoritative"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := caddy.NewTestController("dns", tc.input)
-			c.ServerBlockKeys = []string{"example.org."}
-			cfg, err := parse(c)
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("parse: %v", err)
-			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
-				t.Fatalf("parse error %v, want one containing %q", err, tc.wantErr)
-			case tc.check != nil:
-				tc.check(t, cfg)
-			}
-		})
-	}
+	})
 }

@@ -10,13 +10,36 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 )
 
+// parseCase is one meridian block and what parse must make of it.
+type parseCase struct {
+	name    string
+	input   string
+	wantErr string // substring; "" means success
+	check   func(*testing.T, *Config)
+}
+
+// runParse parses each case's block in a server block for example.org.
+func runParse(t *testing.T, tests []parseCase) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := caddy.NewTestController("dns", tc.input)
+			c.ServerBlockKeys = []string{"example.org."}
+			cfg, err := parse(c)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("parse: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("parse error %v, want one containing %q", err, tc.wantErr)
+			case tc.check != nil:
+				tc.check(t, cfg)
+			}
+		})
+	}
+}
+
 func TestParse(t *testing.T) {
-	tests := []struct {
-		name    string
-		input   string
-		wantErr string // substring; "" means success
-		check   func(*testing.T, *Config)
-	}{
+	runParse(t, []parseCase{
 		{name: "minimal", input: "meridian example.com {\nfederation myfed\nmanifests ../testdata/demo\n}",
 			check: func(t *testing.T, c *Config) {
 				if c.Federation != "myfed" || c.Zones[0] != "example.com." || c.TTL != 30 || c.Build.Defaults.Shards != 1 || c.Build.Defaults.MinReady != 1 || !c.ShardMetrics {
@@ -139,22 +162,7 @@ func TestParse(t *testing.T) {
 		{name: "shard_metrics maybe", input: "meridian {\nfederation f\nshard_metrics maybe\n}", wantErr: "on|off"},
 		{name: "twice", input: "meridian {\nfederation f\n}\nmeridian {\nfederation g\n}", wantErr: "this plugin"},
 		{name: "line number in errors", input: "meridian {\nfederation f\n\nttl x\n}", wantErr: "Testfile:4"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := caddy.NewTestController("dns", tc.input)
-			c.ServerBlockKeys = []string{"example.org."}
-			cfg, err := parse(c)
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("parse: %v", err)
-			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
-				t.Fatalf("parse error %v, want one containing %q", err, tc.wantErr)
-			case tc.check != nil:
-				tc.check(t, cfg)
-			}
-		})
-	}
+	})
 }
 
 // TestCorefileExample parses the meridian block of Corefile.example and
