@@ -124,7 +124,7 @@ func TestDemoDig(t *testing.T) {
 		t.Run(tc.tool, func(t *testing.T) {
 			path, err := exec.LookPath(tc.tool)
 			if err != nil {
-				t.Skipf("%s not installed (make tools installs it)", tc.tool)
+				e2eutil.RequireRealParts(t, tc.tool+" not installed (make tools installs it)")
 			}
 			for _, proto := range []string{"+notcp", "+tcp"} {
 				out, err := exec.Command(path, "@"+host, "-p", port, proto, "+short", tc.subnetFlag+taipei, nginx, "A").CombinedOutput()

@@ -4,10 +4,8 @@
 package e2eutil
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,8 +15,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/miekg/dns"
 )
 
 var (
@@ -28,7 +24,9 @@ var (
 )
 
 // Binary returns the meridian binary under test: $MERIDIAN_BIN (set by
-// `make test`), else one built once into a temporary folder.
+// `make test` to a -race build), else one built once with -race into a
+// temporary folder. A test (not a benchmark) given a binary built without
+// -race fails under CI: the race detector must watch the product.
 func Binary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
@@ -42,14 +40,20 @@ func Binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "meridian")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/meridian")
+		cmd := exec.Command("go", "build", "-race", "-o", binPath, "./cmd/meridian")
 		cmd.Dir = RepoRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+			binErr = fmt.Errorf("go build -race: %v\n%s", err, out)
 		}
 	})
 	if binErr != nil {
 		t.Fatal(binErr)
+	}
+	if _, bench := t.(*testing.B); !bench && !raceBuilt(binPath) {
+		if underCI() {
+			t.Fatalf("%s was built without -race (make test builds bin/meridian-race)", binPath)
+		}
+		t.Logf("note: %s was built without -race: data races in it go unseen", binPath)
 	}
 	return binPath
 }
@@ -78,14 +82,20 @@ func RepoRoot() string {
 // Server is a running meridian process.
 type Server struct {
 	DNS, Metrics, Ready string // host:port
+	Ports               Ports  // the ports its Corefile was filled with
 	Out                 *SyncBuffer
 	Pid                 int
 	Started             time.Time // when the process was started
 	ReadyAfter          time.Duration
+
+	cmd      *exec.Cmd
+	exited   chan struct{} // closed once the process has exited
+	stopOnce sync.Once
 }
 
-// Ports are the loopback addresses a Corefile template is filled with.
-type Ports struct{ DNS, Metrics, Ready, Health int }
+// Ports are the loopback ports a Corefile template is filled with. DNS2 is
+// for a second server block.
+type Ports struct{ DNS, DNS2, Metrics, Ready, Health int }
 
 // Start writes the Corefile that corefile returns for free ports into a
 // temporary folder, starts meridian on it and waits until it is ready. The
@@ -105,57 +115,91 @@ type Process struct {
 	Env func(Ports) []string
 }
 
+// errPortTaken is a start that failed because another process took one
+// of the ports between FreePort and the bind.
+var errPortTaken = errors.New("a port was taken")
+
 // StartWith is Start for any CoreDNS binary: stock CoreDNS, or meridian
 // with extra arguments and environment. The Corefile must serve the ready
-// plugin on 127.0.0.1:Ports.Ready.
+// plugin on 127.0.0.1:Ports.Ready. A start that fails because a port was
+// taken is retried with other ports. When the test ends the process is
+// stopped, and a data race report in its output fails the test.
 func StartWith(t testing.TB, proc Process, corefile func(Ports) string) *Server {
 	t.Helper()
-	p := Ports{DNS: FreePort(t), Metrics: FreePort(t), Ready: FreePort(t), Health: FreePort(t)}
+	bin := proc.Binary
+	if bin == "" {
+		bin = Binary(t)
+	}
+	for attempt := 1; ; attempt++ {
+		s, err := startOnce(t, bin, proc, corefile)
+		if err == nil {
+			return s
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 5 {
+			t.Fatalf("%s: %v; output:\n%s", filepath.Base(bin), err, s.Out)
+		}
+		t.Logf("%s: %v (attempt %d); again with other ports", filepath.Base(bin), err, attempt)
+	}
+}
+
+// startOnce starts the process once on fresh ports and waits until it is
+// ready or has exited.
+func startOnce(t testing.TB, bin string, proc Process, corefile func(Ports) string) (*Server, error) {
+	t.Helper()
+	p := Ports{DNS: FreePort(t), DNS2: FreePort(t), Metrics: FreePort(t), Ready: FreePort(t), Health: FreePort(t)}
 	s := &Server{
 		DNS:     fmt.Sprintf("127.0.0.1:%d", p.DNS),
 		Metrics: fmt.Sprintf("127.0.0.1:%d", p.Metrics),
 		Ready:   fmt.Sprintf("127.0.0.1:%d", p.Ready),
+		Ports:   p,
 		Out:     &SyncBuffer{},
+		exited:  make(chan struct{}),
 	}
 	cf := filepath.Join(t.TempDir(), "Corefile")
 	if err := os.WriteFile(cf, []byte(corefile(p)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bin := proc.Binary
-	if bin == "" {
-		bin = Binary(t)
-	}
 	args := []string{"-conf", cf}
 	if proc.Args != nil {
 		args = append(args, proc.Args(p)...)
 	}
-	cmd := exec.Command(bin, args...)
+	s.cmd = exec.Command(bin, args...)
 	if proc.Env != nil {
-		cmd.Env = append(os.Environ(), proc.Env(p)...)
+		s.cmd.Env = append(os.Environ(), proc.Env(p)...)
 	}
-	cmd.Stdout, cmd.Stderr = s.Out, s.Out
+	s.cmd.Stdout, s.cmd.Stderr = s.Out, s.Out
 	s.Started = time.Now()
-	if err := cmd.Start(); err != nil {
+	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s.Pid = cmd.Process.Pid
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
+	s.Pid = s.cmd.Process.Pid
+	go func() { s.cmd.Wait(); close(s.exited) }()
+	t.Cleanup(func() { s.Stop(t) })
+	if err := s.waitReady(120 * time.Second); err != nil {
+		return s, err
+	}
+	s.ReadyAfter = time.Since(s.Started)
+	return s, nil
+}
+
+// Stop stops the process (SIGINT, SIGKILL after 10 s) and fails t if its
+// output holds a data race report. Only the first call does anything; the
+// test's cleanup calls it.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	s.stopOnce.Do(func() {
+		s.cmd.Process.Signal(os.Interrupt)
 		select {
-		case <-done:
+		case <-s.exited:
 		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
+			s.cmd.Process.Kill()
+			<-s.exited
 		}
+		checkRaces(t, filepath.Base(s.cmd.Path), s.Out.String())
 		if t.Failed() {
-			t.Logf("meridian output:\n%s", s.Out)
+			t.Logf("%s output:\n%s", filepath.Base(s.cmd.Path), s.Out)
 		}
 	})
-	s.waitReady(t, 120*time.Second)
-	s.ReadyAfter = time.Since(s.Started)
-	return s
 }
 
 // RSS returns the process's resident memory in bytes.
@@ -176,183 +220,26 @@ func (s *Server) RSS(t testing.TB) int64 {
 	return 0
 }
 
-func (s *Server) waitReady(t testing.TB, limit time.Duration) {
-	t.Helper()
+// waitReady polls the ready endpoint until it answers 200, the process
+// exits or limit passes.
+func (s *Server) waitReady(limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get("http://" + s.Ready + "/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("meridian not ready after %v; output:\n%s", limit, s.Out)
-}
-
-// Scrape returns the metrics page.
-func (s *Server) Scrape(t testing.TB) string {
-	t.Helper()
-	resp, err := http.Get("http://" + s.Metrics + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// HasMetric reports whether the metrics page has a line starting with
-// series (name and labels) followed by value.
-func (s *Server) HasMetric(t testing.TB, series, value string) bool {
-	for _, line := range strings.Split(s.Scrape(t), "\n") {
-		if strings.HasPrefix(line, series+" ") && strings.TrimSpace(strings.TrimPrefix(line, series)) == value {
-			return true
-		}
-	}
-	return false
-}
-
-// Ask sends one query for name/qtype, with a client subnet when subnet is
-// not "", over network ("udp" or "tcp"), and returns the reply.
-func (s *Server) Ask(t testing.TB, network, name string, qtype uint16, subnet string) *dns.Msg {
-	t.Helper()
-	r, err := s.Exchange(network, name, qtype, subnet)
-	if err != nil {
-		t.Fatalf("%s %s %s: %v", network, name, dns.TypeToString[qtype], err)
-	}
-	return r
-}
-
-// Exchange is Ask that returns the error instead of failing the test.
-func (s *Server) Exchange(network, name string, qtype uint16, subnet string) (*dns.Msg, error) {
-	m := new(dns.Msg)
-	m.SetQuestion(name, qtype)
-	if subnet != "" {
-		_, ipnet, err := net.ParseCIDR(subnet)
-		if err != nil {
-			return nil, err
-		}
-		bits, _ := ipnet.Mask.Size()
-		fam := uint16(1)
-		if ipnet.IP.To4() == nil {
-			fam = 2
-		}
-		m.SetEdns0(1232, false)
-		o := m.IsEdns0()
-		o.Option = append(o.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: fam, SourceNetmask: uint8(bits), Address: ipnet.IP})
-	}
-	c := &dns.Client{Net: network, Timeout: 2 * time.Second}
-	r, _, err := c.Exchange(m, s.DNS)
-	return r, err
-}
-
-// Addrs returns the A and AAAA addresses of an answer.
-func Addrs(m *dns.Msg) []string {
-	var out []string
-	for _, rr := range m.Answer {
-		switch rr := rr.(type) {
-		case *dns.A:
-			out = append(out, rr.A.String())
-		case *dns.AAAA:
-			out = append(out, rr.AAAA.String())
-		}
-	}
-	return out
-}
-
-// InRange reports whether addrs is not empty and every one starts with prefix.
-func InRange(addrs []string, prefix string) bool {
-	if len(addrs) == 0 {
-		return false
-	}
-	for _, a := range addrs {
-		if !strings.HasPrefix(a, prefix) {
-			return false
-		}
-	}
-	return true
-}
-
-// Subnet returns the client-subnet option of a reply, or nil.
-func Subnet(m *dns.Msg) *dns.EDNS0_SUBNET {
-	if o := m.IsEdns0(); o != nil {
-		for _, e := range o.Option {
-			if s, ok := e.(*dns.EDNS0_SUBNET); ok {
-				return s
+		select {
+		case <-s.exited:
+			if strings.Contains(s.Out.String(), "address already in use") {
+				return errPortTaken
 			}
+			return fmt.Errorf("exited before it was ready (%v)", s.cmd.ProcessState)
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return nil
-}
-
-// Eventually polls cond every 20ms until it holds or limit passes, and
-// returns how long it took.
-func Eventually(t testing.TB, limit time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > limit {
-			t.Fatalf("%s: not within %v", what, limit)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
-// FreePort returns a port free for both UDP and TCP on 127.0.0.1.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
-// SyncBuffer is a process's output, written by exec's copier goroutine
-// while tests read it.
-type SyncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *SyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *SyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// WriteFile replaces path's content the way editors and ConfigMap updates
-// do: write a temporary file, then rename it over the old one.
-func WriteFile(t testing.TB, path, content string) {
-	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
+	return fmt.Errorf("not ready after %v", limit)
 }
