@@ -138,11 +138,36 @@ func TestAllow(t *testing.T) {
 			if err != nil && !strings.Contains(err.Error(), "address not allowed for probes: 127.0.0.1") {
 				t.Errorf("error %q does not name the refused address", err)
 			}
-			time.Sleep(20 * time.Millisecond) // let the server accept
-			if got := srv.accepted.Load() > before; got != tc.connects {
+			if got := connectedSince(t, srv, before); got != tc.connects {
 				t.Errorf("server saw a connection: %v, want %v", got, tc.connects)
 			}
 		})
+	}
+}
+
+// connectedSince reports whether srv accepted a connection since its
+// count was before. It connects to srv itself and waits until the server
+// has accepted that connection, which comes after any the probe made (the
+// kernel queues them in order and one loop accepts them), so the count is
+// settled without a sleep.
+func connectedSince(t *testing.T, srv *testServer, before int64) bool {
+	t.Helper()
+	c, err := net.Dial("tcp", srv.addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	me := c.LocalAddr().String()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		srv.mu.Lock()
+		seen := srv.peers[me]
+		srv.mu.Unlock()
+		if seen {
+			return srv.accepted.Load()-before > 1
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not accept the test's own connection within 5s")
+		}
 	}
 }
 

@@ -219,20 +219,35 @@ func key(name string, a netip.AddrPort) TargetKey {
 }
 
 // fastSpec returns a spec of check c with a short interval, rise 2, fall 3.
+// The timeout leaves a passing probe of a loopback server room on a loaded
+// 2-core machine under -race, with parallel subtests: a probe that timed
+// out there would be a failure the test did not cause. A TLS handshake
+// under -race on such a machine has taken over 250 ms.
 func fastSpec(c Check) Spec {
 	s := DefaultSpec()
-	s.Check, s.Interval, s.Timeout = c, 60*time.Millisecond, 40*time.Millisecond
+	s.Check, s.Interval = c, 500*time.Millisecond
+	if c == HTTPS {
+		s.Interval = time.Second
+	}
+	s.Timeout = s.Interval
 	return s
 }
 
-// freePort returns a 127.0.0.1 address nothing listens on.
-func freePort(t *testing.T) netip.AddrPort {
+// deadPort returns a 127.0.0.1 address nothing listens on, and keeps it so
+// until the test ends: the port is the local end of a connection the test
+// holds open, so no other listener can take it, and a connection to it is
+// refused (the kernel answers the SYN with a reset).
+func deadPort(t *testing.T) netip.AddrPort {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := netip.MustParseAddrPort(ln.Addr().String())
-	ln.Close()
-	return a
+	t.Cleanup(func() { ln.Close() })
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return netip.MustParseAddrPort(c.LocalAddr().String())
 }

@@ -122,7 +122,7 @@ func TestProberFirstResult(t *testing.T) {
 	log := &testLogger{}
 	reg := prometheus.NewPedanticRegistry()
 	p := startProber(t, ProberConfig{OnResult: rs.add, Logger: log, Registerer: reg})
-	k := key("web", freePort(t))
+	k := key("web", deadPort(t))
 	if err := p.Set([]Target{{TargetKey: k, Spec: fastSpec(TCP)}}); err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestProberSetInvalid(t *testing.T) {
 // TestProberSetKeepsState: unchanged targets keep their state, a changed
 // spec starts over, removed targets are gone.
 func TestProberSetKeepsState(t *testing.T) {
-	up, down := newTestServer(t, nil), freePort(t)
+	up, down := newTestServer(t, nil), deadPort(t)
 	rs := newResults()
 	p := startProber(t, ProberConfig{OnResult: rs.add})
 	spec := fastSpec(TCP)
@@ -277,13 +277,15 @@ func TestProberSetKeepsState(t *testing.T) {
 			t.Errorf("%v removed: up %v known %v, want true false", k, up, known)
 		}
 	}
-	// Drain, then only c may report.
-	time.Sleep(100 * time.Millisecond)
-	for len(rs.ch) > 0 {
-		<-rs.ch
+	// Results of a and b reported before the Set may still be queued:
+	// skip to c's first, then only c may report.
+	for i := 0; rs.next(t, 3*time.Second).Target != c; i++ {
+		if i == 20 {
+			t.Fatal("no result for c in 20")
+		}
 	}
 	for range 3 {
-		if r := rs.next(t, 2*time.Second); r.Target != c {
+		if r := rs.next(t, 3*time.Second); r.Target != c {
 			t.Errorf("result for %v after it was removed", r.Target)
 		}
 	}

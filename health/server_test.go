@@ -53,12 +53,13 @@ type testServer struct {
 	mu    sync.Mutex
 	ln    net.Listener
 	conns map[net.Conn]struct{}
+	peers map[string]bool // remote addresses of every connection accepted
 	wg    sync.WaitGroup
 }
 
 func newTestServer(t *testing.T, tlsConfig *tls.Config) *testServer {
 	t.Helper()
-	s := &testServer{t: t, tls: tlsConfig, requests: make(chan request, 64), conns: map[net.Conn]struct{}{}}
+	s := &testServer{t: t, tls: tlsConfig, requests: make(chan request, 64), conns: map[net.Conn]struct{}{}, peers: map[string]bool{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +101,7 @@ func (s *testServer) serve(ln net.Listener) {
 			s.accepted.Add(1)
 			s.mu.Lock()
 			s.conns[c] = struct{}{}
+			s.peers[c.RemoteAddr().String()] = true
 			s.mu.Unlock()
 			s.wg.Go(func() { s.handle(c) })
 		}
