@@ -114,22 +114,44 @@ func listenPair(t testing.TB) (net.PacketConn, net.Listener) {
 }
 
 // closedAddrs returns n distinct 127.0.0.1 ports nothing listens on, over
-// UDP or TCP: a UDP query gets ICMP port unreachable, a TCP dial a reset.
+// UDP or TCP, and keeps them so until the test ends: each port is the local
+// end of a UDP socket connected elsewhere and of a TCP connection the test
+// holds open, so no server can take it meanwhile. A UDP query to it gets
+// ICMP port unreachable (a connected socket takes datagrams from its peer
+// only), a TCP dial a reset.
 func closedAddrs(t testing.TB, n int) []string {
 	t.Helper()
-	var (
-		addrs   []string
-		closers []func() error
-	)
-	for range n {
-		pc, ln := listenPair(t)
-		addrs = append(addrs, pc.LocalAddr().String())
-		closers = append(closers, pc.Close, ln.Close)
-	}
-	for _, c := range closers {
-		_ = c()
+	addrs := make([]string, n)
+	for i := range addrs {
+		addrs[i] = closedAddr(t)
 	}
 	return addrs
+}
+
+func closedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	loop := net.IPv4(127, 0, 0, 1)
+	for range 20 {
+		uc, err := net.DialUDP("udp", &net.UDPAddr{IP: loop}, &net.UDPAddr{IP: loop, Port: 9})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: loop, Port: uc.LocalAddr().(*net.UDPAddr).Port}}
+		c, err := d.Dial("tcp", ln.Addr().String())
+		if err != nil { // the port is taken over TCP: another one
+			uc.Close()
+			continue
+		}
+		t.Cleanup(func() { uc.Close(); c.Close() })
+		return uc.LocalAddr().String()
+	}
+	t.Fatal("no port free over both udp and tcp")
+	return ""
 }
 
 // silentAddr is a UDP socket on 127.0.0.1 that reads queries, counts them
