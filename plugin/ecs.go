@@ -93,7 +93,7 @@ func remotePrefix(a net.Addr) netip.Prefix {
 
 // replyOPT fills the room's OPT record for a reply to a query with opt:
 // our buffer size, the DO bit copied, and the client-subnet option echoed
-// with scope.
+// with scope, written in the option's own family (familyScope).
 func (ar *optRoom) replyOPT(opt *dns.OPT, ecs *dns.EDNS0_SUBNET, scope uint8) *dns.OPT {
 	o := &ar.opt
 	o.Hdr = dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: udpSize}
@@ -105,13 +105,34 @@ func (ar *optRoom) replyOPT(opt *dns.OPT, ecs *dns.EDNS0_SUBNET, scope uint8) *d
 			Code:          dns.EDNS0SUBNET,
 			Family:        ecs.Family,
 			SourceNetmask: ecs.SourceNetmask,
-			SourceScope:   scope,
+			SourceScope:   familyScope(ecs, scope),
 			Address:       ecs.Address,
 		}
 		ar.opts[0] = &ar.ecs
 		o.Option = ar.opts[:]
 	}
 	return o
+}
+
+// familyScope turns scope, a prefix length of the located address, into
+// one of the option's family (RFC 7871 sections 7.2.1 and 7.3.1). The
+// locator places an IPv4-mapped IPv6 source (::ffff:27.0.0.0/120) as the
+// IPv4 network it maps, so its scope counts IPv4 bits: in the IPv6 option
+// it becomes 96 more (16 -> 112). Scope 0 becomes 96, the mapped space:
+// never wider than the located network, and still true for an answer
+// that does not depend on the client. The result never exceeds the
+// family's address length.
+func familyScope(ecs *dns.EDNS0_SUBNET, scope uint8) uint8 {
+	switch ecs.Family {
+	case 1:
+		return min(scope, net.IPv4len*8)
+	case 2:
+		if a, ok := netip.AddrFromSlice(ecs.Address); ok && a.Is4In6() {
+			scope = min(scope, net.IPv4len*8) + 96
+		}
+		return min(scope, net.IPv6len*8)
+	}
+	return scope
 }
 
 // udpSize is the EDNS buffer size we advertise (DNS flag day 2020).
