@@ -6,6 +6,7 @@ import (
 
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
 )
 
@@ -27,6 +28,10 @@ func (m *Meridian) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Ms
 		return m.fail(w, r, dns.RcodeNotImplemented)
 	case q.Qclass != dns.ClassINET, q.Qtype == dns.TypeAXFR, q.Qtype == dns.TypeIXFR:
 		return m.fail(w, r, dns.RcodeRefused)
+	}
+	if err := checkOPT(r); err != nil {
+		log.Debugf("query %s: %v", q.Name, err)
+		return m.fail(w, r, dns.RcodeFormatError)
 	}
 	opt := r.IsEdns0()
 	ecs, subnet, err := clientSubnet(opt)
@@ -50,6 +55,8 @@ func (m *Meridian) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Ms
 	if opt != nil {
 		resp.Extra = append(resp.Extra, a.replyOPT(opt, ecs, a.scope))
 	}
+	state := request.Request{W: w, Req: r}
+	fit(resp, state.Size())
 	w.WriteMsg(resp)
 	return dns.RcodeSuccess, nil
 }
@@ -57,12 +64,16 @@ func (m *Meridian) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Ms
 // Name implements plugin.Handler.
 func (m *Meridian) Name() string { return pluginName }
 
-// fail writes a reply with no records and rcode.
+// fail writes a reply with no records and rcode, with an OPT record when
+// the query had one (RFC 6891 sections 6.1.1 and 7), even a misplaced one.
 func (m *Meridian) fail(w dns.ResponseWriter, r *dns.Msg, rcode int) (int, error) {
 	resp := new(dns.Msg)
 	resp.SetRcode(r, rcode)
 	if len(r.Question) > 1 {
 		resp.Question = nil
+	}
+	if opt := anyOPT(r); opt != nil {
+		resp.Extra = []dns.RR{errorOPT(opt)}
 	}
 	w.WriteMsg(resp)
 	return dns.RcodeSuccess, nil
