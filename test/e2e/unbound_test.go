@@ -174,6 +174,9 @@ func (run *unboundRun) ask(want map[question]*dns.Msg) {
 	for _, q := range orderedQuestions(run.mode, run.order) {
 		run.asked++
 		r, err := run.u.Exchange(q.name, q.qtype, q.client)
+		if err != nil { // once more: a loaded machine may hold a reply past the client's timeout
+			r, err = run.u.Exchange(q.name, q.qtype, q.client)
+		}
 		if err != nil {
 			run.err = err
 			return
