@@ -83,7 +83,7 @@ func New(cfg *Config) (*Meridian, error) {
 	}
 	m.health = m.newHealth()
 	opts.Health = m.health
-	m.store = store.New(store.Config{Options: opts, OnError: m.sourceError, OnBuild: m.built})
+	m.store = store.New(store.Config{Options: opts, OnError: m.sourceError, OnBuild: m.built, Synced: m.sourcesSynced})
 	return m, nil
 }
 

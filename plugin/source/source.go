@@ -46,6 +46,17 @@ type Objects struct {
 	Endpoints []EndpointSlice
 	// Synced is when the source last saw these objects complete.
 	Synced time.Time
+	// Changed is the newest change time the source knows of for these
+	// objects, taken from the objects themselves (Kubernetes metadata, file
+	// modification times), never from the clock, so that every replica
+	// reading the same objects gets the same time. Zero means none is known.
+	// The SOA serial is derived from it.
+	Changed time.Time
+	// Fingerprint is a cheap hash of what the objects hold and of Changed:
+	// it moves whenever either does, and stays put when a source sends the
+	// same objects again (a resync). 0 means unknown: every Replace then
+	// counts as a change.
+	Fingerprint uint64
 	// Ignored counts Services left out by the federation filter (label
 	// selector, namespaces); Invalid counts objects skipped for bad data.
 	Ignored int

@@ -29,6 +29,12 @@ type Config struct {
 	OnBuild func(*model.Snapshot)
 	// OnError, if set, is called with every error a source reports.
 	OnError func(cluster string, err error)
+	// Synced reports whether every source has sent its first full load.
+	// Until a build sees it true, the SOA serial is taken afresh from the
+	// change times at every build (see nextSerial), so replicas whose
+	// sources deliver clusters in different batches still agree. Nil means
+	// the sources are synced from the start.
+	Synced func() bool
 }
 
 // Store is the sink of all sources and the holder of the current snapshot.
@@ -39,9 +45,16 @@ type Store struct {
 
 	mu       sync.Mutex
 	clusters map[string]*model.Input
-	serial   uint32
 	version  uint64 // changes seen; guarded by mu
 	built    atomic.Uint64
+
+	// The SOA serial's state, guarded by mu: the fingerprint of every
+	// cluster a source replaced, whether a fingerprint moved (or a cluster
+	// joined or left) since the last build, and the store's phase.
+	serial uint32
+	prints map[string]uint64
+	dirty  bool
+	phase  phase
 }
 
 var _ source.Sink = (*Store)(nil)
@@ -54,7 +67,7 @@ func New(cfg Config) *Store {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Store{cfg: cfg, kick: make(chan struct{}, 1), clusters: map[string]*model.Input{}}
+	return &Store{cfg: cfg, kick: make(chan struct{}, 1), clusters: map[string]*model.Input{}, prints: map[string]uint64{}}
 }
 
 // Snapshot returns the current snapshot, nil before the first build.
@@ -69,6 +82,11 @@ func (s *Store) Replace(cluster string, objs source.Objects) {
 		s.clusters[cluster] = in
 	}
 	in.Objects = objs
+	// A fingerprint of 0 is unknown: every Replace then counts as a change.
+	if old, ok := s.prints[cluster]; !ok || old != objs.Fingerprint || objs.Fingerprint == 0 {
+		s.dirty = true
+	}
+	s.prints[cluster] = objs.Fingerprint
 	s.mu.Unlock()
 	s.changed()
 }
@@ -77,6 +95,10 @@ func (s *Store) Replace(cluster string, objs source.Objects) {
 func (s *Store) Remove(cluster string) {
 	s.mu.Lock()
 	delete(s.clusters, cluster)
+	if _, ok := s.prints[cluster]; ok {
+		delete(s.prints, cluster)
+		s.dirty = true
+	}
 	s.mu.Unlock()
 	s.changed()
 }
@@ -121,6 +143,11 @@ func (s *Store) changed() {
 	s.mu.Lock()
 	s.version++
 	s.mu.Unlock()
+	s.poke()
+}
+
+// poke wakes Run.
+func (s *Store) poke() {
 	select {
 	case s.kick <- struct{}{}:
 	default:
@@ -149,17 +176,32 @@ func (s *Store) Run(ctx context.Context) {
 // Rebuild builds and swaps in a new snapshot now. Only one goroutine (Run,
 // or a test) may call it.
 func (s *Store) Rebuild() *model.Snapshot {
-	s.mu.Lock()
+	// Read before the inputs: a source reports synced after its Replaces.
+	synced := s.cfg.Synced == nil || s.cfg.Synced()
 	now := s.cfg.Now()
-	// The SOA serial follows the clock in seconds but always grows.
-	s.serial = max(s.serial+1, uint32(now.Unix()))
+	s.mu.Lock()
 	in := make(map[string]*model.Input, len(s.clusters))
+	var newest time.Time
 	for name, ci := range s.clusters {
 		cp := *ci
 		in[name] = &cp
+		if ci.Objects.Changed.After(newest) {
+			newest = ci.Objects.Changed
+		}
+	}
+	s.serial = nextSerial(s.serial, s.phase, s.dirty, newest)
+	ph := s.phase
+	s.dirty, s.phase = false, loading
+	if synced || ph == loaded {
+		s.phase = loaded
 	}
 	serial, version := s.serial, s.version
 	s.mu.Unlock()
+	if ph != loaded && !synced && s.cfg.Synced() {
+		// The first load completed during this build: build once more,
+		// so that the next change is counted as one.
+		s.poke()
+	}
 
 	snap := model.Build(in, s.cfg.Options, serial, now)
 	s.snap.Store(snap)
