@@ -42,20 +42,29 @@
 // whatever way they arrived, costs a few stat calls per Interval, and works
 // on every file system, network ones included.
 //
-// Each poll lists the cluster folders and stats their files (names, sizes,
-// modification times). A cluster whose list differs from the last one read
-// is read again and hashed (SHA-256 of names and contents) once the list
-// has stayed the same for one poll, so a file written in place is not read
-// half-written (an edit is therefore seen one to two Intervals after it is
-// saved; a file written more slowly than that should be written aside and
-// renamed into place). The cluster is decoded and replaced only if the hash
-// changed. A stat comparison alone misses a
+// Each poll lists the cluster folders and stats them and their files
+// (names, sizes, modification times). A cluster whose stat differs from the
+// last one read is read again and hashed (SHA-256 of names and contents)
+// once the stat has stayed the same for one poll, so a file written in
+// place is not read half-written (an edit is therefore seen one to two
+// Intervals after it is saved; a file written more slowly than that should
+// be written aside and renamed into place). The cluster is decoded and
+// replaced only if the hash or its change time (below) changed. A stat comparison alone misses a
 // rewrite that keeps the size within the file system's timestamp
 // granularity, so a cluster that has a file modified less than 2 s before
 // it was last read is also re-read and hashed on every poll until its files
 // are older than that (Git's "racily clean" rule). Reading every file on
 // every poll would be simpler but costs reads proportional to the folder
 // size forever; this way reads happen only around changes.
+//
+// # Change time
+//
+// A cluster's objects carry the newest modification time of its folder and
+// files (source.Objects.Changed, from which the SOA serial is derived) and
+// a fingerprint of their content and that time. A change of time alone (a
+// file touched, a file added and removed) is applied like a change of
+// content, so that a running replica and one started afresh on the same
+// folder agree.
 package manifest
 
 import (

@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -28,14 +27,14 @@ type watcher struct {
 
 // cluster is what the watcher remembers about one cluster folder.
 type cluster struct {
-	lastPoll []fileStat        // the stat of the files at the previous poll
-	polled   bool              // lastPoll is set
-	statErr  string            // the last error listing the folder, logged once
-	files    []fileStat        // the stat of the files when last read
-	readAt   time.Time         // when they were last read
-	sum      [sha256.Size]byte // hash of what was last decoded
-	read     bool              // files, readAt and sum are set
-	known    bool              // the sink has the cluster (Replace was called)
+	lastPoll folderStat // the stat of the folder at the previous poll
+	polled   bool       // lastPoll is set
+	statErr  string     // the last error listing the folder, logged once
+	files    folderStat // the stat of the folder when last read
+	readAt   time.Time  // when its files were last read
+	fp       uint64     // fingerprint of what was last decoded
+	read     bool       // files, readAt and fp are set
+	known    bool       // the sink has the cluster (Replace was called)
 }
 
 // poll compares the folder with what was last seen and tells the sink
@@ -80,7 +79,7 @@ func (w *watcher) sync(name string, initial bool) {
 		w.clusters[name] = c
 	}
 	dir := filepath.Join(w.dir, name)
-	files, err := statFiles(dir)
+	files, err := statFolder(dir)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) && err.Error() != c.statErr {
 			w.log.Warningf("manifest: cluster %q: cannot list %s: %v", name, dir, err)
@@ -89,24 +88,31 @@ func (w *watcher) sync(name string, initial bool) {
 		return
 	}
 	c.statErr = ""
-	settled := initial || (c.polled && slices.Equal(files, c.lastPoll))
+	settled := initial || (c.polled && files.equal(c.lastPoll))
 	c.lastPoll, c.polled = files, true
-	unchanged := c.read && slices.Equal(files, c.files)
+	unchanged := c.read && files.equal(c.files)
 	switch {
-	case unchanged && !racy(files, c.readAt):
+	case unchanged && !racy(files.files, c.readAt):
 		return // nothing new
 	case !unchanged && !settled:
 		return // being written: read it once it has settled
 	}
 	readAt := w.now()
-	data, sum, err := readFiles(dir, files)
+	data, sum, err := readFiles(dir, files.files)
 	if errors.Is(err, errVanished) {
 		return // a rename in progress: try again next poll
 	}
-	changed := !c.read || sum != c.sum
-	c.files, c.readAt, c.sum, c.read = files, readAt, sum, true
+	// A change of time alone (a file touched, a backup file come and gone)
+	// is applied too: the SOA serial follows the time, and a restarted
+	// replica would read the new one.
+	stamp := files.changed()
+	fp := fingerprint(sum, stamp)
+	changed := !c.read || fp != c.fp
+	c.files, c.readAt, c.fp, c.read = files, readAt, fp, true
 	if changed {
-		w.apply(name, c, decodeCluster(data, w.selector))
+		d := decodeCluster(data, w.selector)
+		d.objs.Changed, d.objs.Fingerprint = stamp, fp
+		w.apply(name, c, d)
 	}
 }
 
