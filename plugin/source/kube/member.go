@@ -115,12 +115,15 @@ func (m *member) kick() {
 	}
 }
 
-// publish sends the cluster's objects to the sink.
+// publish sends the cluster's objects to the sink, with the change time
+// and fingerprint of those it keeps.
 func (m *member) publish() {
 	objs := source.Objects{Synced: m.opts.Now()}
+	var kept []*object
 	for _, x := range m.nodes.GetStore().List() {
 		if o := x.(*object); o.node != nil {
 			objs.Nodes = append(objs.Nodes, *o.node)
+			kept = append(kept, o)
 		}
 	}
 	for _, x := range m.services.GetStore().List() {
@@ -131,6 +134,7 @@ func (m *member) publish() {
 			objs.Invalid++
 		default:
 			objs.Services = append(objs.Services, *o.service)
+			kept = append(kept, o)
 		}
 	}
 	for _, x := range m.slices.GetStore().List() {
@@ -139,8 +143,10 @@ func (m *member) publish() {
 			objs.Invalid++
 		case o.slice != nil:
 			objs.Endpoints = append(objs.Endpoints, *o.slice)
+			kept = append(kept, o)
 		}
 	}
+	objs.Changed, objs.Fingerprint = stampObjects(kept)
 	m.sink.Replace(m.name, objs)
 }
 

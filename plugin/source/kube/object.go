@@ -1,6 +1,8 @@
 package kube
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +24,11 @@ type object struct {
 	slice   *source.EndpointSlice
 	ignored bool  // a Service without the federation label
 	err     error // conversion failed: the object is skipped
+
+	// changed and fp are the change time and fingerprint of a kept
+	// object (see stamp), from which the SOA serial is derived.
+	changed time.Time
+	fp      uint64
 }
 
 // DeepCopyObject implements runtime.Object; objects are never mutated.
@@ -52,7 +59,8 @@ func (t transforms) node(in any) (any, error) {
 		return in, nil // already transformed, or a tombstone
 	}
 	sn := source.FromNode(n)
-	return &object{ObjectMeta: meta(n.ObjectMeta), node: &sn}, nil
+	o := &object{ObjectMeta: meta(n.ObjectMeta), node: &sn}
+	return o.stamp("Node", nodeChangeTime(n), sn), nil
 }
 
 // service is the TransformFunc of the Service informer.
@@ -72,7 +80,7 @@ func (t transforms) service(in any) (any, error) {
 		return o, nil
 	}
 	o.service = &ss
-	return o, nil
+	return o.stamp("Service", changeTime(&s.ObjectMeta, false), ss), nil
 }
 
 // endpointSlice is the TransformFunc of the EndpointSlice informer.
@@ -92,5 +100,5 @@ func (t transforms) endpointSlice(in any) (any, error) {
 		return o, nil
 	}
 	o.slice = &se
-	return o, nil
+	return o.stamp("EndpointSlice", changeTime(&e.ObjectMeta, false), se), nil
 }
