@@ -47,6 +47,10 @@ type Meridian struct {
 	res     *resolver // the resolver role; nil for the authoritative role
 	metrics metrics
 	seq     atomic.Uint64 // counts answers chosen, for the roundrobin policy
+	// random draws a query's random number (weighted picks, spill); nil
+	// means math/rand/v2. Tests set it to replay the same draw for every
+	// query type.
+	random func() uint64
 
 	problems map[model.Key]string // annotation problems last reported; builder only
 	probeErr string               // the prober's last Set error; builder only

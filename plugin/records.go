@@ -11,34 +11,46 @@ import (
 	"github.com/meridian-dns/meridian/plugin/model"
 )
 
-// records writes the records of the chosen shards for qtype at owner.
-func (a *answerer) records(resp *dns.Msg, owner string, qtype uint16, nm answer.Name, shards []*model.Shard) {
-	switch qtype {
-	case dns.TypeA, dns.TypeAAAA:
-		resp.Answer = a.addresses(resp.Answer, owner, qtype, shards)
-	case dns.TypeSRV:
-		a.srv(resp, owner, nm, shards)
-	case dns.TypeTXT:
-		for _, sh := range shards {
+// records writes the records of qtype at owner, a name that holds records
+// for this client (d is its decision): A and AAAA of the shards chosen per
+// family, TXT of d's shards, SRV at an SRV name, RFC 8482's HINFO for ANY;
+// nothing for other types (NODATA).
+func (a *answerer) records(resp *dns.Msg, owner string, qtype uint16, nm answer.Name, svc *model.Service, q answer.Query, d answer.Result) {
+	switch {
+	case qtype == dns.TypeANY:
+		resp.Answer = append(resp.Answer, a.hinfo(owner))
+	case nm.Kind == answer.SRV:
+		if qtype == dns.TypeSRV {
+			a.count(svc, d)
+			a.srv(resp, owner, nm, svc, q, d)
+		}
+	case qtype == dns.TypeTXT:
+		a.count(svc, d)
+		for _, sh := range d.Shards {
 			resp.Answer = append(resp.Answer, a.txt(owner, sh))
 		}
+	case qtype == dns.TypeA, qtype == dns.TypeAAAA:
+		resp.Answer = a.addresses(resp.Answer, owner, qtype, svc, q, d, true)
 	}
 }
 
-// addresses appends the A or AAAA records of shards. When the best shard
-// has no address of the family but a load-balancer hostname, the answer is
-// a CNAME to that hostname alone (a CNAME cannot share its name).
-func (a *answerer) addresses(rrs []dns.RR, owner string, qtype uint16, shards []*model.Shard) []dns.RR {
-	if len(shards) == 0 {
-		return rrs
+// addresses appends the A or AAAA records at owner that answer qtype for
+// the query at a name whose decision is d: those of the shards that
+// answer.ByFamily chooses. counted says whether the answer is counted in
+// the metrics (not for SRV glue).
+func (a *answerer) addresses(rrs []dns.RR, owner string, qtype uint16, svc *model.Service, q answer.Query, d answer.Result, counted bool) []dns.RR {
+	fam := answer.V4
+	if qtype == dns.TypeAAAA {
+		fam = answer.V6
 	}
-	if len(pickIP(shards[0], qtype)) == 0 {
-		if h := shards[0].Hostname; h != "" {
-			return append(rrs, a.cname(owner, h))
-		}
+	var buf [8]*model.Shard
+	res := answer.ByFamily(svc, q, d, fam, a.m.cfg.Answer, buf[:0])
+	a.depends(res, q.Loc)
+	if counted {
+		a.count(svc, res)
 	}
 	hdr := dns.RR_Header{Name: owner, Rrtype: qtype, Class: dns.ClassINET, Ttl: a.ttl}
-	for _, sh := range shards {
+	for _, sh := range res.Shards {
 		for _, ip := range pickIP(sh, qtype) {
 			if qtype == dns.TypeA {
 				rr := a.newA()
@@ -54,23 +66,31 @@ func (a *answerer) addresses(rrs []dns.RR, owner string, qtype uint16, shards []
 	return rrs
 }
 
-// srv appends one SRV record per distinct port of the chosen shards. The
-// target of a shard with addresses is the service's own name at the same
-// level, with its addresses as additional records; the target of a shard
-// with only a load-balancer hostname is that hostname.
-func (a *answerer) srv(resp *dns.Msg, owner string, nm answer.Name, shards []*model.Shard) {
+// srv appends one SRV record per distinct target and port of d's shards.
+// The target of a shard with only a load-balancer hostname is that
+// hostname. The target of a shard with IP addresses is the service's own
+// name at the same level, with that name's A and AAAA answer for this
+// client as additional records, so the glue is what a query for the target
+// would get; such shards are named only while the service name holds
+// records for the client, not while it is a CNAME to the first shard's
+// hostname (it would lead there, not to them).
+func (a *answerer) srv(resp *dns.Msg, owner string, nm answer.Name, svc *model.Service, q answer.Query, d answer.Result) {
 	target := strings.TrimPrefix(lower(owner), "_"+nm.Port+"._"+nm.Proto+".")
+	viaTarget := len(d.Shards) > 0 && d.Shards[0].HasIP()
 	seen := map[string]bool{}
 	glue := false
-	for _, sh := range shards {
+	for _, sh := range d.Shards {
 		for _, p := range sh.Ports {
 			if p.Name != nm.Port || p.Protocol != nm.Proto {
 				continue
 			}
 			t := target
-			if len(sh.V4)+len(sh.V6) == 0 {
+			switch {
+			case !sh.HasIP():
 				t = sh.Hostname
-			} else {
+			case !viaTarget:
+				continue
+			default:
 				glue = true
 			}
 			key := t + "/" + strconv.Itoa(int(p.Port))
@@ -85,20 +105,9 @@ func (a *answerer) srv(resp *dns.Msg, owner string, nm answer.Name, shards []*mo
 		}
 	}
 	if glue {
-		glued := withAddresses(shards)
-		resp.Extra = a.addresses(resp.Extra, target, dns.TypeA, glued)
-		resp.Extra = a.addresses(resp.Extra, target, dns.TypeAAAA, glued)
+		resp.Extra = a.addresses(resp.Extra, target, dns.TypeA, svc, q, d, false)
+		resp.Extra = a.addresses(resp.Extra, target, dns.TypeAAAA, svc, q, d, false)
 	}
-}
-
-func withAddresses(shards []*model.Shard) []*model.Shard {
-	out := make([]*model.Shard, 0, len(shards))
-	for _, sh := range shards {
-		if len(sh.V4)+len(sh.V6) > 0 {
-			out = append(out, sh)
-		}
-	}
-	return out
 }
 
 func (a *answerer) txt(owner string, sh *model.Shard) dns.RR {
@@ -121,10 +130,11 @@ func (a *answerer) cname(owner, target string) dns.RR {
 	}
 }
 
-// hinfo is the RFC 8482 answer to ANY.
+// hinfo is the RFC 8482 answer to ANY. It says nothing of the shards, so
+// it keeps the configured TTL while the service is degraded.
 func (a *answerer) hinfo(owner string) dns.RR {
 	return &dns.HINFO{
-		Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: a.ttl},
+		Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: a.m.cfg.TTL},
 		Cpu: "RFC8482",
 	}
 }

@@ -15,13 +15,14 @@ import (
 
 // serve answers a query in one of the resolver's zones:
 //
-//   - a global service name asked for A, AAAA or CNAME: from the local
-//     cluster when its shard is healthy (see answer.Local), else with a
-//     CNAME to the local zone's name, chased through the upstream servers;
-//   - any other name or type in the federated zone: forwarded unchanged;
-//   - a kube-form name (<svc>.<ns>.<fed>.svc.<cluster domain>) asked for
-//     another type: a CNAME to the global name, chased; any other name of
-//     the kube-form zone: NODATA or NXDOMAIN.
+//   - a global service name, or its kube form (<svc>.<ns>.<fed>.svc.<cluster
+//     domain>), whatever the type: from the local cluster when its shard is
+//     healthy (see answer.Local), else with a CNAME to the local zone's
+//     name, chased through the upstream servers. The decision is made once
+//     per name, so the name is a CNAME for every type or for none;
+//   - any other name in the federated zone: forwarded unchanged;
+//   - an SRV name of the kube form: a CNAME to the global SRV name, chased;
+//     any other name of the kube-form zone: NODATA or NXDOMAIN.
 func (r *resolver) serve(ctx context.Context, w dns.ResponseWriter, req *dns.Msg, zone string, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) {
 	q := req.Question[0]
 	qname := lower(q.Name)
@@ -39,11 +40,11 @@ func (r *resolver) serve(ctx context.Context, w dns.ResponseWriter, req *dns.Msg
 	case !global:
 		r.forward(ctx, w, req)
 		return
-	case nm.Kind != answer.Service || !localType(q.Qtype):
+	case nm.Kind != answer.Service:
 		if kube {
-			// Not an address question: the global name's answer, as
-			// forwarding would give it, behind a CNAME; not counted as a
-			// local or remote answer, as forwarded questions are not.
+			// An SRV name: the global name's answer, as forwarding would
+			// give it, behind a CNAME; not counted as a local or remote
+			// answer, as forwarded questions are not.
 			r.remote(ctx, w, req, nil, answer.Remote(nm, nil, r.fed, r.domain), opt, ecs)
 			return
 		}
@@ -51,6 +52,9 @@ func (r *resolver) serve(ctx context.Context, w dns.ResponseWriter, req *dns.Msg
 		return
 	}
 	ls, cluster := r.lookup(model.Key{Namespace: nm.Namespace, Name: nm.Service})
+	if !localType(q.Qtype) {
+		ls = ls.uncounted() // only address questions are counted
+	}
 	if ls != nil && ls.why.Local() {
 		ls.local.Inc()
 		w.WriteMsg(r.local(req, nm, ls.shard, opt, ecs))
@@ -88,7 +92,8 @@ type localReply struct {
 // local answers from the local shard: its cluster IPs of the question's
 // family at the question's name, or, with local_answer cname, a CNAME to
 // the Service's cluster name followed by the cluster IPs there. A family
-// the Service has no cluster IP of gets NODATA.
+// the Service has no cluster IP of, and any other type, gets NODATA (after
+// the CNAME, which every type gets in cname mode).
 func (r *resolver) local(req *dns.Msg, nm answer.Name, sh *model.Shard, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) *dns.Msg {
 	lr := new(localReply)
 	resp := lr.reply(req)

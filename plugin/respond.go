@@ -96,95 +96,97 @@ func (a *answerer) respond() *dns.Msg {
 		return a.negative(resp, dns.RcodeNameError)
 	case nm.Kind == answer.Apex:
 		return a.apex(resp)
-	case nm.Kind == answer.Node:
-		return a.negative(resp, dns.RcodeSuccess)
+	case nm.Kind == answer.Service, nm.Kind == answer.SRV:
+		a.service(resp, q.Name, q.Qtype, nm, answer.Lookup(a.snap, nm))
+		return resp
 	case q.Qtype == dns.TypeANY:
 		resp.Answer = []dns.RR{a.hinfo(q.Name)}
 		return resp
 	}
-	a.service(resp, q.Name, q.Qtype, nm, answer.Lookup(a.snap, nm))
-	if len(resp.Answer) == 0 {
-		return a.negative(resp, dns.RcodeSuccess)
-	}
-	return resp
+	return a.negative(resp, dns.RcodeSuccess) // an empty non-terminal
 }
 
-// service answers for a service or SRV name, following the CNAME chain
-// zone -> region -> global within the zone as an authoritative server does.
+// service answers for a service or SRV name. What the name holds is
+// decided once for the client, whatever the query type (answer.Decide): a
+// CNAME one level up, a CNAME to a load-balancer hostname, or records. A
+// CNAME chain within the zone (zone -> region -> global) is followed as an
+// authoritative server does (RFC 1034 4.3.2); a CNAME or ANY question gets
+// the first CNAME alone. A name that holds records but none of the type
+// gets NODATA, after the chain if there is one.
 func (a *answerer) service(resp *dns.Msg, owner string, qtype uint16, nm answer.Name, svc *model.Service) {
-	fam := family(qtype)
-	if !wanted(nm.Kind, qtype) || !answer.HasFamily(svc, fam) {
-		return
-	}
 	if svc.Degraded {
 		// Every fail-open answer is degraded too: no shard is usable.
 		a.ttl = min(a.ttl, a.m.cfg.DegradedTTL)
 	}
 	var buf [8]*model.Shard
-	q := answer.Query{Family: fam}
-	// Draw only what the policy reads: the shared counter is a contended
-	// cache line on a busy server, and closest answers need neither.
-	switch p := &svc.Policy; {
-	case p.Kind == policy.RoundRobin:
-		q.Seq = a.m.seq.Add(1)
-	case p.Kind == policy.Weighted || p.Spill > 0:
-		q.Rand = rand.Uint64()
-	}
+	q := a.draw(svc)
 	for {
 		q.Level, q.Region, q.Zone, q.Loc = nm.Level, nm.Region, nm.Zone, geo.Location{}
 		if nm.Level == answer.Global {
 			q.Loc = a.locate()
 		}
-		res := answer.Choose(svc, q, a.m.cfg.Answer, buf[:0])
-		if res.Up {
+		d := answer.Decide(svc, q, a.m.cfg.Answer, nm.Kind == answer.SRV, buf[:0])
+		if d.Up {
 			a.m.metrics.fallback(nm.Level)
 			up := upName(nm, a.m.cfg.Federation, a.zone)
 			resp.Answer = append(resp.Answer, a.cname(owner, up))
-			if qtype == dns.TypeCNAME {
+			if qtype == dns.TypeCNAME || qtype == dns.TypeANY {
 				return
 			}
 			owner, nm = up, upLevel(nm)
 			continue
 		}
-		if res.Dependent {
-			a.scope = uint8(q.Loc.Scope)
+		a.depends(d, q.Loc)
+		if d.Alias != "" {
+			a.count(svc, d)
+			resp.Answer = append(resp.Answer, a.cname(owner, d.Alias))
+			return
 		}
-		switch {
-		case len(res.Shards) == 0:
-		case res.FailOpen:
-			a.m.metrics.failOpen(svc.Policy.Kind)
-		case res.Spilled:
-			a.m.metrics.spilled(res.Shards[0].Cluster.Name)
+		n := len(resp.Answer)
+		a.records(resp, owner, qtype, nm, svc, q, d)
+		if len(resp.Answer) == n {
+			resp.Ns = []dns.RR{a.soa(a.zone)} // NODATA (RFC 2308 2.2)
 		}
-		if len(res.Shards) > 0 {
-			a.m.metrics.answered(res.Shards[0].Cluster.Name, res.Policy)
-		}
-		a.records(resp, owner, qtype, nm, res.Shards)
 		return
 	}
 }
 
-// wanted reports whether a name of kind k can have records of qtype.
-func wanted(k answer.Kind, qtype uint16) bool {
-	switch qtype {
-	case dns.TypeA, dns.TypeAAAA, dns.TypeTXT:
-		return k == answer.Service
-	case dns.TypeSRV:
-		return k == answer.SRV
-	case dns.TypeCNAME:
-		return true
+// draw makes the query's per-query choices. Only what the policy reads is
+// drawn: the shared counter is a contended cache line on a busy server,
+// and closest answers need neither.
+func (a *answerer) draw(svc *model.Service) answer.Query {
+	var q answer.Query
+	switch p := &svc.Policy; {
+	case p.Kind == policy.RoundRobin:
+		q.Seq = a.m.seq.Add(1)
+	case p.Kind == policy.Weighted || p.Spill > 0:
+		q.Rand = rand.Uint64()
+		if a.m.random != nil {
+			q.Rand = a.m.random()
+		}
 	}
-	return false
+	return q
 }
 
-func family(qtype uint16) answer.Family {
-	switch qtype {
-	case dns.TypeA:
-		return answer.V4
-	case dns.TypeAAAA:
-		return answer.V6
+// depends sets the reply's ECS scope to the client's located network when
+// res depends on where the client is.
+func (a *answerer) depends(res answer.Result, loc geo.Location) {
+	if res.Dependent {
+		a.scope = uint8(loc.Scope)
 	}
-	return answer.Any
+}
+
+// count records an answer that names res's shards in the metrics.
+func (a *answerer) count(svc *model.Service, res answer.Result) {
+	switch {
+	case len(res.Shards) == 0:
+		return
+	case res.FailOpen:
+		a.m.metrics.failOpen(svc.Policy.Kind)
+	case res.Spilled:
+		a.m.metrics.spilled(res.Shards[0].Cluster.Name)
+	}
+	a.m.metrics.answered(res.Shards[0].Cluster.Name, res.Policy)
 }
 
 // locate finds the client once per query; a client that sent ECS /0 or

@@ -9,7 +9,9 @@ import (
 // Family is the address family a question asks for.
 type Family uint8
 
-// The families: Any for SRV, TXT and the like; V4 for A; V6 for AAAA.
+// The families: Any for the shards with any address, a load-balancer
+// hostname included (what a name holds, SRV, TXT); V4 and V6 for the shards
+// with an IP address of that family (A and AAAA).
 const (
 	Any Family = iota
 	V4
@@ -55,6 +57,9 @@ type Result struct {
 	// service's could not (weighted with no usable shard of weight above
 	// 0, failover with an empty list) and on fail-open.
 	Policy policy.Kind
+	// Alias, set by Decide only, is the load-balancer hostname the name is
+	// a CNAME to, for every query type.
+	Alias string
 }
 
 // Lookup returns the service nm names, or nil.
@@ -99,21 +104,9 @@ func Exists(snap *model.Snapshot, nm Name) bool {
 	return true
 }
 
-// HasFamily reports whether any shard of svc can answer for family f.
-func HasFamily(svc *model.Service, f Family) bool {
-	switch f {
-	case V4:
-		return svc.HasV4 || svc.HasHostname
-	case V6:
-		return svc.HasV6 || svc.HasHostname
-	}
-	return true
-}
-
+// fits reports whether sh can answer for family f: an address of the
+// family, or any address (a hostname included) for Any.
 func fits(sh *model.Shard, f Family) bool {
-	if sh.Hostname != "" {
-		return true
-	}
 	switch f {
 	case V4:
 		return len(sh.V4) > 0

@@ -91,6 +91,9 @@ func (s *Shard) HasAddress() bool {
 	return len(s.V4) > 0 || len(s.V6) > 0 || s.Hostname != ""
 }
 
+// HasIP reports whether the shard has an IP address of either family.
+func (s *Shard) HasIP() bool { return len(s.V4) > 0 || len(s.V6) > 0 }
+
 // Service is a federated service: its shards in every cluster that runs it.
 type Service struct {
 	Key

@@ -1,0 +1,91 @@
+package answer
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/meridian-dns/meridian/geo"
+	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/model"
+)
+
+func TestDecide(t *testing.T) {
+	// a: hostname only (Belgium), b: IPv4 only (Iowa), c: IPv6 only
+	// (Taiwan), d: dual-stack (London).
+	mixed := func(ready ...int) *model.Snapshot {
+		specs := []shardSpec{
+			{"a", "europe-west1", "europe-west1-b", nil, "lb.example.net.", 3, health.Up},
+			{"b", "us-central1", "us-central1-a", []string{"192.0.2.2"}, "", 3, health.Up},
+			{"c", "asia-east1", "asia-east1-a", []string{"2001:db8::3"}, "", 3, health.Up},
+			{"d", "europe-west2", "europe-west2-a", []string{"192.0.2.4", "2001:db8::4"}, "", 3, health.Up},
+		}
+		for i, r := range ready {
+			specs[i].ready = r
+		}
+		return federation(t, specs...)
+	}
+	tests := []struct {
+		name     string
+		snap     *model.Snapshot
+		q        Query
+		up       bool
+		alias    string
+		v4, v6   []string // ByFamily's clusters, when the name holds records
+		failOpen bool
+	}{
+		{name: "closest has only a hostname: alias for every type", snap: mixed(), q: Query{Level: Global, Loc: paris}, alias: "lb.example.net."},
+		{name: "closest has IPs: records, each family its closest", snap: mixed(), q: Query{Level: Global, Loc: taipei},
+			v4: []string{"d"}, v6: []string{"c"}},
+		{name: "hostname shard unready: records", snap: mixed(0), q: Query{Level: Global, Loc: paris}, v4: []string{"d"}, v6: []string{"d"}},
+		{name: "region with one family: the other is empty, not up", snap: mixed(), q: Query{Level: Region, Region: "asia-east1"},
+			v4: nil, v6: []string{"c"}},
+		{name: "region with no usable shard: up", snap: mixed(3, 3, 0), q: Query{Level: Region, Region: "asia-east1"}, up: true},
+		{name: "zone of the hostname shard: alias", snap: mixed(), q: Query{Level: Zone, Region: "europe-west1", Zone: "europe-west1-b"},
+			alias: "lb.example.net."},
+		{name: "no usable IPv6: no fail-open for AAAA while IPv4 is usable", snap: mixed(3, 3, 0, 0), q: Query{Level: Global, Loc: chicago},
+			v4: []string{"b"}, v6: nil},
+		{name: "nothing usable: fail-open in both families", snap: mixed(0, 0, 0, 0), q: Query{Level: Global, Loc: chicago},
+			alias: "", v4: []string{"b", "d"}, v6: []string{"d", "c"}, failOpen: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := tc.snap.Services[model.Key{Namespace: "default", Name: "nginx"}]
+			for _, fam := range []Family{Any, V4, V6} { // the question's family never matters
+				q := tc.q
+				q.Family = fam
+				d := Decide(svc, q, Options{}, false, nil)
+				if d.Up != tc.up || d.Alias != tc.alias {
+					t.Fatalf("family %d: up %v alias %q, want %v %q (%v)", fam, d.Up, d.Alias, tc.up, tc.alias, clusters(d))
+				}
+			}
+			d := Decide(svc, tc.q, Options{}, false, nil)
+			if d.Up || d.Alias != "" {
+				return
+			}
+			if d.FailOpen != tc.failOpen {
+				t.Errorf("fail-open %v, want %v", d.FailOpen, tc.failOpen)
+			}
+			got4 := clusters(ByFamily(svc, tc.q, d, V4, Options{}, nil))
+			got6 := clusters(ByFamily(svc, tc.q, d, V6, Options{}, nil))
+			if tc.failOpen { // fail-open names every shard of the family, closest first
+				slices.Sort(got4)
+				slices.Sort(got6)
+				slices.Sort(tc.v4)
+				slices.Sort(tc.v6)
+			}
+			if !slices.Equal(got4, tc.v4) || !slices.Equal(got6, tc.v6) {
+				t.Errorf("A %v AAAA %v, want %v %v", got4, got6, tc.v4, tc.v6)
+			}
+		})
+	}
+}
+
+// TestDecideSRV: an SRV name never aliases: its records name the hostname.
+func TestDecideSRV(t *testing.T) {
+	snap := federation(t, shardSpec{"a", "europe-west1", "z", nil, "lb.example.net.", 3, health.Up})
+	svc := snap.Services[model.Key{Namespace: "default", Name: "nginx"}]
+	d := Decide(svc, Query{Level: Global, Loc: geo.Location{}}, Options{}, true, nil)
+	if d.Alias != "" || len(d.Shards) != 1 {
+		t.Errorf("SRV decision: alias %q shards %v, want no alias and shard a", d.Alias, clusters(d))
+	}
+}
