@@ -30,7 +30,8 @@ type serveCase struct {
 	answer []string
 	ns     []string
 	extra  []string
-	scope  int // expected ECS scope; -1: no ECS option in the reply
+	scope  int      // expected ECS scope; -1: no ECS option in the reply
+	remote net.Addr // the query's source address; nil: 10.240.0.1, which GeoIP cannot place
 }
 
 // In the fixture, nginx's shard in us-central1-b has no ready endpoint, so
@@ -135,7 +136,11 @@ func hasECS(m *dns.Msg) bool { return subnetOf(m) != nil }
 
 func checkServe(t *testing.T, m *Meridian, tc serveCase) {
 	t.Helper()
-	rec := dnstest.NewRecorder(&test.ResponseWriter{})
+	var w dns.ResponseWriter = &test.ResponseWriter{}
+	if tc.remote != nil {
+		w = &sourceWriter{remote: tc.remote}
+	}
+	rec := dnstest.NewRecorder(w)
 	if _, err := m.ServeDNS(context.Background(), rec, tc.msg); err != nil {
 		t.Fatalf("ServeDNS: %v", err)
 	}
