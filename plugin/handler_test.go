@@ -160,6 +160,9 @@ func checkServe(t *testing.T, m *Meridian, tc serveCase) {
 	checkSection(t, "answer", resp.Answer, tc.answer)
 	checkSection(t, "authority", resp.Ns, tc.ns)
 	checkSection(t, "additional", resp.Extra, tc.extra)
+	if len(resp.Answer) == 0 && len(tc.ns) > 0 {
+		checkNegativeSOA(t, m, resp)
+	}
 	checkScope(t, resp, tc.scope)
 	ecs := subnetOf(resp)
 	if q := subnetOf(tc.msg); ecs != nil && (ecs.SourceNetmask != q.SourceNetmask || !ecs.Address.Equal(q.Address) || ecs.Family != q.Family) {
