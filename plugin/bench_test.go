@@ -3,6 +3,7 @@ package meridian
 import (
 	"context"
 	"fmt"
+	"net"
 	"testing"
 
 	"github.com/coredns/coredns/plugin/test"
@@ -12,62 +13,112 @@ import (
 	"github.com/meridian-dns/meridian/plugin/source"
 )
 
-// discard is a ResponseWriter that drops replies, so the benchmark measures
-// ServeDNS and not a recorder.
-type discard struct{ test.ResponseWriter }
+// counter is a ResponseWriter that keeps no reply but counts them and the
+// ones that are not what the benchmark expects, so a benchmark checks what
+// it times at the cost of a comparison per query.
+type counter struct {
+	sourceWriter
+	rcode   int // the expected rcode: NOERROR with answers, else with a SOA
+	replies int
+	bad     int
+	last    *dns.Msg // the last reply, or the last bad one
+}
 
-func (*discard) WriteMsg(*dns.Msg) error { return nil }
+// WriteMsg counts m.
+func (w *counter) WriteMsg(m *dns.Msg) error {
+	w.replies++
+	if w.bad == 0 {
+		w.last = m
+	}
+	if m.Rcode != w.rcode || (m.Rcode == dns.RcodeSuccess) != (len(m.Answer) > 0) || (m.Rcode != dns.RcodeSuccess && len(m.Ns) == 0) {
+		w.bad++
+		w.last = m
+	}
+	return nil
+}
 
-// BenchmarkServeDNS answers a global name for a client subnet whose
-// location is already cached: the common path of a busy server.
+// BenchmarkServeDNS answers a global name for a client whose location is
+// already cached: the common path of a busy server. The no-ECS cases come
+// from a source address GeoIP places (Taipei) and from one it cannot.
 func BenchmarkServeDNS(b *testing.B) {
 	for _, bc := range []struct {
 		name, qname, subnet string
-		qtype               uint16
+		remote              net.Addr
+		rcode               int
+		addr                string // the last answer record's address
 	}{
-		{"global-ecs", global, "27.0.0.0/24", dns.TypeA},
-		{"global-no-ecs", global, "", dns.TypeA},
-		{"region-ecs", usc1, "27.0.0.0/24", dns.TypeA},
-		{"zone-fallback", usc1b, "", dns.TypeA},
-		{"nxdomain", "nope.default.myfed.svc.example.com.", "", dns.TypeA},
+		{"global-ecs", global, "27.0.0.0/24", nil, dns.RcodeSuccess, "203.0.113.11"},
+		{"global-no-ecs", global, "", udpFrom(net.IP{27, 0, 0, 1}), dns.RcodeSuccess, "203.0.113.11"},
+		{"global-no-ecs-unknown-client", global, "", nil, dns.RcodeSuccess, "198.51.100.11"}, // the default region
+		{"region-ecs", usc1, "27.0.0.0/24", nil, dns.RcodeSuccess, "192.0.2.11"},
+		{"zone-fallback", usc1b, "", nil, dns.RcodeSuccess, "192.0.2.11"},
+		{"nxdomain", "nope.default.myfed.svc.example.com.", "", nil, dns.RcodeNameError, ""},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			benchServe(b, newTestPlugin(b), query(bc.qname, bc.qtype, bc.subnet))
+			w := &counter{sourceWriter: sourceWriter{remote: bc.remote}, rcode: bc.rcode}
+			benchServe(b, newTestPlugin(b), query(bc.qname, dns.TypeA, bc.subnet), w)
+			if bc.addr != "" {
+				if a, ok := w.last.Answer[len(w.last.Answer)-1].(*dns.A); !ok || a.A.String() != bc.addr {
+					b.Fatalf("answer %v, want %s last", w.last.Answer, bc.addr)
+				}
+			}
 		})
 	}
 }
 
 // benchServe answers msg once (warming the location cache, filling the
-// upstream cache), then measures answering it again.
-func benchServe(b *testing.B, m *Meridian, msg *dns.Msg) {
-	w := &discard{}
+// upstream cache), then measures answering it again, and fails unless
+// every reply was one w expects. A nil remote address in w is CoreDNS's
+// test writer's 10.240.0.1, which GeoIP cannot place.
+func benchServe(b *testing.B, m *Meridian, msg *dns.Msg, w *counter) {
+	if w.remote == nil {
+		w.remote = (&test.ResponseWriter{}).RemoteAddr()
+	}
 	ctx := context.Background()
 	m.ServeDNS(ctx, w, msg)
 	b.ReportAllocs()
+	n := 1
 	for b.Loop() {
 		m.ServeDNS(ctx, w, msg)
+		n++
+	}
+	if w.replies != n || w.bad != 0 {
+		b.Fatalf("%d replies to %d queries, %d not %s as expected; the last: %v", w.replies, n, w.bad, dns.RcodeToString[w.rcode], w.last)
 	}
 }
 
 // BenchmarkResolver answers as the resolver role: a local answer (cluster
 // IP, kube-dns form, CNAME mode) and a remote one served from the upstream
-// cache (no socket once the cache holds the chain).
+// cache (no socket once the cache holds the chain). Each fails if the
+// authority saw more queries than the warm-up's: none for a local answer,
+// one for the remote answer the cache then holds.
 func BenchmarkResolver(b *testing.B) {
-	up := serveAuthority(b, "127.0.0.1:0")
+	// TTLs of 300 s: the cached chain outlives the slowest run.
+	up, asked := serveCountedAuthority(b, "127.0.0.1:0", func(c *Config) { c.TTL, c.DegradedTTL = 300, 300 })
 	for _, bc := range []struct {
 		name, qname string
 		ready       int
 		cname       bool
+		upstream    int64 // queries to the authority: the warm-up's
+		addr        string
 	}{
-		{"local", global, 3, false},
-		{"local-kube-form", kubeGlobal, 3, false},
-		{"local-cname", global, 3, true},
-		{"remote-cached", global, 0, false},
+		{"local", global, 3, false, 0, "10.96.0.10"},
+		{"local-kube-form", kubeGlobal, 3, false, 0, "10.96.0.10"},
+		{"local-cname", global, 3, true, 0, "10.96.0.10"},
+		{"remote-cached", global, 0, false, 1, "192.0.2.11"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			m := newTestResolver(b, []string{up}, func(c *Config) { c.Resolver.LocalCNAME = bc.cname })
 			setLocal(m, bc.ready, health.Up)
-			benchServe(b, m, query(bc.qname, dns.TypeA, ""))
+			before := asked.Load()
+			w := &counter{rcode: dns.RcodeSuccess}
+			benchServe(b, m, query(bc.qname, dns.TypeA, ""), w)
+			if n := asked.Load() - before; n != bc.upstream {
+				b.Fatalf("the authority was asked %d times, want %d: the answers were not local or cached", n, bc.upstream)
+			}
+			if a, ok := w.last.Answer[len(w.last.Answer)-1].(*dns.A); !ok || a.A.String() != bc.addr {
+				b.Fatalf("answer %v, want %s last", w.last.Answer, bc.addr)
+			}
 		})
 	}
 }
