@@ -11,14 +11,15 @@ import (
 )
 
 // TestMalformedPackets sends garbage and broken queries to the real
-// server over UDP: each gets a well-formed reply or none, and the server
-// keeps answering.
+// server over UDP: each gets the reply docs/dns-behaviour.md promises
+// ("Protocol"), or none where dropping is the documented behaviour, and
+// the server keeps answering.
 func TestMalformedPackets(t *testing.T) {
 	s := startDemo(t)
 	good := new(dns.Msg)
 	good.SetQuestion(nginx, dns.TypeA)
 	wire, _ := good.Pack()
-	badECS := func(b []byte) []byte { // an ECS option with family 3
+	badECS := func(b []byte) []byte { // an ECS option written byte by byte
 		m := new(dns.Msg)
 		m.SetQuestion(nginx, dns.TypeA)
 		m.SetEdns0(1232, false)
@@ -26,41 +27,60 @@ func TestMalformedPackets(t *testing.T) {
 		out, _ := m.Pack()
 		return out
 	}
-	packets := map[string][]byte{
-		"empty":                {},
-		"one byte":             {0x42},
-		"header only":          wire[:12],
-		"truncated name":       wire[:20],
-		"garbage":              []byte("\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xffnot a name at all"),
-		"label too long":       append(append([]byte{0, 2, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 64}, make([]byte, 64)...), 0, 0, 1, 0, 1),
-		"ecs bad family":       badECS([]byte{0, 3, 24, 0, 1, 2, 3}),
-		"ecs prefix too long":  badECS([]byte{0, 1, 33, 0, 1, 2, 3, 4}),
-		"ecs short":            badECS([]byte{0, 1}),
-		"ecs scope set":        badECS([]byte{0, 1, 24, 8, 27, 0, 0}),
-		"ecs bits past prefix": badECS([]byte{0, 1, 16, 0, 27, 0, 1}),
+	const dropped = -1
+	tests := []struct {
+		name  string
+		p     []byte
+		rcode int  // dropped: no reply
+		opt   bool // the reply carries an OPT record
+	}{
+		// miekg/dns cannot read a header: no reply, which could only
+		// serve to amplify.
+		{"empty", []byte{}, dropped, false},
+		{"one byte", []byte{0x42}, dropped, false},
+		// One question announced, none there: miekg/dns takes QDCOUNT for
+		// a lie and CoreDNS's server answers an empty question SERVFAIL.
+		{"header only", wire[:12], dns.RcodeServerFailure, false},
+		// The decoder fails: miekg/dns answers FORMERR, without an OPT.
+		{"truncated name", wire[:20], dns.RcodeFormatError, false},
+		{"garbage", []byte("\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xffnot a name at all"), dns.RcodeFormatError, false},
+		{"label too long", append(append([]byte{0, 2, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 64}, make([]byte, 64)...), 0, 0, 1, 0, 1), dns.RcodeFormatError, false},
+		{"ecs bad family", badECS([]byte{0, 3, 24, 0, 1, 2, 3}), dns.RcodeFormatError, false},
+		{"ecs prefix too long", badECS([]byte{0, 1, 33, 0, 1, 2, 3, 4}), dns.RcodeFormatError, false},
+		{"ecs short", badECS([]byte{0, 1}), dns.RcodeFormatError, false},
+		// The plugin sees the option: FORMERR with an OPT (RFC 6891 7).
+		{"ecs scope set", badECS([]byte{0, 1, 24, 8, 27, 0, 0}), dns.RcodeFormatError, true},
+		{"ecs bits past prefix", badECS([]byte{0, 1, 16, 0, 27, 0, 1}), dns.RcodeFormatError, true},
 	}
-	for name, p := range packets {
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
 			conn, err := net.Dial("udp", s.DNS)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(500 * time.Millisecond))
-			if _, err := conn.Write(p); err != nil {
+			// A dropped packet is seen as no reply within the deadline.
+			conn.SetDeadline(time.Now().Add(2 * time.Second))
+			if _, err := conn.Write(tc.p); err != nil {
 				t.Fatal(err)
 			}
 			buf := make([]byte, 65535)
 			n, err := conn.Read(buf)
-			if err != nil {
-				return // dropped: allowed
+			switch {
+			case err != nil && tc.rcode == dropped:
+				return
+			case err != nil:
+				t.Fatalf("no reply, want %s", dns.RcodeToString[tc.rcode])
+			case tc.rcode == dropped:
+				t.Fatalf("a reply of %d bytes, want none", n)
 			}
 			r := new(dns.Msg)
 			if err := r.Unpack(buf[:n]); err != nil {
 				t.Fatalf("reply does not decode: %v", err)
 			}
-			if r.Rcode == dns.RcodeSuccess && len(r.Answer) > 0 {
-				t.Errorf("malformed query answered: %v", r)
+			if r.Rcode != tc.rcode || len(r.Answer) > 0 || (r.IsEdns0() != nil) != tc.opt {
+				t.Errorf("rcode %s, %d answers, OPT %v; want %s, none, OPT %v",
+					dns.RcodeToString[r.Rcode], len(r.Answer), r.IsEdns0() != nil, dns.RcodeToString[tc.rcode], tc.opt)
 			}
 		})
 	}
