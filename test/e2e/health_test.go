@@ -17,26 +17,31 @@ import (
 )
 
 // Probe timing of the federation below: a shard is down after fall failing
-// probes and up after rise passing ones, so the answer must move within
-// interval x fall (+ 1 s for scheduling and the rebuild) and come back
-// within interval x rise (+ 1 s).
+// probes and up after rise passing ones (docs/health.md). The test holds
+// each probe of the near target while it asks DNS, so it sees the answer
+// just before each result counts: the answer must move exactly at the
+// fall-th failing probe and come back exactly at the rise-th passing one.
+// The probe timeout leaves the held probe room on a busy 2-core machine.
 const (
 	probeInterval = time.Second
+	probeTimeout  = 800 * time.Millisecond
 	probeRise     = 2
-	probeFall     = 2
+	probeFall     = 3
 	probed        = "probed.default.fed.svc.example.com."
 )
 
 // target is an HTTP server on 127.0.0.1 that a probe checks: it answers
-// 200, answers 500, hangs, or is closed, as the test says.
+// 200, answers 500, hangs, or is closed, as the test says. While watched,
+// each probe is announced on a channel and held until the test releases it.
 type target struct {
 	t    *testing.T
 	port int
 
-	mu   sync.Mutex
-	mode string // "ok", "500", "hang"
-	srv  *http.Server
-	hung chan struct{} // closed to release hanging requests
+	mu    sync.Mutex
+	mode  string // "ok", "500", "hang"
+	srv   *http.Server
+	probe chan chan struct{} // when not nil: each probe sends its release and waits
+	hung  chan struct{}      // closed to release hanging requests
 }
 
 func newTarget(t *testing.T) *target {
@@ -75,16 +80,48 @@ func (tg *target) set(mode string) {
 	tg.mu.Unlock()
 }
 
+// watch sets the mode and announces every later probe on the channel it
+// returns, until unwatch; the probe waits for the test to close the
+// channel it sent.
+func (tg *target) watch(mode string) chan chan struct{} {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	tg.mode = mode
+	tg.probe = make(chan chan struct{}, 1)
+	return tg.probe
+}
+
+func (tg *target) unwatch() {
+	tg.mu.Lock()
+	tg.probe = nil
+	tg.mu.Unlock()
+}
+
 func (tg *target) serve(w http.ResponseWriter, r *http.Request) {
 	tg.mu.Lock()
-	mode := tg.mode
+	mode, probe := tg.mode, tg.probe
 	tg.mu.Unlock()
-	switch {
-	case r.URL.Path != "/healthz":
+	if r.URL.Path != "/healthz" {
 		http.NotFound(w, r)
-	case mode == "500":
+		return
+	}
+	if probe != nil {
+		release := make(chan struct{})
+		select {
+		case probe <- release:
+		case <-r.Context().Done():
+			return
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	switch mode {
+	case "500":
 		http.Error(w, "broken", http.StatusInternalServerError)
-	case mode == "hang":
+	case "hang":
 		select {
 		case <-tg.hung:
 		case <-r.Context().Done():
@@ -120,9 +157,9 @@ metadata:
     meridian.dev/probe: http
     meridian.dev/probe-path: /healthz
     meridian.dev/probe-interval: %[2]s
-    meridian.dev/probe-timeout: 250ms
-    meridian.dev/rise: "%[3]d"
-    meridian.dev/fall: "%[4]d"
+    meridian.dev/probe-timeout: %[3]s
+    meridian.dev/rise: "%[4]d"
+    meridian.dev/fall: "%[5]d"
 spec:
   type: LoadBalancer
   ports: [{name: http, port: %[1]d, protocol: TCP}]
@@ -137,7 +174,7 @@ metadata:
   labels: {kubernetes.io/service-name: probed}
 addressType: IPv4
 endpoints: [{addresses: [10.0.0.1], conditions: {ready: true}}]
-`, c.port, probeInterval, probeRise, probeFall))
+`, c.port, probeInterval, probeTimeout, probeRise, probeFall))
 	}
 }
 
@@ -149,16 +186,63 @@ func mkdir(t *testing.T, dir, file string) string {
 }
 
 // TestProbeMovesAnswer runs the real binary with HTTP probes of listeners on
-// 127.0.0.1: when the closest shard's target fails (500, hang, closed) the
-// answer moves to the other cluster within interval x fall (+1 s), with the
-// degraded TTL, and comes back within interval x rise (+1 s) once the
-// target passes again.
+// 127.0.0.1. When the closest shard's target fails (500, hang) the answer
+// still names it when the fall-th failing probe arrives and has moved to
+// the other cluster, with the degraded TTL, when the next one arrives; once
+// the target passes again (also after it was closed) the answer comes back
+// between the rise-th and the next passing probe. A closed target sees no
+// probes: its fall is bounded by interval x fall (+2 s) only.
 func TestProbeMovesAnswer(t *testing.T) {
 	near, far := newTarget(t), newTarget(t)
 	dir := t.TempDir()
 	writeProbedFederation(t, dir, near, far)
+	s := startProbed(t, dir)
+	// Both targets must have passed a probe before the test begins, so the
+	// first-result rule is behind us and rise/fall apply.
+	e2eutil.Eventually(t, 10*time.Second, "first probes", func() bool {
+		return metricValue(s.Scrape(t), `coredns_meridian_probes_total{check="http",result="success"}`) >= 2
+	})
+	e2eutil.Eventually(t, 10*time.Second, "near with TTL 30", func() bool { c, ttl := probedCluster(s); return c == "near" && ttl == 30 })
+
+	for _, fault := range []string{"500", "hang", "closed"} {
+		t.Run(fault, func(t *testing.T) {
+			if fault == "closed" {
+				near.stop()
+				// The first failing probe comes within an interval (and its
+				// jitter); 2 s leave room for a busy 2-core machine.
+				limit := probeInterval*probeFall + 2*time.Second
+				took := e2eutil.Eventually(t, limit, "answer moves to far", func() bool { c, _ := probedCluster(s); return c == "far" })
+				t.Logf("closed: answer moved to far after %v (limit %v)", took, limit)
+			} else {
+				countProbes(t, s, near.watch(fault), probeFall, "near", "far")
+			}
+			if c, ttl := probedCluster(s); c != "far" || ttl != 3 {
+				t.Errorf("while near is down: cluster %q TTL %d, want far with the degraded TTL 3", c, ttl)
+			}
+			if !s.HasMetric(t, `coredns_meridian_shard_probe_up{cluster="near",namespace="default",service="probed"}`, "0") {
+				t.Errorf("shard_probe_up of near is not 0:\n%s", grepLines(s.Scrape(t), "shard_probe_up"))
+			}
+			probes := near.watch("ok")
+			if fault == "closed" {
+				near.start(near.port)
+			}
+			countProbes(t, s, probes, probeRise, "far", "near")
+			near.unwatch()
+			e2eutil.Eventually(t, 2*time.Second, "TTL back to 30", func() bool { _, ttl := probedCluster(s); return ttl == 30 })
+		})
+	}
+	if !s.HasMetric(t, `coredns_meridian_health_transitions_total{signal="probe",to="down"}`, "3") {
+		t.Errorf("transitions:\n%s", grepLines(s.Scrape(t), "transitions"))
+	}
+	if !strings.Contains(s.Out.String(), "up -> down") {
+		t.Errorf("no transition in the log:\n%s", s.Out)
+	}
+}
+
+// startProbed starts meridian on the probed federation in dir.
+func startProbed(t *testing.T, dir string) *e2eutil.Server {
 	root := e2eutil.RepoRoot()
-	s := e2eutil.Start(t, func(p e2eutil.Ports) string {
+	return e2eutil.Start(t, func(p e2eutil.Ports) string {
 		return fmt.Sprintf(`example.com:%d {
     bind 127.0.0.1
     meridian {
@@ -174,63 +258,44 @@ func TestProbeMovesAnswer(t *testing.T) {
 }
 `, p.DNS, dir, filepath.Join(root, "testdata", "geoip", "meridian-test-city.mmdb"), p.Metrics, p.Ready)
 	})
+}
 
-	cluster := func() (string, uint32) {
-		r, err := s.Exchange("udp", probed, dns.TypeTXT, taipei)
-		if err != nil || len(r.Answer) == 0 {
-			return "", 0
-		}
-		txt, ok := r.Answer[0].(*dns.TXT)
-		if !ok || len(txt.Txt) == 0 {
-			return "", 0
-		}
-		return strings.TrimPrefix(txt.Txt[0], "cluster="), txt.Hdr.Ttl
+// probedCluster returns the cluster the Taipei client's TXT answer names,
+// and its TTL.
+func probedCluster(s *e2eutil.Server) (string, uint32) {
+	r, err := s.Exchange("udp", probed, dns.TypeTXT, taipei)
+	if err != nil || len(r.Answer) == 0 {
+		return "", 0
 	}
-	waitFor := func(want string, limit time.Duration, what string) time.Duration {
-		return e2eutil.Eventually(t, limit, what, func() bool { c, _ := cluster(); return c == want })
+	txt, ok := r.Answer[0].(*dns.TXT)
+	if !ok || len(txt.Txt) == 0 {
+		return "", 0
 	}
-	// Both targets must have passed a probe before the test begins, so the
-	// first-result rule is behind us and rise/fall apply.
-	e2eutil.Eventually(t, 10*time.Second, "first probes", func() bool {
-		return metricValue(s.Scrape(t), `coredns_meridian_probes_total{check="http",result="success"}`) >= 2
-	})
-	time.Sleep(probeInterval + 200*time.Millisecond)
-	if c, ttl := cluster(); c != "near" || ttl != 30 {
-		t.Fatalf("before: cluster %q TTL %d, want near with 30", c, ttl)
-	}
+	return strings.TrimPrefix(txt.Txt[0], "cluster="), txt.Hdr.Ttl
+}
 
-	downLimit := probeInterval*probeFall + time.Second
-	upLimit := probeInterval*probeRise + time.Second
-	for _, fault := range []string{"500", "hang", "closed"} {
-		t.Run(fault, func(t *testing.T) {
-			if fault == "closed" {
-				near.stop()
-			} else {
-				near.set(fault)
-			}
-			took := waitFor("far", downLimit, "answer moves to far after "+fault)
-			t.Logf("%s: answer moved to far after %v (limit %v)", fault, took, downLimit)
-			if c, ttl := cluster(); c != "far" || ttl != 3 {
-				t.Errorf("while near is down: cluster %q TTL %d, want far with the degraded TTL 3", c, ttl)
-			}
-			if !s.HasMetric(t, `coredns_meridian_shard_probe_up{cluster="near",namespace="default",service="probed"}`, "0") {
-				t.Errorf("shard_probe_up of near is not 0:\n%s", grepLines(s.Scrape(t), "shard_probe_up"))
-			}
-			if fault == "closed" {
-				near.start(near.port)
-			} else {
-				near.set("ok")
-			}
-			took = waitFor("near", upLimit, "answer returns to near")
-			t.Logf("%s: answer back at near after %v (limit %v)", fault, took, upLimit)
-			e2eutil.Eventually(t, time.Second, "TTL back to 30", func() bool { _, ttl := cluster(); return ttl == 30 })
-		})
-	}
-	if !s.HasMetric(t, `coredns_meridian_health_transitions_total{signal="probe",to="down"}`, "3") {
-		t.Errorf("transitions:\n%s", grepLines(s.Scrape(t), "transitions"))
-	}
-	if !strings.Contains(s.Out.String(), "up -> down") {
-		t.Errorf("no transition in the log:\n%s", s.Out)
+// countProbes holds each of the next n+1 probes that announce themselves
+// on probes while it asks DNS: before the n-th probe's result counts the
+// answer must still name from, and by the time the next probe arrives
+// (one interval after the n-th) it must name to.
+func countProbes(t *testing.T, s *e2eutil.Server, probes chan chan struct{}, n int, from, to string) {
+	t.Helper()
+	for i := 1; i <= n+1; i++ {
+		var release chan struct{}
+		select {
+		case release = <-probes:
+		case <-time.After(3 * probeInterval):
+			t.Fatalf("probe %d of %d did not come within %v", i, n+1, 3*probeInterval)
+		}
+		want := from
+		if i > n {
+			want = to
+		}
+		c, _ := probedCluster(s)
+		close(release)
+		if c != want {
+			t.Errorf("when probe %d arrived (after %d results of this kind) the answer named %q, want %q (rise/fall %d)", i, i-1, c, want, n)
+		}
 	}
 }
 
