@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,6 +25,13 @@ type server struct {
 // meridian on it with Corefile.example, ports and paths rewritten.
 func startDemo(t *testing.T) *server {
 	t.Helper()
+	return startDemoWith(t)
+}
+
+// startDemoWith is startDemo with more rewrites of Corefile.example: old,
+// new pairs, applied before (and so instead of) startDemo's own.
+func startDemoWith(t *testing.T, rewrites ...string) *server {
+	t.Helper()
 	root := e2eutil.RepoRoot()
 	demo := filepath.Join(t.TempDir(), "demo")
 	if err := os.CopyFS(demo, os.DirFS(filepath.Join(root, "testdata", "demo"))); err != nil {
@@ -33,22 +41,21 @@ func startDemo(t *testing.T) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resolver := e2eutil.FreePort(t)
 	s := e2eutil.Start(t, func(p e2eutil.Ports) string {
-		return strings.NewReplacer(
+		return strings.NewReplacer(append(slices.Clone(rewrites),
 			"example.com:1053", fmt.Sprintf("example.com:%d", p.DNS),
 			"127.0.0.1:1053", fmt.Sprintf("127.0.0.1:%d", p.DNS),
-			"example.com:1054", fmt.Sprintf("example.com:%d", resolver),
-			"myfederation.svc.cluster.local:1054", fmt.Sprintf("myfederation.svc.cluster.local:%d", resolver),
+			"example.com:1054", fmt.Sprintf("example.com:%d", p.DNS2),
+			"myfederation.svc.cluster.local:1054", fmt.Sprintf("myfederation.svc.cluster.local:%d", p.DNS2),
 			"bind 127.0.0.1 ::1", "bind 127.0.0.1",
 			"testdata/demo", demo,
 			"testdata/geoip/", filepath.Join(root, "testdata", "geoip")+"/",
 			"127.0.0.1:9153", fmt.Sprintf("127.0.0.1:%d", p.Metrics),
 			"127.0.0.1:8181", fmt.Sprintf("127.0.0.1:%d", p.Ready),
 			"health 127.0.0.1:8080", fmt.Sprintf("health 127.0.0.1:%d", p.Health),
-		).Replace(string(example))
+		)...).Replace(string(example))
 	})
-	return &server{Server: s, demo: demo, resolver: fmt.Sprintf("127.0.0.1:%d", resolver)}
+	return &server{Server: s, demo: demo, resolver: fmt.Sprintf("127.0.0.1:%d", s.Ports.DNS2)}
 }
 
 // editDemo rewrites one cluster's services.yaml in the server's demo copy:
