@@ -39,7 +39,14 @@ func Decide(svc *model.Service, q Query, o Options, srv bool, buf []*model.Shard
 // failing open would find one while the lead did not fail open: a client
 // that gets NODATA for one family uses the other, healthy one, rather than
 // an unusable shard.
+//
+// When every shard with an address has one of family f, the candidates
+// are lead's, and so is the choice: lead is returned without choosing
+// again.
 func ByFamily(svc *model.Service, q Query, lead Result, f Family, o Options, buf []*model.Shard) Result {
+	if (f == V4 && !svc.MissingV4) || (f == V6 && !svc.MissingV6) {
+		return lead
+	}
 	q.Family = f
 	res := Choose(svc, q, o, buf)
 	if res.Up || (res.FailOpen && !lead.FailOpen) {

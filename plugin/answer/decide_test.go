@@ -7,6 +7,7 @@ import (
 	"github.com/meridian-dns/meridian/geo"
 	"github.com/meridian-dns/meridian/health"
 	"github.com/meridian-dns/meridian/plugin/model"
+	"github.com/meridian-dns/meridian/plugin/policy"
 )
 
 func TestDecide(t *testing.T) {
@@ -87,5 +88,33 @@ func TestDecideSRV(t *testing.T) {
 	d := Decide(svc, Query{Level: Global, Loc: geo.Location{}}, Options{}, true, nil)
 	if d.Alias != "" || len(d.Shards) != 1 {
 		t.Errorf("SRV decision: alias %q shards %v, want no alias and shard a", d.Alias, clusters(d))
+	}
+}
+
+// TestByFamilyShortcut checks that returning the lead when no shard with
+// an address lacks the family gives what choosing again would give.
+func TestByFamilyShortcut(t *testing.T) {
+	snap := demo(t, "asia-east1-b") // every shard has IPv4; one has IPv6
+	svc := snap.Services[model.Key{Namespace: "default", Name: "nginx"}]
+	if svc.MissingV4 || !svc.MissingV6 {
+		t.Fatalf("MissingV4 %v MissingV6 %v, want false true", svc.MissingV4, svc.MissingV6)
+	}
+	queries := []Query{
+		{Level: Global, Loc: taipei}, {Level: Global, Loc: chicago}, {Level: Global, Loc: paris}, {Level: Global, Loc: nowhere},
+		{Level: Region, Region: "us-central1"}, {Level: Zone, Region: "asia-east1", Zone: "asia-east1-a"},
+	}
+	for _, pol := range []policy.Policy{{}, {Shards: 2}, {Kind: policy.RoundRobin, Shards: 2},
+		{Kind: policy.Weighted, Weights: []policy.Weight{{Cluster: "europe-west1-b", Weight: 1}, {Cluster: "us-central1-a", Weight: 2}}}} {
+		svc.Policy = pol
+		for i, q := range queries {
+			q.Rand, q.Seq = uint64(i)*0x9e3779b97f4a7c15, uint64(i)
+			lead := Decide(svc, q, Options{}, false, nil)
+			q.Family = V4
+			want := Choose(svc, q, Options{}, nil)
+			got := ByFamily(svc, q, lead, V4, Options{}, nil)
+			if !slices.Equal(clusters(got), clusters(want)) || got.Dependent != want.Dependent || got.FailOpen != want.FailOpen {
+				t.Errorf("policy %v query %d: shortcut %v, choosing again %v", pol.Kind, i, clusters(got), clusters(want))
+			}
+		}
 	}
 }

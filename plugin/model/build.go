@@ -178,6 +178,8 @@ func addShard(snap *Snapshot, c *Cluster, s *source.Service, ep map[Key]counts, 
 	svc.HasV4 = svc.HasV4 || len(sh.V4) > 0
 	svc.HasV6 = svc.HasV6 || len(sh.V6) > 0
 	svc.HasHostname = svc.HasHostname || sh.Hostname != ""
+	svc.MissingV4 = svc.MissingV4 || (sh.HasAddress() && len(sh.V4) == 0)
+	svc.MissingV6 = svc.MissingV6 || (sh.HasAddress() && len(sh.V6) == 0)
 	for _, p := range s.Ports {
 		if p.Name != "" && !svc.Port(p.Name, p.Protocol) {
 			svc.Ports = append(svc.Ports, p)

@@ -102,6 +102,10 @@ type Service struct {
 	HasV4       bool          // some shard has an IPv4 address
 	HasV6       bool          // some shard has an IPv6 address
 	HasHostname bool          // some shard has a load-balancer hostname
+	// MissingV4 and MissingV6 are true when some shard with an address has
+	// no IPv4 (IPv6) address: only then can an A (AAAA) answer name other
+	// shards than the choice among every shard with an address.
+	MissingV4, MissingV6 bool
 	// Policy is how the service is answered, from its annotations over the
 	// Corefile's defaults; Problems are the annotations that could not be
 	// used (the service keeps the default for those).
