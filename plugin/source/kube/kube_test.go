@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -189,6 +190,57 @@ contexts:
 	s, _ := New(Options{Kubeconfigs: []string{filepath.Join(dir, "missing")}})
 	if _, err := s.load(); !errors.Is(err, ErrKubeconfig) {
 		t.Errorf("missing kubeconfig: %v, want ErrKubeconfig", err)
+	}
+}
+
+// TestLoadNamedTwice: a cluster name defined twice is an error
+// (docs/kubernetes-source.md), across files or by renaming two contexts
+// to one name.
+func TestLoadNamedTwice(t *testing.T) {
+	dir := t.TempDir()
+	const kc = `apiVersion: v1
+kind: Config
+clusters:
+- {name: a, cluster: {server: "https://127.0.0.1:1"}}
+- {name: b, cluster: {server: "https://127.0.0.1:2"}}
+users:
+- {name: u, user: {token: t}}
+contexts:
+- {name: ctx-a, context: {cluster: a, user: u}}
+- {name: ctx-b, context: {cluster: b, user: u}}
+`
+	first, second := filepath.Join(dir, "first"), filepath.Join(dir, "second")
+	for _, p := range []string{first, second} {
+		if err := os.WriteFile(p, []byte(kc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name     string
+		files    []string
+		contexts map[string]string
+		twice    string // the cluster named twice; "" for none
+	}{
+		{"one file", []string{first}, nil, ""},
+		{"the same contexts in two files", []string{first, second}, nil, "ctx-a"},
+		{"two contexts renamed to one name", []string{first}, map[string]string{"ctx-a": "prod", "ctx-b": "prod"}, "prod"},
+		{"a context renamed to another's name", []string{first}, map[string]string{"ctx-a": "ctx-b", "ctx-b": ""}, "ctx-b"},
+		{"two files, one context each", []string{first, second}, map[string]string{"ctx-a": "", "ctx-b": "prod"}, "ctx-a"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(Options{Kubeconfigs: tc.files, Contexts: tc.contexts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.load()
+			switch {
+			case tc.twice == "" && err != nil:
+				t.Fatalf("load: %v", err)
+			case tc.twice != "" && (!errors.Is(err, ErrKubeconfig) || !strings.Contains(err.Error(), `cluster "`+tc.twice+`" named twice`)):
+				t.Fatalf("load: %v (clusters %v), want ErrKubeconfig naming %q twice", err, got, tc.twice)
+			}
+		})
 	}
 }
 
