@@ -138,7 +138,7 @@ func (s *Service) HasProto(proto string) bool {
 
 // Snapshot is the whole federation at one moment.
 type Snapshot struct {
-	Serial   uint32 // SOA serial; grows with every build
+	Serial   uint32 // SOA serial, from the objects' change times (package store)
 	Built    time.Time
 	Clusters []*Cluster // sorted by name
 	Services map[Key]*Service
