@@ -37,7 +37,7 @@ func TestInitialLoad(t *testing.T) {
 		"eu-west1-c": {Nodes: 1, Services: 1},
 		"empty":      {},
 	}
-	waitFor(t, time.Second, "three clusters up", func() bool {
+	waitFor(t, 5*time.Second, "three clusters up", func() bool {
 		return sink.count("state", "us-east1-b")+sink.count("state", "eu-west1-c")+sink.count("state", "empty") == 3
 	})
 	for name, w := range want {
@@ -75,11 +75,11 @@ func TestEditSeenWithinASecond(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"c1/svc.yaml": docs(serviceYAML("default", "nginx", "192.0.2.1"), sliceYAML("default", "nginx", true))})
 	sink := start(t, dir, manifest.Options{Interval: manifest.DefaultInterval})
-	waitFor(t, time.Second, "initial load", func() bool { return sink.count("replace", "c1") == 1 })
+	waitFor(t, 5*time.Second, "initial load", func() bool { return sink.count("replace", "c1") == 1 })
 
 	edited := time.Now()
 	writeFiles(t, dir, map[string]string{"c1/svc.yaml": docs(serviceYAML("default", "nginx", "192.0.2.1"), sliceYAML("default", "nginx", true, true, true))})
-	waitFor(t, time.Second, "the edit", func() bool {
+	waitFor(t, 5*time.Second, "the edit", func() bool {
 		r, _ := sink.last("replace", "c1")
 		return countsOf(r.objs).Ready == 3
 	})
@@ -104,7 +104,7 @@ func TestSameSizeRewrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := start(t, dir, manifest.Options{})
-	waitFor(t, time.Second, "initial load", func() bool { return sink.count("replace", "c1") == 1 })
+	waitFor(t, 5*time.Second, "initial load", func() bool { return sink.count("replace", "c1") == 1 })
 
 	// No change: the racy re-reads find the same hash and replace nothing.
 	time.Sleep(100 * time.Millisecond)
@@ -119,7 +119,7 @@ func TestSameSizeRewrite(t *testing.T) {
 	if fi2, _ := os.Stat(path); fi2.Size() != fi.Size() || !fi2.ModTime().Equal(fi.ModTime()) {
 		t.Fatal("test setup: size or mtime differs")
 	}
-	waitFor(t, time.Second, "the rewrite", func() bool {
+	waitFor(t, 5*time.Second, "the rewrite", func() bool {
 		r, _ := sink.last("replace", "c1")
 		return len(r.objs.Services) == 1 && r.objs.Services[0].Addresses[0].String() == "192.0.2.2"
 	})
@@ -151,10 +151,10 @@ func TestMalformedFileKeepsLastGoodState(t *testing.T) {
 			}
 			writeFiles(t, dir, map[string]string{"c1/a.yaml": nodeYAML("n1", "us-east1-b"), "c1/" + tc.file: node("n2")})
 			sink := start(t, dir, manifest.Options{})
-			waitFor(t, time.Second, "initial load", func() bool { return sink.count("replace", "c1") == 1 })
+			waitFor(t, 5*time.Second, "initial load", func() bool { return sink.count("replace", "c1") == 1 })
 
 			writeFiles(t, dir, map[string]string{"c1/" + tc.file: tc.content})
-			waitFor(t, time.Second, "an error", func() bool { return sink.count("error", "c1") > 0 })
+			waitFor(t, 5*time.Second, "an error", func() bool { return sink.count("error", "c1") > 0 })
 			time.Sleep(100 * time.Millisecond) // ten polls
 			if n := sink.count("error", "c1"); n != 1 {
 				t.Errorf("%d errors reported, want 1 (once per change)", n)
@@ -172,7 +172,7 @@ func TestMalformedFileKeepsLastGoodState(t *testing.T) {
 			}
 
 			writeFiles(t, dir, map[string]string{"c1/" + tc.file: node("n3")})
-			waitFor(t, time.Second, "the fix", func() bool {
+			waitFor(t, 5*time.Second, "the fix", func() bool {
 				r, _ := sink.last("replace", "c1")
 				return len(r.objs.Nodes) == 2 && r.objs.Nodes[1].Name == "n3"
 			})
@@ -184,13 +184,13 @@ func TestMalformedNewCluster(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"c1/a.yaml": "kind: Node\napiVersion: v2\n"})
 	sink := start(t, dir, manifest.Options{})
-	waitFor(t, time.Second, "an error", func() bool { return sink.count("error", "c1") == 1 })
+	waitFor(t, 5*time.Second, "an error", func() bool { return sink.count("error", "c1") == 1 })
 	time.Sleep(50 * time.Millisecond)
 	if n := sink.count("replace", "c1") + sink.count("state", "c1"); n != 0 {
 		t.Fatalf("a cluster that never loaded was replaced or set up (%d calls)", n)
 	}
 	writeFiles(t, dir, map[string]string{"c1/a.yaml": "kind: Node\napiVersion: v1\nmetadata: {name: n1}\n"})
-	waitFor(t, time.Second, "cluster up", func() bool { return sink.count("state", "c1") == 1 })
+	waitFor(t, 5*time.Second, "cluster up", func() bool { return sink.count("state", "c1") == 1 })
 	if n := sink.count("replace", "c1"); n != 1 {
 		t.Errorf("%d replaces, want 1", n)
 	}
@@ -207,7 +207,7 @@ func TestInvalidObjectSkipped(t *testing.T) {
 		),
 	})
 	sink := start(t, dir, manifest.Options{})
-	waitFor(t, time.Second, "cluster up", func() bool { return sink.count("state", "c1") == 1 })
+	waitFor(t, 5*time.Second, "cluster up", func() bool { return sink.count("state", "c1") == 1 })
 
 	r, _ := sink.last("replace", "c1")
 	if got := countsOf(r.objs); got != (objectCounts{Services: 1, Slices: 1, Ready: 1}) {
@@ -235,14 +235,14 @@ func TestClusterAddAndRemove(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"c1/n.yaml": nodeYAML("n1", "us-east1-b")})
 	sink := start(t, dir, manifest.Options{})
-	waitFor(t, time.Second, "c1 up", func() bool { return sink.count("state", "c1") == 1 })
+	waitFor(t, 5*time.Second, "c1 up", func() bool { return sink.count("state", "c1") == 1 })
 
 	// Write the new cluster aside (hidden) and rename it in whole.
 	writeFiles(t, dir, map[string]string{".c2/n.yaml": nodeYAML("n1", "us-west1-a")})
 	if err := os.Rename(filepath.Join(dir, ".c2"), filepath.Join(dir, "c2")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Second, "c2 up", func() bool { return sink.count("state", "c2") == 1 })
+	waitFor(t, 5*time.Second, "c2 up", func() bool { return sink.count("state", "c2") == 1 })
 	if r, ok := sink.last("replace", "c2"); !ok || len(r.objs.Nodes) != 1 || r.objs.Nodes[0].Zone != "us-west1-a" {
 		t.Errorf("c2 replace: %+v", r)
 	}
@@ -253,7 +253,7 @@ func TestClusterAddAndRemove(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(dir, "c1")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Second, "c1 removed", func() bool { return sink.count("remove", "c1") == 1 })
+	waitFor(t, 5*time.Second, "c1 removed", func() bool { return sink.count("remove", "c1") == 1 })
 	time.Sleep(50 * time.Millisecond)
 	if n := sink.count("remove", "c2"); n != 0 {
 		t.Errorf("c2 removed %d times", n)
@@ -275,7 +275,7 @@ func TestConfigMapSwap(t *testing.T) {
 		}
 	}
 	sink := start(t, dir, manifest.Options{})
-	waitFor(t, time.Second, "c1 up", func() bool { return sink.count("state", "c1") == 1 })
+	waitFor(t, 5*time.Second, "c1 up", func() bool { return sink.count("state", "c1") == 1 })
 
 	writeFiles(t, dir, map[string]string{"..v2/c1/svc.yaml": sliceYAML("default", "nginx", true, true)})
 	if err := os.Symlink("..v2", filepath.Join(dir, "..data_tmp")); err != nil {
@@ -287,7 +287,7 @@ func TestConfigMapSwap(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(dir, "..v1")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Second, "the new version", func() bool {
+	waitFor(t, 5*time.Second, "the new version", func() bool {
 		r, _ := sink.last("replace", "c1")
 		return countsOf(r.objs).Ready == 2
 	})
