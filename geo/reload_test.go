@@ -88,7 +88,8 @@ func TestReload(t *testing.T) {
 func TestReloadPoller(t *testing.T) {
 	path := copyTestDB(t)
 	log := &testLogger{}
-	l := newLocator(t, Config{Path: path, Reload: 5 * time.Millisecond, Logger: log})
+	reg := prometheus.NewPedanticRegistry()
+	l := newLocator(t, Config{Path: path, Reload: 5 * time.Millisecond, Logger: log, Registerer: reg})
 	l.Start()
 	l.Start() // a second Start does nothing
 	client := prefix("27.0.1.2/32")
@@ -110,7 +111,10 @@ func TestReloadPoller(t *testing.T) {
 	// into place: a poll must not catch it half written.)
 	writeFile(t, path, []byte("garbage"))
 	waitFor("a warning", func() bool { _, w := log.counts(); return w > 0 })
-	time.Sleep(50 * time.Millisecond)
+	// Every poll that reads the broken file counts a failed reload.
+	waitFor("ten polls of the broken file", func() bool {
+		return promtest.Values(t, reg)["meridian_geoip_reloads_total{result=error}"] >= 10
+	})
 	if _, w := log.counts(); w != 1 {
 		t.Errorf("logged %d warnings for one broken file, want 1: %q", w, log.warnings)
 	}
