@@ -421,6 +421,8 @@ func TestServeDNSOneRecordSet(t *testing.T) {
 		// A name that holds records: NODATA for CNAME, a family it lacks.
 		{name: "records: CNAME question is NODATA", msg: q(global, dns.TypeCNAME, "27.0.0.0/24"), ns: []string{soa}, scope: 16},
 		{name: "region without IPv6: AAAA is NODATA, not a CNAME", msg: q(usc1, dns.TypeAAAA, ""), ns: []string{soa}, scope: -1},
+		{name: "empty non-terminal: ANY is NODATA", msg: q("_tcp."+global, dns.TypeANY, ""), ns: []string{soa}, scope: -1},
+		{name: "namespace: ANY is NODATA", msg: q("default.myfed.svc.example.com.", dns.TypeANY, ""), ns: []string{soa}, scope: -1},
 		{name: "records: ANY gets RFC 8482", msg: q(usc1a, dns.TypeANY, ""), answer: []string{usc1a + ` 30 IN HINFO "RFC8482" ""`}, scope: -1},
 	}
 	for _, tc := range tests {

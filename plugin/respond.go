@@ -99,11 +99,8 @@ func (a *answerer) respond() *dns.Msg {
 	case nm.Kind == answer.Service, nm.Kind == answer.SRV:
 		a.service(resp, q.Name, q.Qtype, nm, answer.Lookup(a.snap, nm))
 		return resp
-	case q.Qtype == dns.TypeANY:
-		resp.Answer = []dns.RR{a.hinfo(q.Name)}
-		return resp
 	}
-	return a.negative(resp, dns.RcodeSuccess) // an empty non-terminal
+	return a.negative(resp, dns.RcodeSuccess) // an empty non-terminal, ANY too
 }
 
 // service answers for a service or SRV name. What the name holds is
