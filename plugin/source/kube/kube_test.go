@@ -125,6 +125,10 @@ func TestMemberPublish(t *testing.T) {
 	if nerr != 1 {
 		t.Errorf("%d errors reported, want 1 (the Service without ports)", nerr)
 	}
+	if o.Fingerprint == 0 {
+		t.Error("published fingerprint 0 (unknown)")
+	}
+	before := o.Fingerprint
 
 	// An update reaches the sink.
 	s := svc("web", map[string]string{"fed": "x"}, 80)
@@ -136,6 +140,9 @@ func TestMemberPublish(t *testing.T) {
 		o, _, _ := rec.get("c1")
 		return len(o.Services) == 1 && len(o.Services[0].Addresses) == 1 && o.Services[0].Addresses[0].String() == "192.0.2.9"
 	})
+	if o, _, _ := rec.get("c1"); o.Fingerprint == before {
+		t.Error("an update left the fingerprint as it was")
+	}
 }
 
 func TestLoad(t *testing.T) {
