@@ -201,3 +201,28 @@ func TestServeDNSErrorOPT(t *testing.T) {
 		})
 	}
 }
+
+// TestServeDNSReplyOPT checks the OPT record the plugin writes on an
+// answer: our buffer size whatever the client's, the DO bit copied (CoreDNS's
+// ScrubWriter rewrites the size afterwards; see docs/dns-behaviour.md).
+func TestServeDNSReplyOPT(t *testing.T) {
+	m := newTestPlugin(t)
+	for _, tc := range []struct {
+		size uint16
+		do   bool
+	}{{100, false}, {512, true}, {4096, true}} {
+		msg := query(global, dns.TypeA, "27.0.0.0/24")
+		msg.IsEdns0().SetUDPSize(tc.size)
+		if tc.do {
+			msg.IsEdns0().SetDo()
+		}
+		rec := dnstest.NewRecorder(&test.ResponseWriter{})
+		m.ServeDNS(context.Background(), rec, msg)
+		if rec.Msg == nil || len(rec.Msg.Answer) == 0 {
+			t.Fatalf("client size %d: reply %v, want an answer", tc.size, rec.Msg)
+		}
+		if o := rec.Msg.IsEdns0(); o == nil || o.UDPSize() != udpSize || o.Do() != tc.do {
+			t.Errorf("client size %d DO %v: OPT %v, want size %d, DO copied", tc.size, tc.do, o, udpSize)
+		}
+	}
+}

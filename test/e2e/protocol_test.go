@@ -89,48 +89,7 @@ func replyOPT(r *dns.Msg) string {
 // before the plugin runs.
 func TestProtocolEDNS(t *testing.T) {
 	s := startDemo(t)
-	type want struct {
-		rcode int
-		opt   bool // the reply has an OPT record ...
-		size  uint16
-		do    bool // ... with this size and DO bit
-		scope int  // the ECS scope; -1: no ECS option
-	}
-	mapped := []byte{0, 2, 120, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 27, 0, 0}
-	tests := []struct {
-		name string
-		wire []byte
-		want want
-	}{
-		// Finding 3: an IPv4-mapped source is located as 27.0.0.0/16; the
-		// scope is written in IPv6 bits (RFC 7871 7.2.1, 7.3.1).
-		{"ecs ipv4-mapped scope in ipv6 bits", ednsQuery(t, nginx, dns.TypeA, 1232, true, ecsOption(mapped...)), want{dns.RcodeSuccess, true, 1232, true, 96 + 16}},
-		{"ecs ipv4 scope", ednsQuery(t, nginx, dns.TypeA, 1232, false, ecsOption(0, 1, 24, 0, 27, 0, 0)), want{dns.RcodeSuccess, true, 1232, false, 16}},
-		// Finding 5: OPT records where RFC 6891 6.1.1 forbids them.
-		{"two OPT records", ednsQuery(t, nginx, dns.TypeA, 1232, true, func(m *dns.Msg) { m.Extra = append(m.Extra, m.Extra[0]) }), want{dns.RcodeFormatError, true, 1232, true, -1}},
-		{"OPT not owned by the root", ednsQuery(t, nginx, dns.TypeA, 1232, true, func(m *dns.Msg) { m.Extra[0].Header().Name = "example.com." }), want{dns.RcodeFormatError, true, 1232, true, -1}},
-		{"OPT in the answer section", ednsQuery(t, nginx, dns.TypeA, 1232, true, func(m *dns.Msg) { m.Answer, m.Extra = m.Extra, nil }), want{dns.RcodeFormatError, true, 1232, true, -1}},
-		{"OPT in the authority section", ednsQuery(t, nginx, dns.TypeA, 1232, false, func(m *dns.Msg) { m.Ns, m.Extra = m.Extra, nil }), want{dns.RcodeFormatError, true, 1232, false, -1}},
-		// Finding 6: error replies the plugin writes carry an OPT record.
-		{"NOTIFY is not implemented", ednsQuery(t, nginx, dns.TypeA, 1232, true, func(m *dns.Msg) { m.Opcode = dns.OpcodeNotify }), want{dns.RcodeNotImplemented, true, 1232, true, -1}},
-		{"ecs scope set in the query", ednsQuery(t, nginx, dns.TypeA, 1232, true, ecsOption(0, 1, 24, 8, 27, 0, 0)), want{dns.RcodeFormatError, true, 1232, true, -1}},
-		{"ecs bits past the prefix", ednsQuery(t, nginx, dns.TypeA, 1232, true, ecsOption(0, 1, 16, 0, 27, 0, 1)), want{dns.RcodeFormatError, true, 1232, true, -1}},
-		// Upstream, before the plugin (docs/dns-behaviour.md): miekg/dns
-		// rejects these from the header or the decoder, without an OPT.
-		{"upstream: opcode STATUS", ednsQuery(t, nginx, dns.TypeA, 1232, true, func(m *dns.Msg) { m.Opcode = dns.OpcodeStatus }), want{dns.RcodeNotImplemented, false, 0, false, -1}},
-		{"upstream: two questions", ednsQuery(t, nginx, dns.TypeA, 1232, true, func(m *dns.Msg) { m.Question = append(m.Question, m.Question[0]) }), want{dns.RcodeFormatError, false, 0, false, -1}},
-		{"upstream: no question", ednsQuery(t, nginx, dns.TypeA, 1232, true, func(m *dns.Msg) { m.Question = nil }), want{dns.RcodeFormatError, false, 0, false, -1}},
-		{"upstream: ecs family 3", ednsQuery(t, nginx, dns.TypeA, 1232, true, ecsOption(0, 3, 24, 0, 1, 2, 3)), want{dns.RcodeFormatError, false, 0, false, -1}},
-		// Finding 4, upstream: miekg/dns pads or drops address octets
-		// before the plugin sees the option, so a wrong count is answered.
-		{"upstream: ecs too few octets", ednsQuery(t, nginx, dns.TypeA, 1232, true, ecsOption(0, 1, 24, 0, 27, 0)), want{dns.RcodeSuccess, true, 1232, true, 16}},
-		{"upstream: ecs too many octets", ednsQuery(t, nginx, dns.TypeA, 1232, true, ecsOption(0, 1, 16, 0, 27, 0, 0, 0)), want{dns.RcodeSuccess, true, 1232, true, 16}},
-		// Finding 8, upstream: CoreDNS answers BADVERS itself, with UDP size
-		// 0 and no DO, and its ScrubWriter echoes the client's size.
-		{"upstream: BADVERS", ednsQuery(t, nginx, dns.TypeA, 1232, true, func(m *dns.Msg) { m.IsEdns0().SetVersion(1) }), want{dns.RcodeBadVers, true, 0, false, -1}},
-		{"upstream: client size 100 echoed", ednsQuery(t, nginx, dns.TypeA, 100, true, nil), want{dns.RcodeSuccess, true, 100, true, -1}},
-		{"upstream: client size 4096 echoed", ednsQuery(t, nginx, dns.TypeA, 4096, false, nil), want{dns.RcodeSuccess, true, 4096, false, -1}},
-	}
+	tests := protocolCases(t)
 	for _, network := range []string{"udp", "tcp"} {
 		for _, tc := range tests {
 			t.Run(network+"/"+tc.name, func(t *testing.T) {
@@ -138,16 +97,69 @@ func TestProtocolEDNS(t *testing.T) {
 				if r == nil {
 					t.Fatal("no reply")
 				}
-				checkEDNS(t, r, tc.want.rcode, tc.want.opt, tc.want.size, tc.want.do, tc.want.scope)
+				checkEDNS(t, r, tc.want)
 			})
 		}
 	}
 }
 
+// ednsWant is the reply a protocolCase expects.
+type ednsWant struct {
+	rcode int
+	opt   bool // the reply has an OPT record ...
+	size  uint16
+	do    bool // ... with this size and DO bit
+	scope int  // the ECS scope; -1: no ECS option
+}
+
+// protocolCase is one raw query and the reply it must get.
+type protocolCase struct {
+	name string
+	wire []byte
+	want ednsWant
+}
+
+// protocolCases are TestProtocolEDNS's queries: the RFC's reply where the
+// plugin decides, the server layer's documented one where it does not.
+func protocolCases(t *testing.T) []protocolCase {
+	mapped := []byte{0, 2, 120, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 27, 0, 0}
+	return []protocolCase{
+		// Finding 3: an IPv4-mapped source is located as 27.0.0.0/16; the
+		// scope is written in IPv6 bits (RFC 7871 7.2.1, 7.3.1).
+		{"ecs ipv4-mapped scope in ipv6 bits", ednsQuery(t, nginx, dns.TypeA, 1232, true, ecsOption(mapped...)), ednsWant{dns.RcodeSuccess, true, 1232, true, 96 + 16}},
+		{"ecs ipv4 scope", ednsQuery(t, nginx, dns.TypeA, 1232, false, ecsOption(0, 1, 24, 0, 27, 0, 0)), ednsWant{dns.RcodeSuccess, true, 1232, false, 16}},
+		// Finding 5: OPT records where RFC 6891 6.1.1 forbids them.
+		{"two OPT records", ednsQuery(t, nginx, dns.TypeA, 1232, true, func(m *dns.Msg) { m.Extra = append(m.Extra, m.Extra[0]) }), ednsWant{dns.RcodeFormatError, true, 1232, true, -1}},
+		{"OPT not owned by the root", ednsQuery(t, nginx, dns.TypeA, 1232, true, func(m *dns.Msg) { m.Extra[0].Header().Name = "example.com." }), ednsWant{dns.RcodeFormatError, true, 1232, true, -1}},
+		{"OPT in the answer section", ednsQuery(t, nginx, dns.TypeA, 1232, true, func(m *dns.Msg) { m.Answer, m.Extra = m.Extra, nil }), ednsWant{dns.RcodeFormatError, true, 1232, true, -1}},
+		{"OPT in the authority section", ednsQuery(t, nginx, dns.TypeA, 1232, false, func(m *dns.Msg) { m.Ns, m.Extra = m.Extra, nil }), ednsWant{dns.RcodeFormatError, true, 1232, false, -1}},
+		// Finding 6: error replies the plugin writes carry an OPT record.
+		{"NOTIFY is not implemented", ednsQuery(t, nginx, dns.TypeA, 1232, true, func(m *dns.Msg) { m.Opcode = dns.OpcodeNotify }), ednsWant{dns.RcodeNotImplemented, true, 1232, true, -1}},
+		{"ecs scope set in the query", ednsQuery(t, nginx, dns.TypeA, 1232, true, ecsOption(0, 1, 24, 8, 27, 0, 0)), ednsWant{dns.RcodeFormatError, true, 1232, true, -1}},
+		{"ecs bits past the prefix", ednsQuery(t, nginx, dns.TypeA, 1232, true, ecsOption(0, 1, 16, 0, 27, 0, 1)), ednsWant{dns.RcodeFormatError, true, 1232, true, -1}},
+		// Upstream, before the plugin (docs/dns-behaviour.md): miekg/dns
+		// rejects these from the header or the decoder, without an OPT.
+		{"upstream: opcode STATUS", ednsQuery(t, nginx, dns.TypeA, 1232, true, func(m *dns.Msg) { m.Opcode = dns.OpcodeStatus }), ednsWant{dns.RcodeNotImplemented, false, 0, false, -1}},
+		{"upstream: two questions", ednsQuery(t, nginx, dns.TypeA, 1232, true, func(m *dns.Msg) { m.Question = append(m.Question, m.Question[0]) }), ednsWant{dns.RcodeFormatError, false, 0, false, -1}},
+		{"upstream: no question", ednsQuery(t, nginx, dns.TypeA, 1232, true, func(m *dns.Msg) { m.Question = nil }), ednsWant{dns.RcodeFormatError, false, 0, false, -1}},
+		{"upstream: ecs family 3", ednsQuery(t, nginx, dns.TypeA, 1232, true, ecsOption(0, 3, 24, 0, 1, 2, 3)), ednsWant{dns.RcodeFormatError, false, 0, false, -1}},
+		// Finding 4, upstream: miekg/dns pads or drops address octets
+		// before the plugin sees the option, so a wrong count is answered.
+		{"upstream: ecs too few octets", ednsQuery(t, nginx, dns.TypeA, 1232, true, ecsOption(0, 1, 24, 0, 27, 0)), ednsWant{dns.RcodeSuccess, true, 1232, true, 16}},
+		{"upstream: ecs too many octets", ednsQuery(t, nginx, dns.TypeA, 1232, true, ecsOption(0, 1, 16, 0, 27, 0, 0, 0)), ednsWant{dns.RcodeSuccess, true, 1232, true, 16}},
+		// Finding 8, upstream: CoreDNS answers BADVERS itself, with UDP size
+		// 0 and no DO, and its ScrubWriter echoes the client's size.
+		{"upstream: BADVERS", ednsQuery(t, nginx, dns.TypeA, 1232, true, func(m *dns.Msg) { m.IsEdns0().SetVersion(1) }), ednsWant{dns.RcodeBadVers, true, 0, false, -1}},
+		{"upstream: client size 100 echoed", ednsQuery(t, nginx, dns.TypeA, 100, true, nil), ednsWant{dns.RcodeSuccess, true, 100, true, -1}},
+		{"upstream: client size 4096 echoed", ednsQuery(t, nginx, dns.TypeA, 4096, false, nil), ednsWant{dns.RcodeSuccess, true, 4096, false, -1}},
+	}
+}
+
 // checkEDNS checks a reply's rcode (with the OPT's extended bits), OPT
 // record and ECS scope.
-func checkEDNS(t *testing.T, r *dns.Msg, rcode int, opt bool, size uint16, do bool, scope int) {
+func checkEDNS(t *testing.T, r *dns.Msg, w ednsWant) {
 	t.Helper()
+	rcode, opt, size, do, scope := w.rcode, w.opt, w.size, w.do, w.scope
 	if r.Rcode != rcode {
 		t.Errorf("rcode %s, want %s (%s)", dns.RcodeToString[r.Rcode], dns.RcodeToString[rcode], replyOPT(r))
 	}

@@ -19,40 +19,7 @@ func TestMalformedPackets(t *testing.T) {
 	good := new(dns.Msg)
 	good.SetQuestion(nginx, dns.TypeA)
 	wire, _ := good.Pack()
-	badECS := func(b []byte) []byte { // an ECS option written byte by byte
-		m := new(dns.Msg)
-		m.SetQuestion(nginx, dns.TypeA)
-		m.SetEdns0(1232, false)
-		m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_LOCAL{Code: dns.EDNS0SUBNET, Data: b}}
-		out, _ := m.Pack()
-		return out
-	}
-	const dropped = -1
-	tests := []struct {
-		name  string
-		p     []byte
-		rcode int  // dropped: no reply
-		opt   bool // the reply carries an OPT record
-	}{
-		// miekg/dns cannot read a header: no reply, which could only
-		// serve to amplify.
-		{"empty", []byte{}, dropped, false},
-		{"one byte", []byte{0x42}, dropped, false},
-		// One question announced, none there: miekg/dns takes QDCOUNT for
-		// a lie and CoreDNS's server answers an empty question SERVFAIL.
-		{"header only", wire[:12], dns.RcodeServerFailure, false},
-		// The decoder fails: miekg/dns answers FORMERR, without an OPT.
-		{"truncated name", wire[:20], dns.RcodeFormatError, false},
-		{"garbage", []byte("\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xffnot a name at all"), dns.RcodeFormatError, false},
-		{"label too long", append(append([]byte{0, 2, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 64}, make([]byte, 64)...), 0, 0, 1, 0, 1), dns.RcodeFormatError, false},
-		{"ecs bad family", badECS([]byte{0, 3, 24, 0, 1, 2, 3}), dns.RcodeFormatError, false},
-		{"ecs prefix too long", badECS([]byte{0, 1, 33, 0, 1, 2, 3, 4}), dns.RcodeFormatError, false},
-		{"ecs short", badECS([]byte{0, 1}), dns.RcodeFormatError, false},
-		// The plugin sees the option: FORMERR with an OPT (RFC 6891 7).
-		{"ecs scope set", badECS([]byte{0, 1, 24, 8, 27, 0, 0}), dns.RcodeFormatError, true},
-		{"ecs bits past prefix", badECS([]byte{0, 1, 16, 0, 27, 0, 1}), dns.RcodeFormatError, true},
-	}
-	for _, tc := range tests {
+	for _, tc := range malformedCases(wire) {
 		t.Run(tc.name, func(t *testing.T) {
 			conn, err := net.Dial("udp", s.DNS)
 			if err != nil {
@@ -87,6 +54,49 @@ func TestMalformedPackets(t *testing.T) {
 	// The server still answers.
 	if got := e2eutil.Addrs(s.Ask(t, "udp", nginx, dns.TypeA, taipei)); !e2eutil.InRange(got, "203.0.113.") {
 		t.Fatalf("after malformed packets: %v", got)
+	}
+}
+
+// dropped is a malformedCase's rcode when no reply is the documented answer.
+const dropped = -1
+
+// malformedCase is one broken packet and the reply docs/dns-behaviour.md
+// promises for it.
+type malformedCase struct {
+	name  string
+	p     []byte
+	rcode int  // dropped: no reply
+	opt   bool // the reply carries an OPT record
+}
+
+// malformedCases are broken variants of the query wire (nginx A).
+func malformedCases(wire []byte) []malformedCase {
+	badECS := func(b []byte) []byte { // an ECS option written byte by byte
+		m := new(dns.Msg)
+		m.SetQuestion(nginx, dns.TypeA)
+		m.SetEdns0(1232, false)
+		m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_LOCAL{Code: dns.EDNS0SUBNET, Data: b}}
+		out, _ := m.Pack()
+		return out
+	}
+	return []malformedCase{
+		// miekg/dns cannot read a header: no reply, which could only
+		// serve to amplify.
+		{"empty", []byte{}, dropped, false},
+		{"one byte", []byte{0x42}, dropped, false},
+		// One question announced, none there: miekg/dns takes QDCOUNT for
+		// a lie and CoreDNS's server answers an empty question SERVFAIL.
+		{"header only", wire[:12], dns.RcodeServerFailure, false},
+		// The decoder fails: miekg/dns answers FORMERR, without an OPT.
+		{"truncated name", wire[:20], dns.RcodeFormatError, false},
+		{"garbage", []byte("\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xffnot a name at all"), dns.RcodeFormatError, false},
+		{"label too long", append(append([]byte{0, 2, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 64}, make([]byte, 64)...), 0, 0, 1, 0, 1), dns.RcodeFormatError, false},
+		{"ecs bad family", badECS([]byte{0, 3, 24, 0, 1, 2, 3}), dns.RcodeFormatError, false},
+		{"ecs prefix too long", badECS([]byte{0, 1, 33, 0, 1, 2, 3, 4}), dns.RcodeFormatError, false},
+		{"ecs short", badECS([]byte{0, 1}), dns.RcodeFormatError, false},
+		// The plugin sees the option: FORMERR with an OPT (RFC 6891 7).
+		{"ecs scope set", badECS([]byte{0, 1, 24, 8, 27, 0, 0}), dns.RcodeFormatError, true},
+		{"ecs bits past prefix", badECS([]byte{0, 1, 16, 0, 27, 0, 1}), dns.RcodeFormatError, true},
 	}
 }
 
