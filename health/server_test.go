@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,38 +55,44 @@ type testServer struct {
 	ln    net.Listener
 	conns map[net.Conn]struct{}
 	peers map[string]bool // remote addresses of every connection accepted
+	held  int             // while stopped: the socket that keeps the port, else -1
 	wg    sync.WaitGroup
 }
 
 func newTestServer(t *testing.T, tlsConfig *tls.Config) *testServer {
 	t.Helper()
-	s := &testServer{t: t, tls: tlsConfig, requests: make(chan request, 64), conns: map[net.Conn]struct{}{}, peers: map[string]bool{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s := &testServer{t: t, tls: tlsConfig, requests: make(chan request, 64), conns: map[net.Conn]struct{}{}, peers: map[string]bool{}, held: -1}
+	lc := net.ListenConfig{Control: reusePort}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.addr = netip.MustParseAddrPort(ln.Addr().String())
 	s.serve(ln)
-	t.Cleanup(func() { s.stop(); s.wg.Wait() })
+	t.Cleanup(func() {
+		s.stop()
+		s.wg.Wait()
+		if s.held >= 0 {
+			syscall.Close(s.held)
+		}
+	})
 	return s
 }
 
 func (s *testServer) setMode(m serveMode) { s.mode.Store(int32(m)) }
 
-// start listens again on the server's port.
+// start listens again on the server's port, on the socket that kept it.
 func (s *testServer) start() {
-	var (
-		ln  net.Listener
-		err error
-	)
-	for range 50 {
-		if ln, err = net.Listen("tcp", s.addr.String()); err == nil {
-			s.serve(ln)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	s.mu.Lock()
+	fd := s.held
+	s.held = -1
+	s.mu.Unlock()
+	ln, err := listenOn(fd)
+	if err != nil {
+		s.t.Errorf("listen again on %s: %v", s.addr, err)
+		return
 	}
-	s.t.Errorf("listen again on %s: %v", s.addr, err)
+	s.serve(ln)
 }
 
 func (s *testServer) serve(ln net.Listener) {
@@ -108,11 +115,18 @@ func (s *testServer) serve(ln net.Listener) {
 	})
 }
 
-// stop closes the listener and every open connection.
+// stop closes the listener and every open connection. A socket bound to
+// the port before the listener closes keeps it, so no other process can
+// take it until start: connections meanwhile are refused.
 func (s *testServer) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ln != nil {
+		fd, err := reservePort(s.addr)
+		if err != nil {
+			s.t.Errorf("keep port %s: %v", s.addr, err)
+		}
+		s.held = fd
 		s.ln.Close()
 		s.ln = nil
 	}
