@@ -138,6 +138,14 @@ func ask(t *testing.T, m *Meridian, msg *dns.Msg) *dns.Msg {
 	return rec.Msg
 }
 
+// negativeSOAs are the SOAs of negative replies the resolver passes on
+// from the test authority (the fixture's defaults) or makes for the
+// kube-form zone (local_ttl), by TestResolverServe's "owner SOA".
+var negativeSOAs = map[string]wantSOA{
+	soa:                            {"example.com.", "ns1.example.com.", "hostmaster.example.com.", 30},
+	"myfed.svc.cluster.local. SOA": {"myfed.svc.cluster.local.", "ns.dns.cluster.local.", "hostmaster.cluster.local.", 5},
+}
+
 func TestResolverServe(t *testing.T) {
 	up := serveAuthority(t, "127.0.0.1:0")
 	cname := func(c *Config) { c.Resolver.LocalCNAME = true }
@@ -225,6 +233,9 @@ func TestResolverServe(t *testing.T) {
 			}
 			checkSection(t, "answer", resp.Answer, tc.answer)
 			checkSection(t, "authority", resp.Ns, tc.ns)
+			if want, ok := negativeSOAs[strings.Join(tc.ns, "")]; ok && len(resp.Answer) == 0 {
+				checkSOA(t, resp.Ns, want)
+			}
 			checkScope(t, resp, tc.scope)
 		})
 	}
