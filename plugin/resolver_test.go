@@ -102,7 +102,9 @@ func newTestResolver(t testing.TB, upstreams []string, mod ...func(*Config)) *Me
 	cfg.Role = Resolver
 	cfg.Resolver.Cluster = "us-central1-b"
 	cfg.Resolver.Upstreams = upstreams
-	cfg.Resolver.UpstreamTimeout, cfg.Resolver.UpstreamTotal = 300*time.Millisecond, 600*time.Millisecond
+	// An attempt may take 1 s: a loopback exchange under -race on a loaded
+	// 2-core machine, after TestResolverFailover's dead first server.
+	cfg.Resolver.UpstreamTimeout, cfg.Resolver.UpstreamTotal = time.Second, 2*time.Second
 	for _, f := range mod {
 		f(cfg)
 	}
