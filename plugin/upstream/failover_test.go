@@ -103,7 +103,7 @@ func TestFailback(t *testing.T) {
 	second := startServer(t, reply(dns.RcodeSuccess, "www.example.org. 60 IN A 192.0.2.2"))
 	clock := newFakeClock()
 	log := &testLogger{}
-	u := newUpstream(t, Config{Clock: clock, Logger: log, Failback: 30 * time.Second, Timeout: 150 * time.Millisecond}, first.addr, second.addr)
+	u := newUpstream(t, Config{Clock: clock, Logger: log, Failback: 30 * time.Second}, first.addr, second.addr)
 	q := query("www.example.org.", dns.TypeA)
 
 	steps := []struct {

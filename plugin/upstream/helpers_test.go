@@ -205,13 +205,15 @@ func query(name string, qtype uint16) *dns.Msg {
 	return m
 }
 
-// newUpstream makes an Upstream for servers, with short timeouts unless c
-// sets its own.
+// newUpstream makes an Upstream for servers, with a 1 s attempt timeout
+// unless c sets its own.
 func newUpstream(t testing.TB, c Config, servers ...string) *Upstream {
 	t.Helper()
 	c.Servers = servers
 	if c.Timeout == 0 {
-		c.Timeout = 300 * time.Millisecond
+		// Room for a loopback exchange under -race on a loaded 2-core
+		// machine, short enough for the tests that wait one out.
+		c.Timeout = time.Second
 	}
 	u, err := New(c)
 	if err != nil {
