@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-dns/meridian/internal/promtest"
 )
 
 // benchClients returns n /32 clients in n different /24s of the test
@@ -20,42 +22,65 @@ func benchClients(n int) []netip.Prefix {
 }
 
 func BenchmarkLocateHit(b *testing.B) {
-	l := newLocator(b, Config{Path: testDB, Registerer: prometheus.NewRegistry()})
+	reg := prometheus.NewPedanticRegistry()
+	l := newLocator(b, Config{Path: testDB, Registerer: reg})
 	clients := benchClients(1024)
 	for _, c := range clients {
 		l.Locate(c)
 	}
 	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		l.Locate(clients[i%len(clients)])
+	n := 0
+	for b.Loop() {
+		l.Locate(clients[n%len(clients)])
+		n++
+	}
+	checkCache(b, reg, float64(n), float64(len(clients)))
+}
+
+// checkCache fails b unless the location cache counted hits and misses:
+// a benchmark of hits that missed, or of misses that hit, timed the
+// wrong path.
+func checkCache(b *testing.B, reg *prometheus.Registry, hits, misses float64) {
+	b.Helper()
+	v := promtest.Values(b, reg)
+	if h, m := v["meridian_geoip_cache_hits_total"], v["meridian_geoip_cache_misses_total"]; h != hits || m != misses {
+		b.Fatalf("cache hits %v, misses %v; want %v and %v", h, m, hits, misses)
 	}
 }
 
 // BenchmarkLocateHitParallel measures hits from all CPUs at once: they share
 // the cache's lock but never the database lock.
 func BenchmarkLocateHitParallel(b *testing.B) {
-	l := newLocator(b, Config{Path: testDB, Registerer: prometheus.NewRegistry()})
+	reg := prometheus.NewPedanticRegistry()
+	l := newLocator(b, Config{Path: testDB, Registerer: reg})
 	clients := benchClients(1024)
 	for _, c := range clients {
 		l.Locate(c)
 	}
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for i := 0; pb.Next(); i++ {
 			l.Locate(clients[i%len(clients)])
 		}
 	})
+	b.StopTimer()
+	checkCache(b, reg, float64(b.N), float64(len(clients)))
 }
 
 // BenchmarkLocateMiss uses a one-entry cache and alternating networks, so
 // every call reads the database.
 func BenchmarkLocateMiss(b *testing.B) {
-	l := newLocator(b, Config{Path: testDB, CacheSize: 1, Registerer: prometheus.NewRegistry()})
+	reg := prometheus.NewPedanticRegistry()
+	l := newLocator(b, Config{Path: testDB, CacheSize: 1, Registerer: reg})
 	clients := benchClients(1024)
 	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		l.Locate(clients[i%len(clients)])
+	n := 0
+	for b.Loop() {
+		l.Locate(clients[n%len(clients)])
+		n++
 	}
+	checkCache(b, reg, 0, float64(n))
 }
 
 func BenchmarkLocateNoDatabase(b *testing.B) {
