@@ -101,6 +101,18 @@ func fit(resp *dns.Msg, size int) {
 	}
 }
 
+// additional reports whether resp has an additional record other than
+// OPT: only then can fit have anything to do. Most replies have none, and
+// measuring them would cost a Len per query.
+func additional(resp *dns.Msg) bool {
+	for _, rr := range resp.Extra {
+		if rr.Header().Rrtype != dns.TypeOPT {
+			return true
+		}
+	}
+	return false
+}
+
 // lastRRset is the index where the RRset that ends rrs begins.
 func lastRRset(rrs []dns.RR) int {
 	last := rrs[len(rrs)-1].Header()

@@ -55,8 +55,10 @@ func (m *Meridian) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Ms
 	if opt != nil {
 		resp.Extra = append(resp.Extra, a.replyOPT(opt, ecs, a.scope))
 	}
-	state := request.Request{W: w, Req: r}
-	fit(resp, state.Size())
+	if additional(resp) {
+		state := request.Request{W: w, Req: r}
+		fit(resp, state.Size())
+	}
 	w.WriteMsg(resp)
 	return dns.RcodeSuccess, nil
 }
