@@ -381,9 +381,9 @@ func TestDecideForms(t *testing.T) {
 		switch {
 		case d.Up:
 			t.Errorf("%v: the global level never goes up", key)
-		case d.Alias != "" && (d.Shards[0].HasIP() || d.Shards[0].Hostname != d.Alias):
-			t.Errorf("%v: alias %q, first shard %+v", key, d.Alias, d.Shards[0])
-		case d.Alias == "":
+		case d.Alias && (d.Shards[0].HasIP() || d.Shards[0].Hostname == ""):
+			t.Errorf("%v: alias, but the first shard is %+v", key, d.Shards[0])
+		case !d.Alias:
 			for _, f := range []answer.Family{answer.V4, answer.V6} {
 				for _, sh := range answer.ByFamily(svc, answer.Query{Level: answer.Global}, d, f, answer.Options{}, nil).Shards {
 					if !sh.HasIP() {

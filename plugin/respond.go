@@ -134,9 +134,9 @@ func (a *answerer) service(resp *dns.Msg, owner string, qtype uint16, nm answer.
 			continue
 		}
 		a.depends(d, q.Loc)
-		if d.Alias != "" {
+		if d.Alias {
 			a.count(svc, d)
-			resp.Answer = append(resp.Answer, a.cname(owner, d.Alias))
+			resp.Answer = append(resp.Answer, a.cname(owner, d.Shards[0].Hostname))
 			return
 		}
 		n := len(resp.Answer)

@@ -57,9 +57,11 @@ type Result struct {
 	// service's could not (weighted with no usable shard of weight above
 	// 0, failover with an empty list) and on fail-open.
 	Policy policy.Kind
-	// Alias, set by Decide only, is the load-balancer hostname the name is
-	// a CNAME to, for every query type.
-	Alias string
+	// Alias, set by Decide only, is true when the name is a CNAME, for
+	// every query type, to the load-balancer hostname of Shards[0]. (A
+	// flag, not the hostname: a string field would make the caller's
+	// buffer escape to the heap.)
+	Alias bool
 }
 
 // Lookup returns the service nm names, or nil.

@@ -11,7 +11,7 @@ import (
 //
 //	Result.Up          no usable shard at the zone or region level: the name
 //	                   is a CNAME to the same name one level up
-//	Result.Alias != "" the first chosen shard has no IP address, only a
+//	Result.Alias       the first chosen shard has no IP address, only a
 //	                   load-balancer hostname: the name is a CNAME to it
 //	                   (service names only; an SRV record names the
 //	                   hostname as its target instead)
@@ -25,7 +25,7 @@ func Decide(svc *model.Service, q Query, o Options, srv bool, buf []*model.Shard
 	q.Family = Any
 	res := Choose(svc, q, o, buf)
 	if !srv && !res.Up && len(res.Shards) > 0 && !res.Shards[0].HasIP() {
-		res.Alias = res.Shards[0].Hostname
+		res.Alias = true
 	}
 	return res
 }
