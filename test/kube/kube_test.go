@@ -56,7 +56,8 @@ func startMeridian(t testing.TB, kubeconfig string, extra ...string) *e2eutil.Se
 
 // TestKubeFederation runs Meridian against four real API servers: geo
 // answers, endpoint readiness, bad objects, a cluster joining and leaving
-// through the kubeconfig, and an API server killed and restarted.
+// through the kubeconfig, a reload that restarts only the changed member,
+// an API server killed and restarted, and startup_timeout.
 func TestKubeFederation(t *testing.T) {
 	f := startFederation(t, len(members))
 	fed := map[string]string{fedLabel: "myfed"}
@@ -69,18 +70,21 @@ func TestKubeFederation(t *testing.T) {
 	f.writeKubeconfig(t, kubeconfig, "member-1", "member-2", "member-3")
 	s := startMeridian(t, kubeconfig, "stale_after 3s", "down_after 8s", "startup_timeout 20s")
 
-	answer := func(subnet string) []string { return e2eutil.Addrs(s.Ask(t, "udp", nginx, dns.TypeA, subnet)) }
-	expect := func(what, subnet, want string) time.Duration {
+	// Both take the subtest's t: a subtest may not call its parent's Fatal.
+	answer := func(t *testing.T, subnet string) []string {
+		return e2eutil.Addrs(s.Ask(t, "udp", nginx, dns.TypeA, subnet))
+	}
+	expect := func(t *testing.T, what, subnet, want string) time.Duration {
 		t.Helper()
 		return e2eutil.Eventually(t, 15*time.Second, what, func() bool {
-			got := answer(subnet)
+			got := answer(t, subnet)
 			return len(got) == 1 && got[0] == want
 		})
 	}
 
 	t.Run("geo answers", func(t *testing.T) {
 		for _, tc := range []struct{ subnet, want string }{{taipei, "203.0.113.3"}, {chi, "192.0.2.1"}, {paris, "198.51.100.2"}} {
-			if got := answer(tc.subnet); len(got) != 1 || got[0] != tc.want {
+			if got := answer(t, tc.subnet); len(got) != 1 || got[0] != tc.want {
 				t.Errorf("client %s: %v, want %s", tc.subnet, got, tc.want)
 			}
 		}
@@ -88,18 +92,18 @@ func TestKubeFederation(t *testing.T) {
 
 	t.Run("endpoint readiness", func(t *testing.T) {
 		setReady(t, f.admin["member-3"], "nginx", 0)
-		t.Logf("unready: answer moved after %v", expect("asia unready: europe", taipei, "198.51.100.2"))
+		t.Logf("unready: answer moved after %v", expect(t, "asia unready: europe", taipei, "198.51.100.2"))
 		setReady(t, f.admin["member-3"], "nginx", 3)
-		t.Logf("ready: answer back after %v", expect("asia ready again", taipei, "203.0.113.3"))
+		t.Logf("ready: answer back after %v", expect(t, "asia ready again", taipei, "203.0.113.3"))
 	})
 
 	t.Run("policy annotations", func(t *testing.T) {
 		for _, m := range members[:3] {
 			annotate(t, f.admin[m.name], "nginx", map[string]string{"meridian.dev/policy": "failover", "meridian.dev/failover": "member-1"})
 		}
-		t.Logf("failover: answer moved after %v", expect("failover to member-1", taipei, "192.0.2.1"))
+		t.Logf("failover: answer moved after %v", expect(t, "failover to member-1", taipei, "192.0.2.1"))
 		annotate(t, f.admin["member-1"], "nginx", map[string]string{"meridian.dev/policy": "fastest"})
-		expect("a bad policy falls back to closest", taipei, "203.0.113.3")
+		expect(t, "a bad policy falls back to closest", taipei, "203.0.113.3")
 		e2eutil.Eventually(t, 10*time.Second, "problems shown", func() bool {
 			// member-1's bad value wins the merge (first in name order) and
 			// disagrees with the others: one value problem, one conflict.
@@ -116,7 +120,7 @@ func TestKubeFederation(t *testing.T) {
 		e2eutil.Eventually(t, 10*time.Second, "problems gone", func() bool {
 			return !strings.Contains(s.Scrape(t), "coredns_meridian_service_annotation_problems{")
 		})
-		expect("closest again", taipei, "203.0.113.3")
+		expect(t, "closest again", taipei, "203.0.113.3")
 	})
 
 	t.Run("bad objects are skipped and counted", func(t *testing.T) {
@@ -127,19 +131,23 @@ func TestKubeFederation(t *testing.T) {
 		e2eutil.Eventually(t, 10*time.Second, "invalid service counted", func() bool {
 			return s.HasMetric(t, `coredns_meridian_source_skipped_objects{cluster="member-1",reason="invalid"}`, fmt.Sprint(invalid))
 		})
-		if got := answer(chi); len(got) != 1 || got[0] != "192.0.2.1" {
+		if got := answer(t, chi); len(got) != 1 || got[0] != "192.0.2.1" {
 			t.Errorf("member-1 still answers: %v", got)
 		}
 	})
 
 	t.Run("a cluster joins and leaves", func(t *testing.T) {
-		if got := answer(tokyo); len(got) != 1 || got[0] != "203.0.113.3" {
+		if got := answer(t, tokyo); len(got) != 1 || got[0] != "203.0.113.3" {
 			t.Fatalf("before: tokyo client %v, want member-3", got)
 		}
 		f.writeKubeconfig(t, kubeconfig, "member-1", "member-2", "member-3", "member-4")
-		t.Logf("joined after %v", expect("member-4 joins", tokyo, "203.0.113.4"))
+		t.Logf("joined after %v", expect(t, "member-4 joins", tokyo, "203.0.113.4"))
 		f.writeKubeconfig(t, kubeconfig, "member-1", "member-2", "member-3")
-		t.Logf("left after %v", expect("member-4 leaves", tokyo, "203.0.113.3"))
+		t.Logf("left after %v", expect(t, "member-4 leaves", tokyo, "203.0.113.3"))
+	})
+
+	t.Run("a kubeconfig reload restarts only the changed member", func(t *testing.T) {
+		testReloadRestartsOnlyChanged(t, f, s, kubeconfig)
 	})
 
 	t.Run("an API server dies and comes back", func(t *testing.T) {
@@ -148,25 +156,27 @@ func TestKubeFederation(t *testing.T) {
 		stale := e2eutil.Eventually(t, 20*time.Second, "member-2 stale", func() bool {
 			return s.HasMetric(t, `coredns_meridian_cluster_state{cluster="member-2",state="stale"}`, "1")
 		})
-		if got := answer(paris); len(got) != 1 || got[0] != "198.51.100.2" {
+		if got := answer(t, paris); len(got) != 1 || got[0] != "198.51.100.2" {
 			t.Errorf("while stale: %v, want member-2's last state", got)
 		}
 		down := e2eutil.Eventually(t, 20*time.Second, "member-2 down", func() bool {
 			return s.HasMetric(t, `coredns_meridian_cluster_state{cluster="member-2",state="down"}`, "1")
 		})
-		expect("member-2 down: paris goes to the next closest", paris, "192.0.2.1")
+		expect(t, "member-2 down: paris goes to the next closest", paris, "192.0.2.1")
 		t.Logf("stale after %v, down %v later", stale, down)
 		f.restart(t, "member-2")
 		e2eutil.Eventually(t, 30*time.Second, "member-2 up", func() bool {
 			return s.HasMetric(t, `coredns_meridian_cluster_up{cluster="member-2",region="europe-west1"}`, "1")
 		})
-		expect("member-2 back", paris, "198.51.100.2")
+		expect(t, "member-2 back", paris, "198.51.100.2")
 		sent, failed := q.stop()
 		if failed != 0 || sent == 0 {
 			t.Errorf("queries during the outage: %d sent, %d not answered with an address", sent, failed)
 		}
 		t.Logf("queries during the outage: %d sent, all answered", sent)
 	})
+
+	t.Run("startup_timeout reports unsynced clusters stale", func(t *testing.T) { testStartupTimeout(t, f) })
 }
 
 // badObjects creates, in one member, a Service without the federation
