@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meridian-dns/meridian/geo"
+	"github.com/meridian-dns/meridian/plugin/model"
 )
 
 const pluginName = "meridian"
@@ -238,7 +239,10 @@ func parseCluster(_ *caddy.Controller, cfg *Config, a []string) error {
 	if len(a) < 3 || !isLabel(a[0]) {
 		return errArgs(a)
 	}
-	ov := cfg.Build.Overrides[a[0]]
+	if _, dup := cfg.Build.Overrides[a[0]]; dup {
+		return fmt.Errorf("cluster %q given twice: put all its settings on one line", a[0])
+	}
+	ov := model.Override{}
 	for rest := a[1:]; len(rest) > 0; {
 		switch {
 		case rest[0] == "region" && len(rest) >= 2 && isLabel(rest[1]):

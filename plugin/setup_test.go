@@ -159,6 +159,7 @@ func TestParse(t *testing.T) {
 		{name: "cluster coordinates out of range", input: "meridian {\nfederation f\ncluster c coordinates 91 0\n}", wantErr: "bad coordinates"},
 		{name: "cluster unknown key", input: "meridian {\nfederation f\ncluster c colour blue\n}", wantErr: `unexpected "colour"`},
 		{name: "cluster nothing", input: "meridian {\nfederation f\ncluster c\n}", wantErr: "want \"cluster NAME"},
+		{name: "cluster given twice", input: "meridian {\nfederation f\ncluster c region us-central1\ncluster c zones a\n}", wantErr: `cluster "c" given twice`},
 		{name: "shard_metrics maybe", input: "meridian {\nfederation f\nshard_metrics maybe\n}", wantErr: "on|off"},
 		{name: "twice", input: "meridian {\nfederation f\n}\nmeridian {\nfederation g\n}", wantErr: "this plugin"},
 		{name: "line number in errors", input: "meridian {\nfederation f\n\nttl x\n}", wantErr: "Testfile:4"},

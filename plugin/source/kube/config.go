@@ -50,6 +50,9 @@ func (s *Source) load() (map[string]clusterConfig, error) {
 		}
 	}
 	if s.opts.InCluster != "" {
+		if _, dup := out[s.opts.InCluster]; dup {
+			return nil, fmt.Errorf("%w: cluster %q named twice: by in_cluster and by a kubeconfig context", ErrKubeconfig, s.opts.InCluster)
+		}
 		rc, err := rest.InClusterConfig()
 		if err != nil {
 			return nil, fmt.Errorf("%w: in-cluster: %w", ErrKubeconfig, err)

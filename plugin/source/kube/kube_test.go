@@ -223,20 +223,22 @@ contexts:
 		}
 	}
 	tests := []struct {
-		name     string
-		files    []string
-		contexts map[string]string
-		twice    string // the cluster named twice; "" for none
+		name      string
+		files     []string
+		contexts  map[string]string
+		twice     string // the cluster named twice; "" for none
+		inCluster string
 	}{
-		{"one file", []string{first}, nil, ""},
-		{"the same contexts in two files", []string{first, second}, nil, "ctx-a"},
-		{"two contexts renamed to one name", []string{first}, map[string]string{"ctx-a": "prod", "ctx-b": "prod"}, "prod"},
-		{"a context renamed to another's name", []string{first}, map[string]string{"ctx-a": "ctx-b", "ctx-b": ""}, "ctx-b"},
-		{"two files, one context each", []string{first, second}, map[string]string{"ctx-a": "", "ctx-b": "prod"}, "ctx-a"},
+		{"one file", []string{first}, nil, "", ""},
+		{"the same contexts in two files", []string{first, second}, nil, "ctx-a", ""},
+		{"two contexts renamed to one name", []string{first}, map[string]string{"ctx-a": "prod", "ctx-b": "prod"}, "prod", ""},
+		{"a context renamed to another's name", []string{first}, map[string]string{"ctx-a": "ctx-b", "ctx-b": ""}, "ctx-b", ""},
+		{"two files, one context each", []string{first, second}, map[string]string{"ctx-a": "", "ctx-b": "prod"}, "ctx-a", ""},
+		{"in_cluster named as a context", []string{first}, nil, "ctx-b", "ctx-b"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := New(Options{Kubeconfigs: tc.files, Contexts: tc.contexts})
+			s, err := New(Options{Kubeconfigs: tc.files, Contexts: tc.contexts, InCluster: tc.inCluster})
 			if err != nil {
 				t.Fatal(err)
 			}
