@@ -66,12 +66,15 @@ func BenchmarkScale(b *testing.B) {
 	bigQ, smallQ := scaleQueries("svc-%05d.default", n), scaleQueries("small-%d.small", 10)
 	var bigQPS, smallQPS []float64
 	for range 3 { // alternate, so drift on this noisy machine hits both alike
-		q, lost := e2eutil.Load(small.DNS, smallQ, 4, 5*time.Second)
-		smallQPS = append(smallQPS, q)
-		q2, lost2 := e2eutil.Load(big.DNS, bigQ, 4, 5*time.Second)
-		bigQPS = append(bigQPS, q2)
-		if lost+lost2 > 0 {
-			b.Logf("lost %d (small) and %d (big) queries", lost, lost2)
+		sr := e2eutil.Load(small.DNS, smallQ, 4, 5*time.Second)
+		smallQPS = append(smallQPS, sr.QPS)
+		br := e2eutil.Load(big.DNS, bigQ, 4, 5*time.Second)
+		bigQPS = append(bigQPS, br.QPS)
+		if sr.Bad+br.Bad > 0 {
+			b.Fatalf("replies that were not NOERROR with an answer: %d (small) and %d (big)", sr.Bad, br.Bad)
+		}
+		if sr.Lost+br.Lost > 0 {
+			b.Logf("lost %d (small) and %d (big) queries", sr.Lost, br.Lost)
 		}
 	}
 	slices.Sort(bigQPS)
