@@ -172,6 +172,12 @@ func TestServeDNSErrorOPT(t *testing.T) {
 		{"two OPT records", edns(true, func(r *dns.Msg) { r.Extra = append(r.Extra, newOPT(".", true)) }), dns.RcodeFormatError, true, true},
 		{"OPT not at the root", edns(false, func(r *dns.Msg) { r.Extra[0].Header().Name = "example.com." }), dns.RcodeFormatError, false, true},
 		{"OPT in the answer", edns(true, func(r *dns.Msg) { r.Answer, r.Extra = r.Extra, nil }), dns.RcodeFormatError, true, true},
+		{"status", edns(true, func(r *dns.Msg) { r.Opcode = dns.OpcodeStatus }), dns.RcodeNotImplemented, true, true},
+		{"update", edns(false, func(r *dns.Msg) { r.Opcode = dns.OpcodeUpdate }), dns.RcodeNotImplemented, false, true},
+		{"unassigned opcode outside the zone: not passed on", edns(true, func(r *dns.Msg) {
+			r.Opcode = 15
+			r.Question[0].Name = "example.org."
+		}), dns.RcodeNotImplemented, true, true},
 		{"no OPT, no OPT back", func() *dns.Msg {
 			r := query(global, dns.TypeA, "")
 			r.Opcode = dns.OpcodeNotify

@@ -15,6 +15,12 @@ func (m *Meridian) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Ms
 	if len(r.Question) != 1 {
 		return m.fail(w, r, dns.RcodeFormatError)
 	}
+	if r.Opcode != dns.OpcodeQuery && r.Opcode != dns.OpcodeNotify {
+		// setup lets these through the server, which would answer NOTIMP
+		// without an OPT record; other plugins of the block never see them,
+		// as before. NOTIFY outside our zones goes on to the next plugin.
+		return m.fail(w, r, dns.RcodeNotImplemented)
+	}
 	q := r.Question[0]
 	zone := matchZone(m.cfg.Zones, q.Name)
 	if zone == "" {

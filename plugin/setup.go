@@ -32,7 +32,16 @@ func setup(c *caddy.Controller) error {
 	}
 	c.OnStartup(m.Start)
 	c.OnShutdown(m.Stop)
-	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
+	conf := dnsserver.GetConfig(c)
+	// Let every opcode reach the handler, which answers those other than
+	// QUERY and NOTIFY with NOTIMP itself: the server's own NOTIMP has no
+	// OPT record (RFC 6891 sections 6.1.1 and 7).
+	for op := range 16 {
+		if op != dns.OpcodeQuery && op != dns.OpcodeNotify {
+			conf.AllowOpcode(op)
+		}
+	}
+	conf.AddPlugin(func(next plugin.Handler) plugin.Handler {
 		m.Next = next
 		return m
 	})
