@@ -5,6 +5,7 @@ import (
 	"math/bits"
 
 	"github.com/meridian-dns/meridian/geo"
+	"github.com/meridian-dns/meridian/internal/splitmix"
 	"github.com/meridian-dns/meridian/plugin/model"
 )
 
@@ -52,7 +53,7 @@ func (r *ranker) rank(sh *model.Shard) candidate {
 	if cl.Located {
 		key = geo.Chord2(r.vec, cl.Vec) // orders as great-circle distance does
 	}
-	return candidate{key: key, tie: uint32(mix(r.net^cl.Hash) >> 32), shard: sh}
+	return candidate{key: key, tie: uint32(splitmix.Mix(r.net^cl.Hash) >> 32), shard: sh}
 }
 
 // sortCandidates is a stable insertion sort: answers hold a handful of
@@ -89,24 +90,13 @@ func netHash(loc geo.Location) uint64 {
 	return h
 }
 
-// mix is the splitmix64 finalizer: it spreads the combined hash's bits so
-// the order of two clusters is independent for different networks.
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
-
 // rng is a splitmix64 generator seeded with a query's Rand: the numbers a
 // query needs beyond the one it drew.
 type rng uint64
 
 func (r *rng) next() uint64 {
 	*r += 0x9e3779b97f4a7c15
-	return mix(uint64(*r))
+	return splitmix.Mix(uint64(*r))
 }
 
 // below returns a uniform number in [0, n) (Lemire's multiply-shift; the

@@ -56,23 +56,40 @@ func (s *Server) Ask(t testing.TB, network, name string, qtype uint16, subnet st
 func (s *Server) Exchange(network, name string, qtype uint16, subnet string) (*dns.Msg, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
-	if subnet != "" {
-		_, ipnet, err := net.ParseCIDR(subnet)
-		if err != nil {
-			return nil, err
-		}
-		bits, _ := ipnet.Mask.Size()
-		fam := uint16(1)
-		if ipnet.IP.To4() == nil {
-			fam = 2
-		}
-		m.SetEdns0(1232, false)
-		o := m.IsEdns0()
-		o.Option = append(o.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: fam, SourceNetmask: uint8(bits), Address: ipnet.IP})
+	if err := addSubnet(m, subnet); err != nil {
+		return nil, err
 	}
 	c := &dns.Client{Net: network, Timeout: 2 * time.Second}
 	r, _, err := c.Exchange(m, s.DNS)
 	return r, err
+}
+
+// addSubnet adds the client-subnet option for subnet (a CIDR) to m, and
+// EDNS (1232 bytes) if m has none yet; nothing when subnet is "".
+func addSubnet(m *dns.Msg, subnet string) error {
+	if subnet == "" {
+		return nil
+	}
+	_, ipnet, err := net.ParseCIDR(subnet)
+	if err != nil {
+		return err
+	}
+	if m.IsEdns0() == nil {
+		m.SetEdns0(1232, false)
+	}
+	o := m.IsEdns0()
+	o.Option = append(o.Option, subnetOption(*ipnet))
+	return nil
+}
+
+// subnetOption is the client-subnet option for the network n.
+func subnetOption(n net.IPNet) *dns.EDNS0_SUBNET {
+	bits, _ := n.Mask.Size()
+	fam := uint16(1)
+	if n.IP.To4() == nil {
+		fam = 2
+	}
+	return &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: fam, SourceNetmask: uint8(bits), Address: n.IP}
 }
 
 // Addrs returns the A and AAAA addresses of an answer.

@@ -74,13 +74,8 @@ func Query(name string, subnet net.IPNet) []byte {
 	m := new(dns.Msg)
 	m.SetQuestion(name, dns.TypeA)
 	m.SetEdns0(1232, false)
-	bits, _ := subnet.Mask.Size()
-	fam := uint16(1)
-	if subnet.IP.To4() == nil {
-		fam = 2
-	}
 	o := m.IsEdns0()
-	o.Option = append(o.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: fam, SourceNetmask: uint8(bits), Address: subnet.IP})
+	o.Option = append(o.Option, subnetOption(subnet))
 	b, err := m.Pack()
 	if err != nil {
 		panic(err)

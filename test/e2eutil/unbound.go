@@ -232,18 +232,8 @@ func ExchangeECS(addr, name string, qtype uint16, subnet string) (*dns.Msg, erro
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	m.SetEdns0(1232, false)
-	if subnet != "" {
-		_, ipnet, err := net.ParseCIDR(subnet)
-		if err != nil {
-			return nil, err
-		}
-		bits, _ := ipnet.Mask.Size()
-		fam := uint16(1)
-		if ipnet.IP.To4() == nil {
-			fam = 2
-		}
-		o := m.IsEdns0()
-		o.Option = append(o.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: fam, SourceNetmask: uint8(bits), Address: ipnet.IP})
+	if err := addSubnet(m, subnet); err != nil {
+		return nil, err
 	}
 	c := &dns.Client{Timeout: 3 * time.Second}
 	r, _, err := c.Exchange(m, addr)

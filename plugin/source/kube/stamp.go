@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/meridian-dns/meridian/internal/splitmix"
 )
 
 // changeTime is the newest change time an object's metadata records: its
@@ -48,18 +50,8 @@ func nodeChangeTime(n *corev1.Node) time.Time {
 func (o *object) stamp(kind string, changed time.Time, converted any) *object {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%v", kind, o.Namespace, o.Name, changed.Unix(), converted)
-	o.changed, o.fp = changed, mix(h.Sum64())
+	o.changed, o.fp = changed, splitmix.Mix(h.Sum64())
 	return o
-}
-
-// mix is the SplitMix64 finalizer: it spreads a hash's bits so that sums of
-// hashes (order-independent cluster fingerprints) do not cancel out.
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	return x ^ x>>31
 }
 
 // stampObjects sets the change time and fingerprint of the objects a
