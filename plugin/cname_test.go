@@ -377,7 +377,8 @@ func TestDecideForms(t *testing.T) {
 	m := newFederationPlugin(t, ruleFederations()[6].clusters)
 	snap := m.store.Snapshot()
 	for key, svc := range snap.Services {
-		d := answer.Decide(svc, answer.Query{Level: answer.Global}, answer.Options{}, false, nil)
+		q, o := answer.Query{Level: answer.Global}, answer.Options{}
+		d := answer.Decide(svc, &q, &o, false, nil)
 		switch {
 		case d.Up:
 			t.Errorf("%v: the global level never goes up", key)
@@ -385,7 +386,7 @@ func TestDecideForms(t *testing.T) {
 			t.Errorf("%v: alias, but the first shard is %+v", key, d.Shards[0])
 		case !d.Alias:
 			for _, f := range []answer.Family{answer.V4, answer.V6} {
-				for _, sh := range answer.ByFamily(svc, answer.Query{Level: answer.Global}, d, f, answer.Options{}, nil).Shards {
+				for _, sh := range answer.ByFamily(svc, &q, &d, f, &o, nil).Shards {
 					if !sh.HasIP() {
 						t.Errorf("%v: family %d names hostname-only shard %s", key, f, sh.Cluster.Name)
 					}

@@ -15,7 +15,7 @@ import (
 // for this client (d is its decision): A and AAAA of the shards chosen per
 // family, TXT of d's shards, SRV at an SRV name, RFC 8482's HINFO for ANY;
 // nothing for other types (NODATA).
-func (a *answerer) records(resp *dns.Msg, owner string, qtype uint16, nm answer.Name, svc *model.Service, q answer.Query, d answer.Result) {
+func (a *answerer) records(resp *dns.Msg, owner string, qtype uint16, nm *answer.Name, svc *model.Service, q *answer.Query, d *answer.Result) {
 	switch {
 	case qtype == dns.TypeANY:
 		resp.Answer = append(resp.Answer, a.hinfo(owner))
@@ -38,14 +38,18 @@ func (a *answerer) records(resp *dns.Msg, owner string, qtype uint16, nm answer.
 // the query at a name whose decision is d: those of the shards that
 // answer.ByFamily chooses. counted says whether the answer is counted in
 // the metrics (not for SRV glue).
-func (a *answerer) addresses(rrs []dns.RR, owner string, qtype uint16, svc *model.Service, q answer.Query, d answer.Result, counted bool) []dns.RR {
+func (a *answerer) addresses(rrs []dns.RR, owner string, qtype uint16, svc *model.Service, q *answer.Query, d *answer.Result, counted bool) []dns.RR {
 	fam := answer.V4
 	if qtype == dns.TypeAAAA {
 		fam = answer.V6
 	}
-	var buf [8]*model.Shard
-	res := answer.ByFamily(svc, q, d, fam, a.m.cfg.Answer, buf[:0])
-	a.depends(res, q.Loc)
+	res := d
+	if !answer.Shared(svc, fam) {
+		var buf [8]*model.Shard
+		r := answer.ByFamily(svc, q, d, fam, &a.m.cfg.Answer, buf[:0])
+		res = &r
+		a.depends(res, &q.Loc)
+	}
 	if counted {
 		a.count(svc, res)
 	}
@@ -74,7 +78,7 @@ func (a *answerer) addresses(rrs []dns.RR, owner string, qtype uint16, svc *mode
 // would get; such shards are named only while the service name holds
 // records for the client, not while it is a CNAME to the first shard's
 // hostname (it would lead there, not to them).
-func (a *answerer) srv(resp *dns.Msg, owner string, nm answer.Name, svc *model.Service, q answer.Query, d answer.Result) {
+func (a *answerer) srv(resp *dns.Msg, owner string, nm *answer.Name, svc *model.Service, q *answer.Query, d *answer.Result) {
 	target := strings.TrimPrefix(lower(owner), "_"+nm.Port+"._"+nm.Proto+".")
 	viaTarget := len(d.Shards) > 0 && d.Shards[0].HasIP()
 	seen := map[string]bool{}

@@ -122,7 +122,7 @@ func (a *answerer) service(resp *dns.Msg, owner string, qtype uint16, nm answer.
 		if nm.Level == answer.Global {
 			q.Loc = a.locate()
 		}
-		d := answer.Decide(svc, q, a.m.cfg.Answer, nm.Kind == answer.SRV, buf[:0])
+		d := answer.Decide(svc, &q, &a.m.cfg.Answer, nm.Kind == answer.SRV, buf[:0])
 		if d.Up {
 			a.m.metrics.fallback(nm.Level)
 			up := upName(nm, a.m.cfg.Federation, a.zone)
@@ -133,14 +133,14 @@ func (a *answerer) service(resp *dns.Msg, owner string, qtype uint16, nm answer.
 			owner, nm = up, upLevel(nm)
 			continue
 		}
-		a.depends(d, q.Loc)
+		a.depends(&d, &q.Loc)
 		if d.Alias {
-			a.count(svc, d)
+			a.count(svc, &d)
 			resp.Answer = append(resp.Answer, a.cname(owner, d.Shards[0].Hostname))
 			return
 		}
 		n := len(resp.Answer)
-		a.records(resp, owner, qtype, nm, svc, q, d)
+		a.records(resp, owner, qtype, &nm, svc, &q, &d)
 		if len(resp.Answer) == n {
 			resp.Ns = []dns.RR{a.soa(a.zone)} // NODATA (RFC 2308 2.2)
 		}
@@ -167,14 +167,14 @@ func (a *answerer) draw(svc *model.Service) answer.Query {
 
 // depends sets the reply's ECS scope to the client's located network when
 // res depends on where the client is.
-func (a *answerer) depends(res answer.Result, loc geo.Location) {
+func (a *answerer) depends(res *answer.Result, loc *geo.Location) {
 	if res.Dependent {
 		a.scope = uint8(loc.Scope)
 	}
 }
 
 // count records an answer that names res's shards in the metrics.
-func (a *answerer) count(svc *model.Service, res answer.Result) {
+func (a *answerer) count(svc *model.Service, res *answer.Result) {
 	switch {
 	case len(res.Shards) == 0:
 		return

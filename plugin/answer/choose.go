@@ -168,6 +168,13 @@ func inLevel(c *model.Cluster, q *Query) bool {
 // entry (or the unlisted rest) that the answer reaches holds two
 // candidates or more.
 func Choose(svc *model.Service, q Query, o Options, buf []*model.Shard) Result {
+	return choose(svc, &q, q.Family, &o, buf)
+}
+
+// choose is Choose for the family f instead of q's, with q and o by
+// reference: the answer path calls it twice a query, and copying the query
+// each time showed in its profile.
+func choose(svc *model.Service, q *Query, f Family, o *Options, buf []*model.Shard) Result {
 	p := &svc.Policy
 	res := Result{Shards: buf[:0], Policy: p.Kind}
 	global := q.Level == Global
@@ -175,12 +182,12 @@ func Choose(svc *model.Service, q Query, o Options, buf []*model.Shard) Result {
 	// candidates are collected. The zero ranker makes every key 0.
 	var r ranker
 	if global && p.Kind != policy.Weighted && p.Kind != policy.RoundRobin {
-		r = newRanker(q.Loc, &o)
+		r = newRanker(q.Loc, o)
 	}
 	var arr [32]candidate
 	cands := arr[:0]
 	for _, sh := range svc.Shards {
-		if sh.Usable && fits(sh, q.Family) && inLevel(sh.Cluster, &q) {
+		if sh.Usable && fits(sh, f) && inLevel(sh.Cluster, q) {
 			cands = append(cands, r.rank(sh))
 		}
 	}
@@ -190,7 +197,7 @@ func Choose(svc *model.Service, q Query, o Options, buf []*model.Shard) Result {
 		res.Up = true
 		return res
 	case len(cands) == 0:
-		return failOpen(svc, &q, &o, cands, res)
+		return failOpen(svc, q, f, o, cands, res)
 	case p.Kind == policy.Failover && len(p.Failover) > 0:
 		return failover(cands, p.Failover, n, global, res)
 	case p.Kind == policy.RoundRobin:
@@ -200,7 +207,7 @@ func Choose(svc *model.Service, q Query, o Options, buf []*model.Shard) Result {
 			return res
 		}
 		if global { // no weighted candidate: closest, unranked so far
-			r = newRanker(q.Loc, &o)
+			r = newRanker(q.Loc, o)
 			for i := range cands {
 				cands[i] = r.rank(cands[i].shard)
 			}
@@ -211,11 +218,11 @@ func Choose(svc *model.Service, q Query, o Options, buf []*model.Shard) Result {
 }
 
 // failOpen names every shard with an address that fits, closest first.
-func failOpen(svc *model.Service, q *Query, o *Options, cands []candidate, res Result) Result {
+func failOpen(svc *model.Service, q *Query, f Family, o *Options, cands []candidate, res Result) Result {
 	res.FailOpen, res.Policy = true, policy.Closest
 	r := newRanker(q.Loc, o)
 	for _, sh := range svc.Shards {
-		if sh.HasAddress() && fits(sh, q.Family) {
+		if sh.HasAddress() && fits(sh, f) {
 			cands = append(cands, r.rank(sh))
 		}
 	}

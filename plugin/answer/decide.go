@@ -20,13 +20,11 @@ import (
 //
 // q.Family is ignored. Rand and Seq are the query's: a weighted or
 // roundrobin pick may make the next query's name another form, as it may
-// name another shard, but never another type's at the same draw.
-func Decide(svc *model.Service, q Query, o Options, srv bool, buf []*model.Shard) Result {
-	q.Family = Any
-	res := Choose(svc, q, o, buf)
-	if !srv && !res.Up && len(res.Shards) > 0 && !res.Shards[0].HasIP() {
-		res.Alias = true
-	}
+// name another shard, but never another type's at the same draw. q and o
+// are read only.
+func Decide(svc *model.Service, q *Query, o *Options, srv bool, buf []*model.Shard) Result {
+	res := choose(svc, q, Any, o, buf)
+	res.Alias = !srv && !res.Up && len(res.Shards) > 0 && !res.Shards[0].HasIP()
 	return res
 }
 
@@ -40,17 +38,25 @@ func Decide(svc *model.Service, q Query, o Options, srv bool, buf []*model.Shard
 // that gets NODATA for one family uses the other, healthy one, rather than
 // an unusable shard.
 //
-// When every shard with an address has one of family f, the candidates
-// are lead's, and so is the choice: lead is returned without choosing
-// again.
-func ByFamily(svc *model.Service, q Query, lead Result, f Family, o Options, buf []*model.Shard) Result {
-	if (f == V4 && !svc.MissingV4) || (f == V6 && !svc.MissingV6) {
-		return lead
+// When Shared(svc, f), the candidates are lead's, and so is the choice:
+// lead is returned without choosing again (callers on a hot path check
+// Shared first and skip the call).
+func ByFamily(svc *model.Service, q *Query, lead *Result, f Family, o *Options, buf []*model.Shard) Result {
+	if Shared(svc, f) {
+		return *lead
 	}
-	q.Family = f
-	res := Choose(svc, q, o, buf)
+	res := choose(svc, q, f, o, buf)
 	if res.Up || (res.FailOpen && !lead.FailOpen) {
 		return Result{Shards: res.Shards[:0], Policy: res.Policy}
 	}
 	return res
+}
+
+// Shared reports whether every shard of svc with an address has one of
+// family f (V4 or V6): then ByFamily's choice is Decide's.
+func Shared(svc *model.Service, f Family) bool {
+	if f == V6 {
+		return !svc.MissingV6
+	}
+	return !svc.MissingV4
 }

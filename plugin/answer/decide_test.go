@@ -54,20 +54,20 @@ func TestDecide(t *testing.T) {
 			for _, fam := range []Family{Any, V4, V6} { // the question's family never matters
 				q := tc.q
 				q.Family = fam
-				d := Decide(svc, q, Options{}, false, nil)
+				d := Decide(svc, &q, &Options{}, false, nil)
 				if d.Up != tc.up || alias(d) != tc.alias {
 					t.Fatalf("family %d: up %v alias %q, want %v %q (%v)", fam, d.Up, alias(d), tc.up, tc.alias, clusters(d))
 				}
 			}
-			d := Decide(svc, tc.q, Options{}, false, nil)
+			d := Decide(svc, &tc.q, &Options{}, false, nil)
 			if d.Up || d.Alias {
 				return
 			}
 			if d.FailOpen != tc.failOpen {
 				t.Errorf("fail-open %v, want %v", d.FailOpen, tc.failOpen)
 			}
-			got4 := clusters(ByFamily(svc, tc.q, d, V4, Options{}, nil))
-			got6 := clusters(ByFamily(svc, tc.q, d, V6, Options{}, nil))
+			got4 := clusters(ByFamily(svc, &tc.q, &d, V4, &Options{}, nil))
+			got6 := clusters(ByFamily(svc, &tc.q, &d, V6, &Options{}, nil))
 			if tc.failOpen { // fail-open names every shard of the family, closest first
 				slices.Sort(got4)
 				slices.Sort(got6)
@@ -85,7 +85,7 @@ func TestDecide(t *testing.T) {
 func TestDecideSRV(t *testing.T) {
 	snap := federation(t, shardSpec{"a", "europe-west1", "z", nil, "lb.example.net.", 3, health.Up})
 	svc := snap.Services[model.Key{Namespace: "default", Name: "nginx"}]
-	d := Decide(svc, Query{Level: Global, Loc: geo.Location{}}, Options{}, true, nil)
+	d := Decide(svc, &Query{Level: Global, Loc: geo.Location{}}, &Options{}, true, nil)
 	if d.Alias || len(d.Shards) != 1 {
 		t.Errorf("SRV decision: alias %v shards %v, want no alias and shard a", d.Alias, clusters(d))
 	}
@@ -108,10 +108,10 @@ func TestByFamilyShortcut(t *testing.T) {
 		svc.Policy = pol
 		for i, q := range queries {
 			q.Rand, q.Seq = uint64(i)*0x9e3779b97f4a7c15, uint64(i)
-			lead := Decide(svc, q, Options{}, false, nil)
+			lead := Decide(svc, &q, &Options{}, false, nil)
 			q.Family = V4
 			want := Choose(svc, q, Options{}, nil)
-			got := ByFamily(svc, q, lead, V4, Options{}, nil)
+			got := ByFamily(svc, &q, &lead, V4, &Options{}, nil)
 			if !slices.Equal(clusters(got), clusters(want)) || got.Dependent != want.Dependent || got.FailOpen != want.FailOpen {
 				t.Errorf("policy %v query %d: shortcut %v, choosing again %v", pol.Kind, i, clusters(got), clusters(want))
 			}
@@ -125,4 +125,19 @@ func alias(d Result) string {
 		return ""
 	}
 	return d.Shards[0].Hostname
+}
+
+// BenchmarkDecide is BenchmarkChoose's question answered as the answer
+// path does for an A query: Decide, then ByFamily (its shortcut, as every
+// demo shard has IPv4).
+func BenchmarkDecide(b *testing.B) {
+	snap := demo(b)
+	svc := snap.Services[model.Key{Namespace: "default", Name: "nginx"}]
+	var buf, buf4 [8]*model.Shard
+	q, o := Query{Level: Global, Loc: taipei}, Options{}
+	b.ReportAllocs()
+	for b.Loop() {
+		d := Decide(svc, &q, &o, false, buf[:0])
+		ByFamily(svc, &q, &d, V4, &o, buf4[:0])
+	}
 }
