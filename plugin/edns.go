@@ -22,6 +22,14 @@ var (
 // section. miekg/dns decodes an OPT record anywhere, and Msg.IsEdns0 sees
 // only the last one of the additional section.
 func checkOPT(r *dns.Msg) error {
+	if len(r.Answer)+len(r.Ns) == 0 && len(r.Extra) <= 1 { // the common query: no interface calls
+		if len(r.Extra) == 1 {
+			if o, ok := r.Extra[0].(*dns.OPT); ok && o.Hdr.Name != "." {
+				return errOPTOwner
+			}
+		}
+		return nil
+	}
 	for _, sec := range [][]dns.RR{r.Answer, r.Ns} {
 		for _, rr := range sec {
 			if rr.Header().Rrtype == dns.TypeOPT {

@@ -93,11 +93,42 @@ type metrics struct{}
 func newMetrics() metrics { return metrics{} }
 
 func (metrics) answered(cluster string, p policy.Kind) {
-	answersTotal.WithLabelValues(cluster, p.String()).Inc()
+	answerCounters.inc(answersTotal, answerLabels{cluster, p}, func(k answerLabels) []string {
+		return []string{k.cluster, k.policy.String()}
+	})
+}
+
+// Children of the counters counted on every answer, cached by their labels.
+var (
+	answerCounters   childCache[answerLabels]
+	fallbackCounters childCache[answer.Level]
+)
+
+// childCache caches a CounterVec's children by a comparable key of their
+// labels: looking a child up with WithLabelValues on every answer validated
+// and hashed its label values, a tenth of a query's cost. Series are never
+// deleted and their labels are bounded (clusters, policies, levels), so the
+// cache is too.
+type childCache[K comparable] struct{ m sync.Map }
+
+// inc adds one to vec's child for k, whose label values are labels(k).
+func (c *childCache[K]) inc(vec *prometheus.CounterVec, k K, labels func(K) []string) {
+	if ctr, ok := c.m.Load(k); ok {
+		ctr.(prometheus.Counter).Inc()
+		return
+	}
+	ctr := vec.WithLabelValues(labels(k)...)
+	c.m.Store(k, ctr)
+	ctr.Inc()
+}
+
+type answerLabels struct {
+	cluster string
+	policy  policy.Kind
 }
 
 func (metrics) fallback(l answer.Level) {
-	fallbacksTotal.WithLabelValues(l.String()).Inc()
+	fallbackCounters.inc(fallbacksTotal, l, func(l answer.Level) []string { return []string{l.String()} })
 }
 
 func (metrics) failOpen(p policy.Kind) {

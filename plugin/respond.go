@@ -116,7 +116,8 @@ func (a *answerer) service(resp *dns.Msg, owner string, qtype uint16, nm answer.
 		a.ttl = min(a.ttl, a.m.cfg.DegradedTTL)
 	}
 	var buf [8]*model.Shard
-	q := a.draw(svc)
+	var q answer.Query
+	a.draw(svc, &q)
 	for {
 		q.Level, q.Region, q.Zone, q.Loc = nm.Level, nm.Region, nm.Zone, geo.Location{}
 		if nm.Level == answer.Global {
@@ -148,11 +149,10 @@ func (a *answerer) service(resp *dns.Msg, owner string, qtype uint16, nm answer.
 	}
 }
 
-// draw makes the query's per-query choices. Only what the policy reads is
-// drawn: the shared counter is a contended cache line on a busy server,
-// and closest answers need neither.
-func (a *answerer) draw(svc *model.Service) answer.Query {
-	var q answer.Query
+// draw makes the query's per-query choices into q. Only what the policy
+// reads is drawn: the shared counter is a contended cache line on a busy
+// server, and closest answers need neither.
+func (a *answerer) draw(svc *model.Service, q *answer.Query) {
 	switch p := &svc.Policy; {
 	case p.Kind == policy.RoundRobin:
 		q.Seq = a.m.seq.Add(1)
@@ -162,7 +162,6 @@ func (a *answerer) draw(svc *model.Service) answer.Query {
 			q.Rand = a.m.random()
 		}
 	}
-	return q
 }
 
 // depends sets the reply's ECS scope to the client's located network when
