@@ -133,8 +133,18 @@ func (tg *target) serve(w http.ResponseWriter, r *http.Request) {
 
 // writeProbedFederation writes two clusters, near (asia-east1, close to
 // the Taipei client) and far (europe-west1), each running the probed
-// service behind a load balancer at 127.0.0.1 and its target's port.
+// service behind a load balancer at 127.0.0.1 and its target's port, with
+// the probe annotations of TestProbeMovesAnswer.
 func writeProbedFederation(t *testing.T, dir string, near, far *target) {
+	writeProbed(t, dir, near, far, fmt.Sprintf(`{meridian.dev/probe: http, meridian.dev/probe-path: /healthz,
+    meridian.dev/probe-interval: %s, meridian.dev/probe-timeout: %s, meridian.dev/rise: "%d", meridian.dev/fall: "%d"}`,
+		probeInterval, probeTimeout, probeRise, probeFall))
+}
+
+// writeProbed writes the near and far clusters of the probed service,
+// with annotations (a YAML flow mapping) on the Service.
+func writeProbed(t *testing.T, dir string, near, far *target, annotations string) {
+	t.Helper()
 	for _, c := range []struct {
 		name, region string
 		port         int
@@ -153,13 +163,7 @@ metadata:
   name: probed
   namespace: default
   labels: {federation.meridian.dev/name: fed}
-  annotations:
-    meridian.dev/probe: http
-    meridian.dev/probe-path: /healthz
-    meridian.dev/probe-interval: %[2]s
-    meridian.dev/probe-timeout: %[3]s
-    meridian.dev/rise: "%[4]d"
-    meridian.dev/fall: "%[5]d"
+  annotations: %[2]s
 spec:
   type: LoadBalancer
   ports: [{name: http, port: %[1]d, protocol: TCP}]
@@ -174,7 +178,7 @@ metadata:
   labels: {kubernetes.io/service-name: probed}
 addressType: IPv4
 endpoints: [{addresses: [10.0.0.1], conditions: {ready: true}}]
-`, c.port, probeInterval, probeTimeout, probeRise, probeFall))
+`, c.port, annotations))
 	}
 }
 
@@ -196,7 +200,7 @@ func TestProbeMovesAnswer(t *testing.T) {
 	near, far := newTarget(t), newTarget(t)
 	dir := t.TempDir()
 	writeProbedFederation(t, dir, near, far)
-	s := startProbed(t, dir)
+	s := startProbed(t, dir, "")
 	// Both targets must have passed a probe before the test begins, so the
 	// first-result rule is behind us and rise/fall apply.
 	e2eutil.Eventually(t, 10*time.Second, "first probes", func() bool {
@@ -239,8 +243,9 @@ func TestProbeMovesAnswer(t *testing.T) {
 	}
 }
 
-// startProbed starts meridian on the probed federation in dir.
-func startProbed(t *testing.T, dir string) *e2eutil.Server {
+// startProbed starts meridian on the probed federation in dir; extra
+// holds more lines of the meridian block (or "").
+func startProbed(t *testing.T, dir, extra string) *e2eutil.Server {
 	root := e2eutil.RepoRoot()
 	return e2eutil.Start(t, func(p e2eutil.Ports) string {
 		return fmt.Sprintf(`example.com:%d {
@@ -252,11 +257,12 @@ func startProbed(t *testing.T, dir string) *e2eutil.Server {
         ttl 30
         degraded_ttl 3
         probe_networks 127.0.0.0/8 ::1/128
+%s
     }
     prometheus 127.0.0.1:%d
     ready 127.0.0.1:%d
 }
-`, p.DNS, dir, filepath.Join(root, "testdata", "geoip", "meridian-test-city.mmdb"), p.Metrics, p.Ready)
+`, p.DNS, dir, filepath.Join(root, "testdata", "geoip", "meridian-test-city.mmdb"), extra, p.Metrics, p.Ready)
 	})
 }
 

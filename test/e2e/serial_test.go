@@ -24,43 +24,9 @@ const serialSince = time.Hour
 func writeSerialFederation(t *testing.T, near, far *target) (string, time.Time) {
 	t.Helper()
 	dir := t.TempDir()
-	for _, c := range []struct {
-		name, region string
-		port         int
-	}{{"near", "asia-east1", near.port}, {"far", "europe-west1", far.port}} {
-		e2eutil.WriteFile(t, mkdir(t, filepath.Join(dir, c.name), "services.yaml"), fmt.Sprintf(`apiVersion: v1
-kind: Node
-metadata:
-  name: %[2]s-node
-  labels: {topology.kubernetes.io/region: %[3]s, topology.kubernetes.io/zone: %[3]s-a}
-status:
-  conditions: [{type: Ready, status: "True"}]
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: probed
-  namespace: default
-  labels: {federation.meridian.dev/name: fed}
-  annotations: {meridian.dev/probe: http, meridian.dev/probe-path: /healthz, meridian.dev/probe-interval: 1s, meridian.dev/fall: "2"}
-spec:
-  type: LoadBalancer
-  ports: [{name: http, port: %[1]d, protocol: TCP}]
-status:
-  loadBalancer: {ingress: [{ip: 127.0.0.1}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: probed-1
-  namespace: default
-  labels: {kubernetes.io/service-name: probed}
-addressType: IPv4
-endpoints: [{addresses: [10.0.0.1], conditions: {ready: true}}]
-`, c.port, c.name, c.region))
-	}
+	writeProbed(t, dir, near, far, `{meridian.dev/probe: http, meridian.dev/probe-path: /healthz, meridian.dev/probe-interval: 1s, meridian.dev/fall: "2"}`)
 	past := time.Now().Add(-serialSince).Truncate(time.Second)
-	for _, p := range []string{"near/services.yaml", "far/services.yaml", "near", "far"} {
+	for _, p := range []string{"near/nodes.yaml", "near/services.yaml", "far/nodes.yaml", "far/services.yaml", "near", "far"} {
 		if err := os.Chtimes(filepath.Join(dir, p), past, past); err != nil {
 			t.Fatal(err)
 		}
@@ -72,25 +38,7 @@ endpoints: [{addresses: [10.0.0.1], conditions: {ready: true}}]
 // the two-replica zone.
 func startSerial(t *testing.T, dir string) *e2eutil.Server {
 	t.Helper()
-	geoip := filepath.Join(e2eutil.RepoRoot(), "testdata", "geoip", "meridian-test-city.mmdb")
-	return e2eutil.Start(t, func(p e2eutil.Ports) string {
-		return fmt.Sprintf(`example.com:%d {
-    bind 127.0.0.1
-    meridian {
-        federation fed
-        manifests %s 100ms
-        geoip %s
-        ns ns1.example.com 127.0.0.1
-        ns ns2.example.com 127.0.0.2
-        ttl 30
-        degraded_ttl 3
-        probe_networks 127.0.0.0/8
-    }
-    prometheus 127.0.0.1:%d
-    ready 127.0.0.1:%d
-}
-`, p.DNS, dir, geoip, p.Metrics, p.Ready)
-	})
+	return startProbed(t, dir, "        ns ns1.example.com 127.0.0.1\n        ns ns2.example.com 127.0.0.2")
 }
 
 // soaSerial returns the serial a replica answers for the zone's SOA, or 0
