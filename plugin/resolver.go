@@ -43,20 +43,6 @@ type localService struct {
 	local, remote prometheus.Counter
 }
 
-// uncounted returns ls with counters that count nothing, for questions
-// that are not counted as local or remote answers (nil for nil).
-func (ls *localService) uncounted() *localService {
-	if ls == nil {
-		return nil
-	}
-	cp := *ls
-	cp.local, cp.remote = uncountedAnswers, uncountedAnswers
-	return &cp
-}
-
-// uncountedAnswers is a counter that is never registered.
-var uncountedAnswers = prometheus.NewCounter(prometheus.CounterOpts{Name: "uncounted", Help: "Never registered."})
-
 // newResolver makes the resolver role of cfg: its upstream client, with
 // metrics under coredns_meridian_upstream_.
 func newResolver(cfg *Config) (*resolver, error) {

@@ -52,11 +52,11 @@ func (r *resolver) serve(ctx context.Context, w dns.ResponseWriter, req *dns.Msg
 		return
 	}
 	ls, cluster := r.lookup(model.Key{Namespace: nm.Namespace, Name: nm.Service})
-	if !localType(q.Qtype) {
-		ls = ls.uncounted() // only address questions are counted
-	}
+	counted := ls != nil && localType(q.Qtype) // only address questions are counted
 	if ls != nil && ls.why.Local() {
-		ls.local.Inc()
+		if counted {
+			ls.local.Inc()
+		}
 		w.WriteMsg(r.local(req, nm, ls.shard, opt, ecs))
 		return
 	}
@@ -64,13 +64,13 @@ func (r *resolver) serve(ctx context.Context, w dns.ResponseWriter, req *dns.Msg
 	if kube {
 		origin = r.domain
 	}
+	if counted {
+		ls.remote.Inc()
+	}
 	targets := answer.Remote(nm, cluster, r.fed, origin)
 	if !kube && len(targets) == 1 {
 		// No topology to narrow the answer to: the global name itself is
 		// the authority's to answer.
-		if ls != nil {
-			ls.remote.Inc()
-		}
 		r.forward(ctx, w, req)
 		return
 	}
@@ -137,9 +137,6 @@ func (r *resolver) local(req *dns.Msg, nm answer.Name, sh *model.Shard, opt *dns
 // or region it has no cluster in) gives way to the next, wider one. A
 // CNAME question gets the CNAME alone.
 func (r *resolver) remote(ctx context.Context, w dns.ResponseWriter, req *dns.Msg, ls *localService, targets []string, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) {
-	if ls != nil {
-		ls.remote.Inc()
-	}
 	q := req.Question[0]
 	if q.Qtype == dns.TypeCNAME {
 		resp := chainReply(req, r.cname(q.Name, targets[0]), nil)
