@@ -240,3 +240,25 @@ func countTimeWait(addrs []netip.AddrPort) int {
 	}
 	return n
 }
+
+// BenchmarkPassiveJudgeRecord100k is one build's passive work on 100,000
+// known shards through the snapshot loop's path: Judge each, then Record
+// them all.
+func BenchmarkPassiveJudgeRecord100k(b *testing.B) {
+	p := NewPassive(PassiveConfig{})
+	keys := make([]Key, 100_000)
+	obs := make([]Observation, len(keys))
+	for i := range keys {
+		keys[i] = Key{Cluster: "cluster-" + strconv.Itoa(i%10), Namespace: "default", Name: "service-" + strconv.Itoa(i/10)}
+		obs[i] = p.Judge(keys[i], true, 2, 3)
+	}
+	p.Record(obs)
+	b.ReportAllocs()
+	for b.Loop() {
+		for i, k := range keys {
+			obs[i] = p.Judge(k, true, 2, 3)
+		}
+		p.Record(obs)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(keys)), "ns/shard")
+}

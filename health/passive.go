@@ -84,44 +84,112 @@ func NewPassive(cfg PassiveConfig) *Passive {
 // stable state and whether a transition is pending (the raw signal differs
 // from it). While one is pending, a timer calls OnDue when it is due. A
 // shard seen for the first time, or again after a Sweep forgot it, takes
-// its raw state at once.
+// its raw state at once. It is Judge and Record of one shard, without the
+// sweep.
 func (p *Passive) Observe(k Key, ok bool, rise, fall int) (up, pending bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	o := p.judge(k, ok, rise, fall)
+	p.commit(&o)
+	return o.up, o.pending
+}
+
+// Observation is one shard's passive state as Judge found it, for Record.
+type Observation struct {
+	key     Key
+	s       *passiveShard // what p remembers of the shard; nil if nothing
+	since   time.Duration // when raw took its current value
+	due     time.Duration // when a pending transition is due
+	raw, up bool
+	pending bool
+}
+
+// Up reports the shard's stable state.
+func (o *Observation) Up() bool { return o.up }
+
+// Pending reports whether the raw signal differs from the stable state.
+func (o *Observation) Pending() bool { return o.pending }
+
+// Judge returns what Observe would record for k now, changing nothing:
+// the observation holds k's stable state and whether a transition is
+// pending. Record commits a whole build's observations.
+func (p *Passive) Judge(k Key, ok bool, rise, fall int) Observation {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.judge(k, ok, rise, fall)
+}
+
+// judge is Judge with p.mu held.
+func (p *Passive) judge(k Key, ok bool, rise, fall int) Observation {
 	s := p.shards[k]
 	if s != nil && ok == s.raw && ok == s.up { // the common case: no clock
-		s.seen = p.epoch
-		return ok, false
+		return Observation{key: k, s: s, since: s.since, raw: ok, up: ok}
 	}
 	now := p.clock.Now().Sub(p.base)
 	if s == nil {
-		p.shards[k] = &passiveShard{since: now, seen: p.epoch, raw: ok, up: ok}
-		return ok, false
+		return Observation{key: k, since: now, raw: ok, up: ok}
 	}
-	s.seen = p.epoch
-	if ok != s.raw {
-		s.raw, s.since = ok, now
+	o := Observation{key: k, s: s, since: s.since, raw: s.raw, up: s.up}
+	if ok != o.raw {
+		o.raw, o.since = ok, now
 	}
-	if s.raw == s.up {
-		return s.up, false
+	if o.raw == o.up {
+		return o
 	}
 	need := fall
-	if s.raw {
+	if o.raw {
 		need = rise
 	}
-	due := s.since + time.Duration(max(need, 1)-1)*p.interval
-	if now < due {
-		p.arm(due, now)
-		return s.up, true
+	o.due = o.since + time.Duration(max(need, 1)-1)*p.interval
+	if now < o.due {
+		o.pending = true
+		return o
 	}
-	s.up = s.raw
-	p.trans.count(s.up)
-	if s.up {
-		p.log.Infof("passive %s: down -> up, ready for %v", k, now-s.since)
+	o.up = o.raw
+	return o
+}
+
+// Record commits the observations of one whole build: it remembers each
+// shard's state, logs and counts every transition, arms the timer for the
+// earliest pending one, and forgets every shard not observed (a Sweep).
+func (p *Passive) Record(obs []Observation) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range obs {
+		p.commit(&obs[i])
+	}
+	p.sweep()
+}
+
+// commit makes o the remembered state of its shard; p.mu is held.
+func (p *Passive) commit(o *Observation) {
+	s := o.s
+	if s == nil || p.shards[o.key] != s {
+		s = p.shards[o.key]
+		if s == nil {
+			s = &passiveShard{}
+			p.shards[o.key] = s
+		}
+	}
+	s.seen = p.epoch
+	if o.pending {
+		p.arm(o.due, p.clock.Now().Sub(p.base))
+	}
+	if s.raw == o.raw && s.up == o.up && s.since == o.since {
+		return
+	}
+	was, known := s.up, o.s != nil
+	s.since, s.raw, s.up = o.since, o.raw, o.up
+	if !known || was == o.up {
+		return
+	}
+	now := p.clock.Now().Sub(p.base)
+	p.trans.count(o.up)
+	if o.up {
+		p.log.Infof("passive %s: down -> up, ready for %v", o.key, now-o.since)
 	} else {
-		p.log.Infof("passive %s: up -> down, not ready for %v", k, now-s.since)
+		p.log.Infof("passive %s: up -> down, not ready for %v", o.key, now-o.since)
 	}
-	return s.up, false
 }
 
 // arm makes the timer fire at due unless it fires earlier already. p.mu is
@@ -159,6 +227,11 @@ func (p *Passive) fire(gen uint64) {
 func (p *Passive) Sweep() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.sweep()
+}
+
+// sweep is Sweep with p.mu held.
+func (p *Passive) sweep() {
 	for k, s := range p.shards {
 		if s.seen != p.epoch {
 			delete(p.shards, k)

@@ -222,3 +222,40 @@ func TestPassiveSystemClock(t *testing.T) {
 		t.Errorf("after OnDue: up %v pending %v, want false false", up, pending)
 	}
 }
+
+// TestPassiveJudgeRecord checks that Judge changes nothing until Record,
+// which commits a whole build's observations and forgets the shards it
+// was not given, and that Judge and Record together go through the same
+// transitions as Observe.
+func TestPassiveJudgeRecord(t *testing.T) {
+	clock := newFakeClock()
+	dues := 0
+	p := NewPassive(PassiveConfig{Clock: clock, OnDue: func() { dues++ }})
+	a, b := Key{Cluster: "c1", Name: "a"}, Key{Cluster: "c1", Name: "b"}
+	p.Record([]Observation{p.Judge(a, true, 2, 2), p.Judge(b, true, 2, 2)})
+	if n := p.Len(); n != 2 {
+		t.Fatalf("%d shards remembered, want 2", n)
+	}
+	// Judged twice without Record: the count does not move.
+	for range 2 {
+		clock.Advance(time.Second)
+		if o := p.Judge(a, false, 2, 2); !o.Up() || !o.Pending() {
+			t.Fatalf("a judged bad without Record: up %v pending %v, want true true", o.Up(), o.Pending())
+		}
+	}
+	o := p.Judge(a, false, 2, 2)
+	p.Record([]Observation{o}) // b is not observed: forgotten
+	if n := p.Len(); n != 1 {
+		t.Fatalf("%d shards remembered after Record without b, want 1", n)
+	}
+	clock.Advance(time.Second) // past the due time of fall 2 (250 ms)
+	if dues != 1 {
+		t.Errorf("OnDue fired %d times, want 1", dues)
+	}
+	if o := p.Judge(a, false, 2, 2); o.Up() || o.Pending() {
+		t.Errorf("a after fall: up %v pending %v, want false false", o.Up(), o.Pending())
+	}
+	if o := p.Judge(b, false, 2, 2); o.Up() || o.Pending() {
+		t.Errorf("b forgotten, judged anew: up %v pending %v, want false false", o.Up(), o.Pending())
+	}
+}
