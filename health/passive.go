@@ -104,6 +104,14 @@ type Observation struct {
 	pending bool
 }
 
+// Observed is an observation with the verdict up and pending, for
+// verdicts that do not come from a Passive (tests, a replica told its
+// verdicts). Record remembers it as a steady state, or a pending one with
+// no due time.
+func Observed(k Key, up, pending bool) Observation {
+	return Observation{key: k, raw: up != pending, up: up, pending: pending}
+}
+
 // Up reports the shard's stable state.
 func (o *Observation) Up() bool { return o.up }
 

@@ -94,7 +94,7 @@ func benchServe(b *testing.B, m *Meridian, msg *dns.Msg, w *counter) {
 // one for the remote answer the cache then holds.
 func BenchmarkResolver(b *testing.B) {
 	// TTLs of 300 s: the cached chain outlives the slowest run.
-	up, asked := serveCountedAuthority(b, "127.0.0.1:0", func(c *Config) { c.TTL, c.DegradedTTL = 300, 300 })
+	up, asked := serveCountedAuthority(b, "127.0.0.1:0", func(c *Config) { c.Authority.TTL, c.Authority.DegradedTTL = 300, 300 })
 	for _, bc := range []struct {
 		name, qname string
 		ready       int
@@ -134,10 +134,10 @@ func BenchmarkResolverRebuild(b *testing.B) {
 		objs.Services = append(objs.Services, svc)
 		objs.Endpoints = append(objs.Endpoints, source.EndpointSlice{Namespace: "default", Name: svc.Name + "-1", Service: svc.Name, Ready: 1, Total: 1})
 	}
-	m.store.Replace("us-central1-b", objs)
-	snap := m.store.Rebuild()
+	m.pipe.Sink().Update("us-central1-b", source.Fixed(objs))
+	snap := m.pipe.Rebuild()
 	b.ReportAllocs()
 	for b.Loop() {
-		m.res.rebuild(snap)
+		m.res.Publish(snap)
 	}
 }

@@ -68,8 +68,8 @@ func TestServeDNSUnnamedPort(t *testing.T) {
 	for _, s := range []string{"mixed", "raw"} {
 		objs.Endpoints = append(objs.Endpoints, source.EndpointSlice{Namespace: "default", Name: s + "-1", Service: s, Ready: 1, Total: 1})
 	}
-	m.store.Replace(testClusters[3].name, objs)
-	m.store.Rebuild()
+	m.pipe.Sink().Update(testClusters[3].name, source.Fixed(objs))
+	m.pipe.Rebuild()
 	tests := []serveCase{
 		{name: "the named port", msg: query("_http._tcp."+mixed, dns.TypeSRV, ""),
 			answer: []string{"_http._tcp." + mixed + " 30 IN SRV 0 100 80 " + mixed}, extra: []string{mixed + " 30 IN A 203.0.113.50"}},
@@ -96,8 +96,8 @@ func TestServeDNSCountsSpillsAndFailOpens(t *testing.T) {
 	degradeAsia := func(m *Meridian) { // asia-east1-a: usable, 2 of 3 ready
 		objs := testObjects(testClusters[3])
 		objs.Endpoints[0].Ready = 2
-		m.store.Replace(testClusters[3].name, objs)
-		m.store.Rebuild()
+		m.pipe.Sink().Update(testClusters[3].name, source.Fixed(objs))
+		m.pipe.Rebuild()
 	}
 	tests := []struct {
 		name            string

@@ -14,7 +14,6 @@ import (
 	"github.com/meridian-dns/meridian/plugin/answer"
 	"github.com/meridian-dns/meridian/plugin/policy"
 	"github.com/meridian-dns/meridian/plugin/source"
-	"github.com/meridian-dns/meridian/plugin/store"
 )
 
 // ruleTypes are the query types the one-record-set rule is checked for.
@@ -48,7 +47,7 @@ type fedCluster struct {
 func newFederationPlugin(t testing.TB, clusters []fedCluster) *Meridian {
 	t.Helper()
 	m := newTestPlugin(t)
-	m.store = store.New(store.Config{Options: m.cfg.Build})
+	m = assembled(t, m.cfg, m.locator) // without newTestPlugin's clusters
 	for _, c := range clusters {
 		objs := source.Objects{Nodes: []source.Node{{Name: "node-1", Region: c.region, Zone: c.zone, Ready: true}}}
 		for _, sh := range c.shards {
@@ -64,14 +63,14 @@ func newFederationPlugin(t testing.TB, clusters []fedCluster) *Meridian {
 			objs.Endpoints = append(objs.Endpoints, source.EndpointSlice{Namespace: sh.ns, Name: sh.name + "-1", Service: sh.name,
 				Ready: sh.ready, Total: sh.tot})
 		}
-		m.store.Replace(c.name, objs)
+		m.pipe.Sink().Update(c.name, source.Fixed(objs))
 		st := c.state
 		if st == 0 {
 			st = health.Up
 		}
-		m.store.SetState(c.name, st)
+		m.pipe.Sink().SetState(c.name, st)
 	}
-	m.store.Rebuild()
+	m.pipe.Rebuild()
 	return m
 }
 
@@ -119,10 +118,10 @@ func checkRule(t *testing.T, m *Meridian) map[bool]int {
 // and reports whether the name is a CNAME, and whether the rule held.
 func checkName(t *testing.T, m *Meridian, name, client string, draw uint64) (isCNAME, ok bool) {
 	t.Helper()
-	m.random = func() uint64 { return draw }
+	m.auth.SetRandom(func() uint64 { return draw })
 	var first, firstTarget string
 	for i, qt := range ruleTypes {
-		m.seq.Store(draw)
+		m.auth.SetSeq(draw)
 		resp := ask(t, m, query(name, qt, client))
 		where := fmt.Sprintf("%s %s client %q draw %d", name, dns.TypeToString[qt], client, draw)
 		if resp.Rcode != dns.RcodeSuccess {
@@ -197,7 +196,7 @@ func checkGlue(t *testing.T, m *Meridian, resp *dns.Msg, client string, draw uin
 	}
 	for k, got := range glue {
 		owner, typ, _ := strings.Cut(k, " ")
-		m.seq.Store(draw)
+		m.auth.SetSeq(draw)
 		direct := ask(t, m, query(owner, dns.StringToType[typ], client))
 		var want []string
 		for _, rr := range direct.Answer {
@@ -214,7 +213,7 @@ func checkGlue(t *testing.T, m *Meridian, resp *dns.Msg, client string, draw uin
 // ruleNames lists every service name and SRV name of m's snapshot at
 // every level: global, each region and each zone.
 func ruleNames(m *Meridian) []string {
-	snap := m.store.Snapshot()
+	snap := m.pipe.Snapshot()
 	var names []string
 	for key := range snap.Services {
 		base := key.Name + "." + key.Namespace + ".myfed.svc."
@@ -375,7 +374,7 @@ func generateFederation(seed uint64) []fedCluster {
 // always the first chosen shard's hostname.
 func TestDecideForms(t *testing.T) {
 	m := newFederationPlugin(t, ruleFederations()[6].clusters)
-	snap := m.store.Snapshot()
+	snap := m.pipe.Snapshot()
 	for key, svc := range snap.Services {
 		q, o := answer.Query{Level: answer.Global}, answer.Options{}
 		d := answer.Decide(svc, &q, &o, false, nil)

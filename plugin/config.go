@@ -4,9 +4,10 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/meridian-dns/meridian/plugin/answer"
+	"github.com/meridian-dns/meridian/plugin/authority"
 	"github.com/meridian-dns/meridian/plugin/model"
 	"github.com/meridian-dns/meridian/plugin/policy"
+	"github.com/meridian-dns/meridian/plugin/resolver"
 )
 
 // Config is what the Corefile says. parse fills it; nothing in it runs.
@@ -50,20 +51,9 @@ type Config struct {
 	GeoIPReload time.Duration
 	// GeoIPCache is the number of client networks the location cache holds.
 	GeoIPCache int
-	// Nameservers are the apex NS records, with their glue addresses.
-	Nameservers []Nameserver
-	// Hostmaster is the SOA RNAME, as a domain name.
-	Hostmaster string
-	// TTL is the TTL of positive answers, in seconds.
-	TTL uint32
-	// DegradedTTL is the TTL of positive answers for a degraded service
-	// (some shard not usable, or a fail-open answer); the lower of it and
-	// TTL is used.
-	DegradedTTL uint32
-	// NegativeTTL is the SOA MINIMUM and so the TTL of negative answers.
-	NegativeTTL uint32
-	// Answer holds the answer settings that are not per service.
-	Answer answer.Options
+	// Authority holds the settings of the authoritative role: NS records,
+	// hostmaster, TTLs, answer settings. Its Federation is set by New.
+	Authority authority.Config
 	// Build says how snapshots are built: the default policy of every
 	// service (shards, capacity thresholds, spill, rise/fall, probe) and
 	// per-cluster placement overrides.
@@ -84,7 +74,7 @@ type Config struct {
 	// resolver.
 	Role Role
 	// Resolver holds the settings of the resolver role.
-	Resolver ResolverConfig
+	Resolver resolver.Config
 }
 
 // Role is what a Meridian instance serves.
@@ -107,34 +97,9 @@ func (r Role) String() string {
 	return "authoritative"
 }
 
-// ResolverConfig is the configuration of the resolver role.
-type ResolverConfig struct {
-	// Cluster is the name of the cluster the resolver serves: the
-	// in_cluster name, the only kubeconfig context's, or local_cluster.
-	Cluster string
-	// Upstreams are the authoritative Meridian servers, as IP:port.
-	Upstreams []string
-	// UpstreamTimeout bounds one attempt at one upstream server;
-	// UpstreamTotal bounds a whole query, every server tried included.
-	UpstreamTimeout time.Duration
-	UpstreamTotal   time.Duration
-	// UpstreamCache is the number of upstream replies cached; 0 is none.
-	UpstreamCache int
-	// ClusterDomain is the member cluster's DNS domain, fully qualified.
-	ClusterDomain string
-	// LocalCNAME answers a local shard with a CNAME to the Service's
-	// cluster name (and its cluster IPs) instead of the cluster IPs alone.
-	LocalCNAME bool
-	// LocalTTL is the TTL of local answers and of the CNAME a remote
-	// answer starts with.
-	LocalTTL uint32
-}
-
 // kubeZone is the zone of the kube-dns form of federated names,
 // "<federation>.svc.<cluster domain>".
-func (c *Config) kubeZone() string {
-	return c.Federation + ".svc." + c.Resolver.ClusterDomain
-}
+func (c *Config) kubeZone() string { return c.Resolver.KubeZone(c.Federation) }
 
 // FederationLabel is the Service label that, by default, makes a Service
 // part of the federation named by its value.
@@ -146,12 +111,6 @@ func (c *Config) selector() string {
 		return c.Selector
 	}
 	return FederationLabel + "=" + c.Federation
-}
-
-// Nameserver is one NS record at the apex and its glue.
-type Nameserver struct {
-	Name  string       // fully qualified, lower case
-	Addrs []netip.Addr // glue; served as A/AAAA when Name is in the zone
 }
 
 // Defaults of Config.
@@ -171,13 +130,15 @@ const (
 
 func newConfig() *Config {
 	return &Config{
-		TTL:          defaultTTL,
-		DegradedTTL:  defaultDegradedTTL,
-		NegativeTTL:  defaultNegativeTTL,
+		Authority: authority.Config{
+			TTL:         defaultTTL,
+			DegradedTTL: defaultDegradedTTL,
+			NegativeTTL: defaultNegativeTTL,
+		},
 		GeoIPCache:   defaultGeoIPCache,
 		Build:        model.Options{Defaults: policy.Default(), Overrides: map[string]model.Override{}},
 		ShardMetrics: true,
-		Resolver: ResolverConfig{
+		Resolver: resolver.Config{
 			UpstreamTimeout: defaultUpstreamTimeout,
 			UpstreamTotal:   defaultUpstreamTotal,
 			UpstreamCache:   defaultUpstreamCache,

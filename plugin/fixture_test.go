@@ -8,8 +8,8 @@ import (
 
 	"github.com/meridian-dns/meridian/geo"
 	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/authority"
 	"github.com/meridian-dns/meridian/plugin/source"
-	"github.com/meridian-dns/meridian/plugin/store"
 )
 
 const testDB = "../testdata/geoip/meridian-test-city.mmdb"
@@ -37,8 +37,8 @@ func newTestPlugin(t testing.TB, mod ...func(*Config)) *Meridian {
 	cfg.Zones = []string{"example.com."}
 	cfg.Federation = "myfed"
 	cfg.GeoIP = testDB
-	cfg.Nameservers = []Nameserver{{Name: "ns1.example.com.", Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")}}}
-	cfg.Answer.DefaultRegions = []string{"europe-west1"}
+	cfg.Authority.Nameservers = []authority.Nameserver{{Name: "ns1.example.com.", Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")}}}
+	cfg.Authority.Answer.DefaultRegions = []string{"europe-west1"}
 	for _, f := range mod {
 		f(cfg)
 	}
@@ -47,13 +47,12 @@ func newTestPlugin(t testing.TB, mod ...func(*Config)) *Meridian {
 		t.Fatal(err)
 	}
 	t.Cleanup(loc.Stop)
-	m := &Meridian{cfg: cfg, locator: loc, metrics: newMetrics()}
-	m.store = store.New(store.Config{Options: cfg.Build})
+	m := assembled(t, cfg, loc)
 	for _, c := range testClusters {
-		m.store.Replace(c.name, testObjects(c))
-		m.store.SetState(c.name, health.Up)
+		m.pipe.Sink().Update(c.name, source.Fixed(testObjects(c)))
+		m.pipe.Sink().SetState(c.name, health.Up)
 	}
-	m.store.Rebuild()
+	m.pipe.Rebuild()
 	return m
 }
 
@@ -97,4 +96,16 @@ func query(name string, qtype uint16, subnet string) *dns.Msg {
 	return m
 }
 
-func newEmptyStore() *store.Store { return store.New(store.Config{}) }
+// assembled is the plugin of cfg with no sources: the tests feed its
+// loop's sink by hand and call Rebuild. Rise and fall are 1, so that a
+// signal counts at once, as the tests' expectations are written; the
+// hysteresis itself is tested in package health and end to end.
+func assembled(t testing.TB, cfg *Config, loc *geo.Locator) *Meridian {
+	t.Helper()
+	cfg.Build.Defaults.Probe.Rise, cfg.Build.Defaults.Probe.Fall = 1, 1
+	m := &Meridian{cfg: cfg}
+	if err := m.assemble(loc); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

@@ -2,12 +2,12 @@ package meridian
 
 import (
 	"context"
-	"strings"
 
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
-	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/plugin/dnsmsg"
 )
 
 // ServeDNS implements plugin.Handler.
@@ -22,7 +22,7 @@ func (m *Meridian) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Ms
 		return m.fail(w, r, dns.RcodeNotImplemented)
 	}
 	q := r.Question[0]
-	zone := matchZone(m.cfg.Zones, q.Name)
+	zone := dnsmsg.MatchZone(m.cfg.Zones, q.Name)
 	if zone == "" {
 		if m.Next == nil {
 			return m.fail(w, r, dns.RcodeRefused)
@@ -35,37 +35,20 @@ func (m *Meridian) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Ms
 	case q.Qclass != dns.ClassINET, q.Qtype == dns.TypeAXFR, q.Qtype == dns.TypeIXFR:
 		return m.fail(w, r, dns.RcodeRefused)
 	}
-	if err := checkOPT(r); err != nil {
+	if err := dnsmsg.CheckOPT(r); err != nil {
 		log.Debugf("query %s: %v", q.Name, err)
 		return m.fail(w, r, dns.RcodeFormatError)
 	}
 	opt := r.IsEdns0()
-	ecs, subnet, err := clientSubnet(opt)
+	ecs, subnet, err := dnsmsg.ClientSubnet(opt)
 	if err != nil {
 		log.Debugf("query %s: %v", q.Name, err)
 		return m.fail(w, r, dns.RcodeFormatError)
 	}
-	if m.res != nil {
-		m.res.serve(ctx, w, r, zone, opt, ecs)
-		return dns.RcodeSuccess, nil
-	}
-	snap := m.store.Snapshot()
-	if snap == nil {
-		return m.fail(w, r, dns.RcodeServerFailure)
-	}
 	if ecs == nil {
-		subnet = remotePrefix(w.RemoteAddr())
+		subnet = dnsmsg.RemotePrefix(w.RemoteAddr())
 	}
-	a := &answerer{m: m, snap: snap, req: r, zone: zone, qname: lower(q.Name), client: subnet, ttl: m.cfg.TTL}
-	resp := a.respond()
-	if opt != nil {
-		resp.Extra = append(resp.Extra, a.replyOPT(opt, ecs, a.scope))
-	}
-	if additional(resp) {
-		state := request.Request{W: w, Req: r}
-		fit(resp, state.Size())
-	}
-	w.WriteMsg(resp)
+	m.role.Serve(ctx, w, &dnsmsg.Query{Req: r, Zone: zone, OPT: opt, ECS: ecs, Client: subnet})
 	return dns.RcodeSuccess, nil
 }
 
@@ -80,38 +63,11 @@ func (m *Meridian) fail(w dns.ResponseWriter, r *dns.Msg, rcode int) (int, error
 	if len(r.Question) > 1 {
 		resp.Question = nil
 	}
-	if opt := anyOPT(r); opt != nil {
-		resp.Extra = []dns.RR{errorOPT(opt)}
+	if opt := dnsmsg.AnyOPT(r); opt != nil {
+		resp.Extra = []dns.RR{dnsmsg.ErrorOPT(opt)}
 	}
 	w.WriteMsg(resp)
 	return dns.RcodeSuccess, nil
-}
-
-// matchZone returns the longest zone that qname is in (zones are lower
-// case, qname of any case), or "". Unlike plugin.Zones.Matches it does not
-// allocate.
-func matchZone(zones []string, qname string) string {
-	best := ""
-	for _, z := range zones {
-		if len(z) <= len(best) || len(z) > len(qname) {
-			continue
-		}
-		i := len(qname) - len(z)
-		if (z == "." || i == 0 || qname[i-1] == '.') && strings.EqualFold(qname[i:], z) {
-			best = z
-		}
-	}
-	return best
-}
-
-// lower returns s in lower case, allocating only when s has upper case.
-func lower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			return strings.ToLower(s)
-		}
-	}
-	return s
 }
 
 var log = clog.NewWithPlugin(pluginName)

@@ -10,6 +10,8 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/plugin/dnsmsg"
 )
 
 const (
@@ -81,7 +83,7 @@ func TestServeDNS(t *testing.T) {
 			extra:  []string{usc1 + " 5 IN A 192.0.2.11"}, scope: -1},
 		{name: "TXT names the cluster", msg: q(global, dns.TypeTXT, "27.0.0.0/24"),
 			answer: []string{global + ` 5 IN TXT "cluster=asia-east1-a" "region=asia-east1" "zones=asia-east1-a" "ready=3/3"`}, scope: 16},
-		{name: "degraded TTL never above the TTL", msg: q(usc1a, dns.TypeA, ""), mod: func(c *Config) { c.TTL = 3 },
+		{name: "degraded TTL never above the TTL", msg: q(usc1a, dns.TypeA, ""), mod: func(c *Config) { c.Authority.TTL = 3 },
 			answer: []string{usc1a + " 3 IN A 192.0.2.11"}, scope: -1},
 		{name: "ANY: RFC 8482", msg: q(global, dns.TypeANY, ""), answer: []string{global + ` 30 IN HINFO "RFC8482" ""`}, scope: -1},
 		{name: "MX: NODATA", msg: q(global, dns.TypeMX, ""), ns: []string{soa}, scope: -1},
@@ -132,7 +134,7 @@ func modOrNil(f func(*Config)) []func(*Config) {
 	return []func(*Config){f}
 }
 
-func hasECS(m *dns.Msg) bool { return subnetOf(m) != nil }
+func hasECS(m *dns.Msg) bool { return dnsmsg.SubnetOf(m) != nil }
 
 func checkServe(t *testing.T, m *Meridian, tc serveCase) {
 	t.Helper()
@@ -164,8 +166,8 @@ func checkServe(t *testing.T, m *Meridian, tc serveCase) {
 		checkNegativeSOA(t, m, resp)
 	}
 	checkScope(t, resp, tc.scope)
-	ecs := subnetOf(resp)
-	if q := subnetOf(tc.msg); ecs != nil && (ecs.SourceNetmask != q.SourceNetmask || !ecs.Address.Equal(q.Address) || ecs.Family != q.Family) {
+	ecs := dnsmsg.SubnetOf(resp)
+	if q := dnsmsg.SubnetOf(tc.msg); ecs != nil && (ecs.SourceNetmask != q.SourceNetmask || !ecs.Address.Equal(q.Address) || ecs.Family != q.Family) {
 		t.Errorf("ECS not echoed: sent %v, got %v", q, ecs)
 	}
 }
@@ -174,7 +176,7 @@ func checkServe(t *testing.T, m *Meridian, tc serveCase) {
 // with that scope.
 func checkScope(t *testing.T, resp *dns.Msg, scope int) {
 	t.Helper()
-	ecs := subnetOf(resp)
+	ecs := dnsmsg.SubnetOf(resp)
 	switch {
 	case scope < 0 && ecs != nil:
 		t.Errorf("reply has ECS %v, want none", ecs)
@@ -215,7 +217,7 @@ func checkSection(t *testing.T, name string, rrs []dns.RR, want []string) {
 
 // TestServeDNSRootZone checks the defaults' names when the zone is the root.
 func TestServeDNSRootZone(t *testing.T) {
-	m := newTestPlugin(t, func(c *Config) { c.Zones = []string{"."}; c.Nameservers = nil })
+	m := newTestPlugin(t, func(c *Config) { c.Zones = []string{"."}; c.Authority.Nameservers = nil })
 	rec := dnstest.NewRecorder(&test.ResponseWriter{})
 	m.ServeDNS(context.Background(), rec, query(".", dns.TypeSOA, ""))
 	if rec.Msg == nil || len(rec.Msg.Answer) != 1 {
@@ -234,7 +236,7 @@ func TestServeDNSMalformed(t *testing.T) {
 	m := newTestPlugin(t)
 	ecsQuery := func(mut func(*dns.EDNS0_SUBNET)) *dns.Msg {
 		msg := query(global, dns.TypeA, "27.0.0.0/24")
-		mut(subnetOf(msg))
+		mut(dnsmsg.SubnetOf(msg))
 		return msg
 	}
 	tests := []struct {
@@ -273,7 +275,7 @@ func TestServeDNSMalformed(t *testing.T) {
 
 func TestServeDNSNotReady(t *testing.T) {
 	m := newTestPlugin(t)
-	m.store = newEmptyStore()
+	m = assembled(t, m.cfg, m.locator) // no snapshot yet
 	rec := dnstest.NewRecorder(&test.ResponseWriter{})
 	m.ServeDNS(context.Background(), rec, query(global, dns.TypeA, ""))
 	if rec.Msg == nil || rec.Msg.Rcode != dns.RcodeServerFailure {

@@ -32,7 +32,7 @@ func tcpFrom(ip net.IP) net.Addr { return &net.TCPAddr{IP: ip, Port: 40212} }
 func TestServeDNSSourceAddress(t *testing.T) {
 	asia, usa, europe := global+" 5 IN A 203.0.113.11", global+" 5 IN A 192.0.2.11", global+" 5 IN A 198.51.100.11"
 	defaults := func(region string) func(*Config) {
-		return func(c *Config) { c.Answer.DefaultRegions = []string{region} }
+		return func(c *Config) { c.Authority.Answer.DefaultRegions = []string{region} }
 	}
 	tests := []serveCase{
 		{name: "udp4, 4-byte Taipei", remote: udpFrom(net.IP{27, 0, 0, 1}), mod: defaults("europe-west1"), answer: []string{asia}},
@@ -51,7 +51,10 @@ func TestServeDNSSourceAddress(t *testing.T) {
 			msg: query(global, dns.TypeA, "27.0.0.0/24"), answer: []string{asia}, scope: 16},
 		{name: "unplaced source: the default region", remote: udpFrom(net.IP{10, 240, 0, 1}), mod: defaults("asia-east1"), answer: []string{asia}},
 		{name: "two shards, closest first", remote: tcpFrom(net.ParseIP("2600::1")),
-			mod:    func(c *Config) { c.Answer.DefaultRegions = []string{"asia-east1"}; c.Build.Defaults.Shards = 2 },
+			mod: func(c *Config) {
+				c.Authority.Answer.DefaultRegions = []string{"asia-east1"}
+				c.Build.Defaults.Shards = 2
+			},
 			answer: []string{usa, europe}},
 	}
 	for _, tc := range tests {

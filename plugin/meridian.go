@@ -3,9 +3,12 @@
 // clusters, judged by the client's location (GeoIP of the EDNS Client
 // Subnet or the source address) and the clusters' topology.
 //
-// The plugin is wiring: sources (package source and below) feed the store,
-// the store builds snapshots (package model), and the handler answers from
-// the current snapshot with the pure logic of package answer.
+// This package is the CoreDNS face: it parses the Corefile, starts and
+// stops the parts, checks each query and hands it to the role chosen at
+// setup (package authority or package resolver), registers the metrics and
+// says when it is ready. Sources (package source and below) feed the
+// snapshot loop (package pipeline), which builds snapshots (package model);
+// see docs/architecture.md.
 package meridian
 
 import (
@@ -15,18 +18,21 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coredns/coredns/plugin"
+	"github.com/miekg/dns"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meridian-dns/meridian/geo"
-	"github.com/meridian-dns/meridian/plugin/model"
+	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/authority"
+	"github.com/meridian-dns/meridian/plugin/dnsmsg"
+	"github.com/meridian-dns/meridian/plugin/pipeline"
+	"github.com/meridian-dns/meridian/plugin/resolver"
 	"github.com/meridian-dns/meridian/plugin/source"
 	"github.com/meridian-dns/meridian/plugin/source/kube"
 	"github.com/meridian-dns/meridian/plugin/source/manifest"
-	"github.com/meridian-dns/meridian/plugin/store"
 )
 
 // Errors of New.
@@ -40,30 +46,28 @@ type Meridian struct {
 	Next plugin.Handler
 
 	cfg     *Config
-	store   *store.Store
+	pipe    *pipeline.Pipeline
 	locator *geo.Locator
 	sources []source.Source
-	health  healthView
-	res     *resolver // the resolver role; nil for the authoritative role
-	metrics metrics
-	seq     atomic.Uint64 // counts answers chosen, for the roundrobin policy
-	// random draws a query's random number (weighted picks, spill); nil
-	// means math/rand/v2. Tests set it to replay the same draw for every
-	// query type.
-	random func() uint64
-
-	problems map[model.Key]string // annotation problems last reported; builder only
-	probeErr string               // the prober's last Set error; builder only
+	role    role                 // auth or res, chosen once in New
+	auth    *authority.Authority // the authoritative role, or nil
+	res     *resolver.Resolver   // the resolver role, or nil
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
+// role answers the queries the handler has checked, in one of the
+// plugin's zones.
+type role interface {
+	Serve(ctx context.Context, w dns.ResponseWriter, q *dnsmsg.Query)
+}
+
 // New returns a plugin for cfg. It opens the GeoIP database, so a bad path
 // fails at once, but starts nothing: Start does.
 func New(cfg *Config) (*Meridian, error) {
-	m := &Meridian{cfg: cfg, metrics: newMetrics()}
+	m := &Meridian{cfg: cfg}
 	if err := m.addSources(); err != nil {
 		return nil, err
 	}
@@ -77,18 +81,46 @@ func New(cfg *Config) (*Meridian, error) {
 	if err != nil {
 		return nil, fmt.Errorf("geoip: %w", err)
 	}
+	return m, m.assemble(loc)
+}
+
+// assemble makes the snapshot loop and the role of m.cfg, answering with
+// the locator loc. Sources are added apart (New), so tests can feed the
+// loop's sink by hand.
+func (m *Meridian) assemble(loc *geo.Locator) error {
+	cfg := m.cfg
 	m.locator = loc
-	opts := cfg.Build
-	if cfg.Role == Resolver {
-		if m.res, err = newResolver(cfg); err != nil {
-			return nil, err
-		}
-		opts.ClusterIPs = true
+	pc := pipeline.Config{
+		Build:   cfg.Build,
+		Passive: health.PassiveConfig{Interval: cfg.PassiveInterval, Logger: log, Registerer: registerer()},
+		Views:   []pipeline.View{&problems{}},
+		Synced:  m.sourcesSynced,
+		OnError: m.sourceError,
+		Logger:  log,
 	}
-	m.health = m.newHealth()
-	opts.Health = m.health
-	m.store = store.New(store.Config{Options: opts, OnError: m.sourceError, OnBuild: m.built, Synced: m.sourcesSynced})
-	return m, nil
+	// The one choice of role. The resolver judges its local shard by its
+	// ready endpoints alone (probes test load-balancer addresses, which it
+	// does not answer with) and answers with cluster IPs.
+	switch cfg.Role {
+	case Resolver:
+		cfg.Resolver.ShardMetrics = cfg.ShardMetrics
+		var err error
+		if m.res, err = resolver.New(&cfg.Resolver, cfg.Federation, cfg.Zones, registerer(), log); err != nil {
+			return err
+		}
+		m.role = m.res
+		pc.Build.ClusterIPs = true
+		pc.Views = append(pc.Views, m.res)
+	default:
+		pc.Prober = &health.ProberConfig{Concurrency: cfg.ProbeConcurrency, Allow: cfg.ProbeNetworks, Logger: log, Registerer: registerer()}
+	}
+	m.pipe = pipeline.New(pc)
+	if m.res == nil {
+		cfg.Authority.Federation = cfg.Federation
+		m.auth = authority.New(&cfg.Authority, m.pipe, loc, answerMetrics{})
+		m.role = m.auth
+	}
+	return nil
 }
 
 // addSources makes the sources the configuration names.
@@ -131,7 +163,7 @@ func (m *Meridian) addSources() error {
 	return nil
 }
 
-// Start starts the store's builder, the sources and the GeoIP reloader.
+// Start starts the snapshot loop, the sources and the GeoIP reloader.
 func (m *Meridian) Start() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -140,23 +172,15 @@ func (m *Meridian) Start() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
-	m.wg.Add(1)
-	go func() { defer m.wg.Done(); m.store.Run(ctx) }()
+	m.wg.Go(func() { m.pipe.Run(ctx) })
 	for _, src := range m.sources {
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			if err := src.Run(ctx, m.store); err != nil {
+		m.wg.Go(func() {
+			if err := src.Run(ctx, m.pipe.Sink()); err != nil {
 				log.Errorf("source stopped: %v", err)
 			}
-		}()
+		})
 	}
-	m.wg.Add(1)
-	go func() { defer m.wg.Done(); m.releaseAfterSync(ctx) }()
-	if m.health.prober != nil {
-		m.wg.Add(1)
-		go func() { defer m.wg.Done(); m.health.prober.Run(ctx) }()
-	}
+	m.wg.Go(func() { m.releaseAfterSync(ctx) })
 	m.locator.Start()
 	instances.add(m)
 	return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/meridian-dns/meridian/health"
 	"github.com/meridian-dns/meridian/plugin/answer"
+	"github.com/meridian-dns/meridian/plugin/model"
 	"github.com/meridian-dns/meridian/plugin/policy"
 )
 
@@ -48,30 +49,6 @@ var (
 		Name:      "annotation_problems_total",
 		Help:      "Service annotations found unusable (value, unknown, conflict), counted once when they appear; the service keeps the default.",
 	}, []string{"reason"})
-	resolverAnswers = promauto.NewCounterVec(prometheus.CounterOpts{
-		Namespace: plugin.Namespace,
-		Subsystem: subsystem,
-		Name:      "resolver_answers_total",
-		Help:      "Resolver role: answers for global service names, by service and answer (local: the local cluster's shard; remote: the upstream servers'). Services the local cluster does not run count under empty namespace and service.",
-	}, []string{"namespace", "service", "answer"})
-	resolverStaleAnswers = promauto.NewCounter(prometheus.CounterOpts{
-		Namespace: plugin.Namespace,
-		Subsystem: subsystem,
-		Name:      "resolver_stale_upstream_answers_total",
-		Help:      "Resolver role: remote answers in which the upstream servers still named the local shard found unhealthy; served with TTL 1 and not cached.",
-	})
-	resolverForwards = promauto.NewCounter(prometheus.CounterOpts{
-		Namespace: plugin.Namespace,
-		Subsystem: subsystem,
-		Name:      "resolver_forwards_total",
-		Help:      "Resolver role: queries forwarded to the upstream servers unchanged.",
-	})
-	resolverUpstreamErrors = promauto.NewCounter(prometheus.CounterOpts{
-		Namespace: plugin.Namespace,
-		Subsystem: subsystem,
-		Name:      "resolver_upstream_errors_total",
-		Help:      "Resolver role: queries answered SERVFAIL because no upstream server gave a usable answer.",
-	})
 	sourceErrors = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: subsystem,
@@ -87,12 +64,12 @@ func registerer() prometheus.Registerer {
 	return prometheus.WrapRegistererWithPrefix(plugin.Namespace+"_", prometheus.DefaultRegisterer)
 }
 
-// metrics are one plugin's handles on the counters.
-type metrics struct{}
+// answerMetrics counts the authoritative role's answers
+// (authority.Metrics).
+type answerMetrics struct{}
 
-func newMetrics() metrics { return metrics{} }
-
-func (metrics) answered(cluster string, p policy.Kind) {
+// Answered implements authority.Metrics.
+func (answerMetrics) Answered(cluster string, p policy.Kind) {
 	answerCounters.inc(answersTotal, answerLabels{cluster, p}, func(k answerLabels) []string {
 		return []string{k.cluster, k.policy.String()}
 	})
@@ -127,15 +104,18 @@ type answerLabels struct {
 	policy  policy.Kind
 }
 
-func (metrics) fallback(l answer.Level) {
+// Fallback implements authority.Metrics.
+func (answerMetrics) Fallback(l answer.Level) {
 	fallbackCounters.inc(fallbacksTotal, l, func(l answer.Level) []string { return []string{l.String()} })
 }
 
-func (metrics) failOpen(p policy.Kind) {
+// FailOpen implements authority.Metrics.
+func (answerMetrics) FailOpen(p policy.Kind) {
 	failOpensTotal.WithLabelValues(p.String()).Inc()
 }
 
-func (metrics) spilled(cluster string) {
+// Spilled implements authority.Metrics.
+func (answerMetrics) Spilled(cluster string) {
 	spillsTotal.WithLabelValues(cluster).Inc()
 }
 
@@ -214,7 +194,7 @@ func (r *registry) reported() (m, res *Meridian) {
 	defer r.mu.Unlock()
 	for _, x := range r.ms {
 		switch {
-		case x.res == nil && (m == nil || m.res != nil):
+		case x.auth != nil && (m == nil || m.auth == nil):
 			m = x
 		case x.res != nil && res == nil:
 			res = x
@@ -233,16 +213,14 @@ func (r *registry) reported() (m, res *Meridian) {
 func (r *registry) Collect(ch chan<- prometheus.Metric) {
 	m, res := r.reported()
 	if res != nil && res.cfg.ShardMetrics {
-		if idx := res.res.index.Load(); idx != nil {
-			for k, ls := range idx.services {
-				ch <- prometheus.MustNewConstMetric(descLocalHealthy, prometheus.GaugeValue, b2f(ls.why.Local()), k.Namespace, k.Name)
-			}
-		}
+		res.res.EachLocal(func(k model.Key, local bool) {
+			ch <- prometheus.MustNewConstMetric(descLocalHealthy, prometheus.GaugeValue, b2f(local), k.Namespace, k.Name)
+		})
 	}
 	if m == nil {
 		return
 	}
-	snap := m.store.Snapshot()
+	snap := m.pipe.Snapshot()
 	if snap == nil {
 		return
 	}

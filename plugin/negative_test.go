@@ -8,6 +8,9 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/plugin/authority"
+	"github.com/meridian-dns/meridian/plugin/dnsmsg"
 )
 
 // wantSOA is what a negative reply's SOA must hold, the serial aside.
@@ -39,13 +42,13 @@ func checkSOA(t *testing.T, rrs []dns.RR, want wantSOA) uint32 {
 // configuration, and that its serial is the apex SOA's.
 func checkNegativeSOA(t *testing.T, m *Meridian, resp *dns.Msg) {
 	t.Helper()
-	zone := matchZone(m.cfg.Zones, resp.Question[0].Name)
-	want := wantSOA{owner: zone, ttl: m.cfg.NegativeTTL, mname: "ns1." + zone, rname: "hostmaster." + zone}
-	if len(m.cfg.Nameservers) > 0 {
-		want.mname = m.cfg.Nameservers[0].Name
+	zone := dnsmsg.MatchZone(m.cfg.Zones, resp.Question[0].Name)
+	want := wantSOA{owner: zone, ttl: m.cfg.Authority.NegativeTTL, mname: "ns1." + zone, rname: "hostmaster." + zone}
+	if len(m.cfg.Authority.Nameservers) > 0 {
+		want.mname = m.cfg.Authority.Nameservers[0].Name
 	}
-	if m.cfg.Hostmaster != "" {
-		want.rname = m.cfg.Hostmaster
+	if m.cfg.Authority.Hostmaster != "" {
+		want.rname = m.cfg.Authority.Hostmaster
 	}
 	serial := checkSOA(t, resp.Ns, want)
 	if apex := apexSOA(t, m, zone); apex == nil || apex.Serial != serial {
@@ -72,11 +75,11 @@ func apexSOA(t *testing.T, m *Meridian, zone string) *dns.SOA {
 // TTLs of 30 are the defaults too, so these cases change each.
 func TestServeDNSNegativeSOA(t *testing.T) {
 	custom := func(c *Config) {
-		c.NegativeTTL = 7
-		c.Hostmaster = "dns-admin.example.org."
-		c.Nameservers = []Nameserver{{Name: "ns2.example.net."}, {Name: "ns1.example.com.", Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}}
+		c.Authority.NegativeTTL = 7
+		c.Authority.Hostmaster = "dns-admin.example.org."
+		c.Authority.Nameservers = []authority.Nameserver{{Name: "ns2.example.net."}, {Name: "ns1.example.com.", Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}}
 	}
-	defaults := func(c *Config) { c.Nameservers, c.Hostmaster = nil, "" }
+	defaults := func(c *Config) { c.Authority.Nameservers, c.Authority.Hostmaster = nil, "" }
 	nx, nodata := "nope.default.myfed.svc.example.com.", "default.myfed.svc.example.com."
 	tests := []struct {
 		name  string
@@ -95,9 +98,9 @@ func TestServeDNSNegativeSOA(t *testing.T) {
 			wantSOA{"example.com.", "ns2.example.net.", "dns-admin.example.org.", 7}},
 		{"NXDOMAIN, defaults", defaults, query(nx, dns.TypeA, "27.0.0.0/24"), dns.RcodeNameError,
 			wantSOA{"example.com.", "ns1.example.com.", "hostmaster.example.com.", 30}},
-		{"negative_ttl 0", func(c *Config) { c.NegativeTTL = 0 }, query(nx, dns.TypeAAAA, ""), dns.RcodeNameError,
+		{"negative_ttl 0", func(c *Config) { c.Authority.NegativeTTL = 0 }, query(nx, dns.TypeAAAA, ""), dns.RcodeNameError,
 			wantSOA{"example.com.", "ns1.example.com.", "hostmaster.example.com.", 0}},
-		{"root zone", func(c *Config) { c.Zones, c.Nameservers = []string{"."}, nil }, query("nope.default.myfed.svc.", dns.TypeA, ""),
+		{"root zone", func(c *Config) { c.Zones, c.Authority.Nameservers = []string{"."}, nil }, query("nope.default.myfed.svc.", dns.TypeA, ""),
 			dns.RcodeNameError, wantSOA{".", "ns1.", "hostmaster.", 30}},
 	}
 	for _, tc := range tests {

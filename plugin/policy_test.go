@@ -8,6 +8,7 @@ import (
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/miekg/dns"
 
+	"github.com/meridian-dns/meridian/plugin/dnsmsg"
 	"github.com/meridian-dns/meridian/plugin/policy"
 )
 
@@ -81,7 +82,7 @@ func TestServePolicies(t *testing.T) {
 				a := rec.Msg.Answer[0].(*dns.A).A.String()
 				counts[a]++
 				order = append(order, a)
-				if ecs := subnetOf(rec.Msg); ecs == nil || ecs.SourceScope != 0 {
+				if ecs := dnsmsg.SubnetOf(rec.Msg); ecs == nil || ecs.SourceScope != 0 {
 					t.Fatalf("ECS %v, want scope 0", ecs)
 				}
 			}

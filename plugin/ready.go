@@ -1,20 +1,17 @@
 package meridian
 
-// synced is what a source implements when it can tell that its first full
-// load is done.
-type synced interface{ HasSynced() bool }
-
 // Ready implements ready.Readiness: true once the first snapshot is built
 // from every source's first full load.
 func (m *Meridian) Ready() bool {
-	return m.sourcesSynced() && m.store.Settled()
+	return m.sourcesSynced() && m.pipe.Settled()
 }
 
 // sourcesSynced reports whether every source has done its first full load;
-// the store takes the SOA serial afresh until then (store.Config.Synced).
+// the pipeline takes the SOA serial afresh until then
+// (pipeline.Config.Synced).
 func (m *Meridian) sourcesSynced() bool {
 	for _, src := range m.sources {
-		if s, ok := src.(synced); ok && !s.HasSynced() {
+		if !src.HasSynced() {
 			return false
 		}
 	}

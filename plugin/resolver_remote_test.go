@@ -6,6 +6,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/source"
 )
 
 // TestResolverWiderName: when the authority answers NXDOMAIN for the
@@ -33,9 +34,9 @@ func TestResolverWiderName(t *testing.T) {
 			m := newTestResolver(t, []string{up})
 			objs := localObjects(0) // nginx unhealthy here: remote
 			objs.Nodes[0].Region, objs.Nodes[0].Zone = tc.region, tc.zone
-			m.store.Replace("us-central1-b", objs)
-			m.store.SetState("us-central1-b", health.Up)
-			m.store.Rebuild()
+			m.pipe.Sink().Update("us-central1-b", source.Fixed(objs))
+			m.pipe.Sink().SetState("us-central1-b", health.Up)
+			m.pipe.Rebuild()
 			before := asked.Load()
 			resp := ask(t, m, query(global, dns.TypeA, ""))
 			if resp.Rcode != dns.RcodeSuccess {

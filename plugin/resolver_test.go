@@ -12,11 +12,12 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/internal/promtest"
 	"github.com/meridian-dns/meridian/plugin/source"
-	"github.com/meridian-dns/meridian/plugin/store"
 )
 
 const (
@@ -108,14 +109,7 @@ func newTestResolver(t testing.TB, upstreams []string, mod ...func(*Config)) *Me
 	for _, f := range mod {
 		f(cfg)
 	}
-	m := &Meridian{cfg: cfg, metrics: newMetrics()}
-	var err error
-	if m.res, err = newResolver(cfg); err != nil {
-		t.Fatal(err)
-	}
-	opts := cfg.Build
-	opts.ClusterIPs = true
-	m.store = store.New(store.Config{Options: opts, OnBuild: m.res.rebuild})
+	m := assembled(t, cfg, nil)
 	setLocal(m, 3, health.Up)
 	return m
 }
@@ -123,9 +117,9 @@ func newTestResolver(t testing.TB, upstreams []string, mod ...func(*Config)) *Me
 // setLocal changes the local cluster: nginx's ready endpoints and the
 // cluster's state.
 func setLocal(m *Meridian, nginxReady int, st health.State) {
-	m.store.Replace("us-central1-b", localObjects(nginxReady))
-	m.store.SetState("us-central1-b", st)
-	m.store.Rebuild()
+	m.pipe.Sink().Update("us-central1-b", source.Fixed(localObjects(nginxReady)))
+	m.pipe.Sink().SetState("us-central1-b", st)
+	m.pipe.Rebuild()
 }
 
 func ask(t *testing.T, m *Meridian, msg *dns.Msg) *dns.Msg {
@@ -307,9 +301,7 @@ func TestResolverMetrics(t *testing.T) {
 	m.cfg.ShardMetrics = true
 	instances.add(m)
 	t.Cleanup(func() { instances.remove(m) })
-	count := func(answer string) float64 {
-		return testutil.ToFloat64(resolverAnswers.WithLabelValues("default", "nginx", answer))
-	}
+	count := func(answer string) float64 { return resolverCount(t, "default", "nginx", answer) }
 	local0, remote0 := count("local"), count("remote")
 	setLocal(m, 3, health.Up)
 	ask(t, m, query(global, dns.TypeA, ""))
@@ -328,6 +320,53 @@ coredns_meridian_resolver_local_shard_healthy{namespace="default",service="nginx
 `
 	if err := testutil.CollectAndCompare(instances, strings.NewReader(want), "coredns_meridian_resolver_local_shard_healthy"); err != nil {
 		t.Error(err)
+	}
+}
+
+// resolverCount is the value of resolver_answers_total for a service and
+// answer (local or remote), 0 when the series does not exist.
+func resolverCount(t *testing.T, ns, svc, answer string) float64 {
+	t.Helper()
+	key := "coredns_meridian_resolver_answers_total{answer=" + answer + "}{namespace=" + ns + "}{service=" + svc + "}"
+	return promtest.Values(t, prometheus.DefaultGatherer)[key]
+}
+
+// resolverSeries reports whether resolver_answers_total has a series for
+// the service.
+func resolverSeries(t *testing.T, ns, svc string) bool {
+	t.Helper()
+	key := "coredns_meridian_resolver_answers_total{answer=local}{namespace=" + ns + "}{service=" + svc + "}"
+	_, ok := promtest.Values(t, prometheus.DefaultGatherer)[key]
+	return ok
+}
+
+// TestResolverMetricsLifecycle: a service that leaves takes its series
+// with it, and with shard_metrics off every service counts under an empty
+// namespace and service.
+func TestResolverMetricsLifecycle(t *testing.T) {
+	m := newTestResolver(t, []string{serveAuthority(t, "127.0.0.1:0")})
+	objs := localObjects(3)
+	gone := objs.Services[0]
+	gone.Name = "leaving"
+	objs.Services = append(objs.Services, gone)
+	m.pipe.Sink().Update("us-central1-b", source.Fixed(objs))
+	m.pipe.Rebuild()
+	if !resolverSeries(t, "default", "leaving") {
+		t.Fatal("no series for default/leaving while it runs")
+	}
+	setLocal(m, 3, health.Up) // without it
+	if resolverSeries(t, "default", "leaving") {
+		t.Error("series of default/leaving kept after it left")
+	}
+
+	off := newTestResolver(t, []string{serveAuthority(t, "127.0.0.1:0")}, func(c *Config) {
+		c.ShardMetrics = false
+		c.Resolver.Cluster = "us-central1-b"
+	})
+	all0, own0 := resolverCount(t, "", "", "local"), resolverCount(t, "default", "echo", "local")
+	ask(t, off, query("echo.default.myfed.svc.example.com.", dns.TypeA, ""))
+	if all, own := resolverCount(t, "", "", "local")-all0, resolverCount(t, "default", "echo", "local")-own0; all != 1 || own != 0 {
+		t.Errorf("shard_metrics off: counted %v under the empty service and %v under default/echo, want 1 and 0", all, own)
 	}
 }
 
@@ -354,16 +393,19 @@ func TestResolverStaleUpstream(t *testing.T) {
 	objs := localObjects(0)
 	objs.Nodes[0].Zone = "us-central1-a"
 	objs.Services[0].Addresses = []netip.Addr{netip.MustParseAddr("192.0.2.11")}
-	m.store.Replace("us-central1-a", objs)
-	m.store.SetState("us-central1-a", health.Up)
-	m.store.Rebuild()
+	m.pipe.Sink().Update("us-central1-a", source.Fixed(objs))
+	m.pipe.Sink().SetState("us-central1-a", health.Up)
+	m.pipe.Rebuild()
 
-	stale0 := testutil.ToFloat64(resolverStaleAnswers)
+	stale := func() float64 {
+		return promtest.Values(t, prometheus.DefaultGatherer)["coredns_meridian_resolver_stale_upstream_answers_total"]
+	}
+	stale0 := stale()
 	for range 2 {
 		resp := ask(t, m, query(global, dns.TypeA, ""))
 		checkSection(t, "answer", resp.Answer, []string{global + " 5 IN CNAME " + usc1a, usc1a + " 1 IN A 192.0.2.11"})
 	}
-	if n := testutil.ToFloat64(resolverStaleAnswers) - stale0; n != 2 {
+	if n := stale() - stale0; n != 2 {
 		t.Errorf("stale answers counted %v, want 2 (the first was not cached)", n)
 	}
 }

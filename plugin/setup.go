@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meridian-dns/meridian/geo"
+	"github.com/meridian-dns/meridian/plugin/authority"
 	"github.com/meridian-dns/meridian/plugin/model"
 )
 
@@ -143,14 +144,14 @@ var properties = map[string]property{
 		if len(a) != 1 || !isDomain(a[0]) {
 			return errArgs(a)
 		}
-		cfg.Hostmaster = dns.Fqdn(strings.ToLower(a[0]))
+		cfg.Authority.Hostmaster = dns.Fqdn(strings.ToLower(a[0]))
 		return nil
 	}},
 	"ttl": {"ttl SECONDS", func(_ *caddy.Controller, cfg *Config, a []string) error {
-		return parseTTL(a, &cfg.TTL)
+		return parseTTL(a, &cfg.Authority.TTL)
 	}},
 	"negative_ttl": {"negative_ttl SECONDS", func(_ *caddy.Controller, cfg *Config, a []string) error {
-		return parseTTL(a, &cfg.NegativeTTL)
+		return parseTTL(a, &cfg.Authority.NegativeTTL)
 	}},
 	"default_regions": {"default_regions REGION...", func(_ *caddy.Controller, cfg *Config, a []string) error {
 		if len(a) == 0 {
@@ -160,7 +161,7 @@ var properties = map[string]property{
 			if !isLabel(r) {
 				return fmt.Errorf("bad region %q", r)
 			}
-			cfg.Answer.DefaultRegions = append(cfg.Answer.DefaultRegions, strings.ToLower(r))
+			cfg.Authority.Answer.DefaultRegions = append(cfg.Authority.Answer.DefaultRegions, strings.ToLower(r))
 		}
 		return nil
 	}},
@@ -207,7 +208,7 @@ func parseNS(_ *caddy.Controller, cfg *Config, a []string) error {
 	if len(a) < 1 || !isDomain(a[0]) {
 		return errArgs(a)
 	}
-	ns := Nameserver{Name: dns.Fqdn(strings.ToLower(a[0]))}
+	ns := authority.Nameserver{Name: dns.Fqdn(strings.ToLower(a[0]))}
 	for _, s := range a[1:] {
 		ip, err := netip.ParseAddr(s)
 		if err != nil {
@@ -215,7 +216,7 @@ func parseNS(_ *caddy.Controller, cfg *Config, a []string) error {
 		}
 		ns.Addrs = append(ns.Addrs, ip.Unmap())
 	}
-	cfg.Nameservers = append(cfg.Nameservers, ns)
+	cfg.Authority.Nameservers = append(cfg.Authority.Nameservers, ns)
 	return nil
 }
 

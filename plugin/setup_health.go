@@ -43,7 +43,7 @@ var healthProperties = map[string]property{
 		return parseDurationArg(a, &cfg.PassiveInterval)
 	}},
 	"degraded_ttl": {"degraded_ttl SECONDS", func(_ *caddy.Controller, cfg *Config, a []string) error {
-		return parseTTL(a, &cfg.DegradedTTL)
+		return parseTTL(a, &cfg.Authority.DegradedTTL)
 	}},
 	"probe": {"probe off|tcp|http|https [PORT|PORT_NAME] [PATH]", parseProbe},
 	"probe_interval": {"probe_interval DURATION", func(_ *caddy.Controller, cfg *Config, a []string) error {

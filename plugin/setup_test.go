@@ -42,7 +42,7 @@ func TestParse(t *testing.T) {
 	runParse(t, []parseCase{
 		{name: "minimal", input: "meridian example.com {\nfederation myfed\nmanifests ../testdata/demo\n}",
 			check: func(t *testing.T, c *Config) {
-				if c.Federation != "myfed" || c.Zones[0] != "example.com." || c.TTL != 30 || c.Build.Defaults.Shards != 1 || c.Build.Defaults.MinReady != 1 || !c.ShardMetrics {
+				if c.Federation != "myfed" || c.Zones[0] != "example.com." || c.Authority.TTL != 30 || c.Build.Defaults.Shards != 1 || c.Build.Defaults.MinReady != 1 || !c.ShardMetrics {
 					t.Errorf("defaults not applied: %+v", c)
 				}
 			}},
@@ -63,9 +63,9 @@ func TestParse(t *testing.T) {
 			shard_metrics off
 		}`, check: func(t *testing.T, c *Config) {
 			if c.Federation != "myfed" || c.Zones[0] != "example.com." || c.GeoIPCache != 1000 || c.GeoIPReload.Minutes() != 5 ||
-				c.TTL != 60 || c.NegativeTTL != 15 || c.Build.Defaults.Shards != 2 || c.Build.Defaults.MinReady != 3 || c.ShardMetrics ||
-				len(c.Nameservers) != 2 || len(c.Nameservers[0].Addrs) != 2 || c.Hostmaster != "admin.example.com." ||
-				strings.Join(c.Answer.DefaultRegions, ",") != "us-central1,europe-west1" || c.ManifestInterval.Seconds() != 1 {
+				c.Authority.TTL != 60 || c.Authority.NegativeTTL != 15 || c.Build.Defaults.Shards != 2 || c.Build.Defaults.MinReady != 3 || c.ShardMetrics ||
+				len(c.Authority.Nameservers) != 2 || len(c.Authority.Nameservers[0].Addrs) != 2 || c.Authority.Hostmaster != "admin.example.com." ||
+				strings.Join(c.Authority.Answer.DefaultRegions, ",") != "us-central1,europe-west1" || c.ManifestInterval.Seconds() != 1 {
 				t.Errorf("options not applied: %+v", c)
 			}
 			ov := c.Build.Overrides["c1"]
@@ -106,7 +106,7 @@ func TestParse(t *testing.T) {
 			probe_networks 127.0.0.0/8 ::1/128
 		}`, check: func(t *testing.T, c *Config) {
 			d := c.Build.Defaults
-			if c.DegradedTTL != 2 || d.MinReadyFraction != 0.5 || d.Spill != 0.1 || d.Probe.Rise != 4 || d.Probe.Fall != 5 ||
+			if c.Authority.DegradedTTL != 2 || d.MinReadyFraction != 0.5 || d.Spill != 0.1 || d.Probe.Rise != 4 || d.Probe.Fall != 5 ||
 				c.PassiveInterval.Seconds() != 1 || d.Probe.Check.String() != "http" || d.ProbePortName != "admin" || d.Probe.Path != "/healthz" ||
 				d.Probe.Interval.Seconds() != 5 || d.Probe.Timeout.Seconds() != 1 || d.Probe.ExpectLow != 200 || d.Probe.ExpectHigh != 204 ||
 				d.Probe.Body != "all good" || c.ProbeConcurrency != 16 || len(c.ProbeNetworks) != 2 || c.ProbeNetworks[1].String() != "::1/128" {
@@ -119,8 +119,8 @@ func TestParse(t *testing.T) {
 			}
 		}},
 		{name: "health defaults", input: "meridian {\nfederation f\n}", check: func(t *testing.T, c *Config) {
-			if p := c.Build.Defaults; c.DegradedTTL != 5 || p.Probe.Check.String() != "off" || p.Probe.Rise != 2 || p.Probe.Fall != 3 || p.Spill != 0 {
-				t.Errorf("defaults %+v ttl %d", p, c.DegradedTTL)
+			if p := c.Build.Defaults; c.Authority.DegradedTTL != 5 || p.Probe.Check.String() != "off" || p.Probe.Rise != 2 || p.Probe.Fall != 3 || p.Spill != 0 {
+				t.Errorf("defaults %+v ttl %d", p, c.Authority.DegradedTTL)
 			}
 		}},
 		{name: "bad probe check", input: "meridian {\nfederation f\nprobe icmp\n}", wantErr: `want "probe off|tcp|http|https [PORT|PORT_NAME] [PATH]"`},

@@ -6,6 +6,7 @@ package logging
 // Logger is what a library logs through; CoreDNS's clog.P() satisfies it.
 // Libraries log state changes, never once per query or probe.
 type Logger interface {
+	Debugf(format string, args ...any)
 	Infof(format string, args ...any)
 	Warningf(format string, args ...any)
 }
@@ -13,6 +14,7 @@ type Logger interface {
 // Nop discards everything; it stands in for a nil Logger.
 type Nop struct{}
 
+func (Nop) Debugf(string, ...any)   {}
 func (Nop) Infof(string, ...any)    {}
 func (Nop) Warningf(string, ...any) {}
 

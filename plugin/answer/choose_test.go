@@ -42,7 +42,7 @@ func federation(t testing.TB, specs ...shardSpec) *model.Snapshot {
 			Endpoints: []source.EndpointSlice{{Namespace: "default", Name: "nginx-1", Service: "nginx", Ready: s.ready, Total: 3}},
 		}}
 	}
-	return model.Build(in, model.Options{Defaults: policy.Default()}, 1, time.Unix(0, 0))
+	return model.Build(model.Inputs{Clusters: in, Serial: 1, Now: time.Unix(0, 0)}, nil, model.Options{Defaults: policy.Default()}).Snapshot
 }
 
 func demo(t testing.TB, unready ...string) *model.Snapshot {

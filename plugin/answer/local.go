@@ -1,8 +1,6 @@
 package answer
 
 import (
-	"strings"
-
 	"github.com/meridian-dns/meridian/plugin/model"
 )
 
@@ -95,25 +93,13 @@ func Remote(nm Name, c *model.Cluster, fed, origin string) []string {
 	out := make([]string, 0, 3)
 	if c != nil && c.Region != "" {
 		if len(c.Zones) > 0 {
-			out = append(out, nameAt(global, fed, c.Zones[0]+"."+c.Region, origin))
+			zone := global
+			zone.Level, zone.Region, zone.Zone = Zone, c.Region, c.Zones[0]
+			out = append(out, zone.Format(fed, origin))
 		}
-		out = append(out, nameAt(global, fed, c.Region, origin))
+		region := global
+		region.Level, region.Region = Region, c.Region
+		out = append(out, region.Format(fed, origin))
 	}
-	return append(out, nameAt(global, fed, "", origin))
-}
-
-// nameAt writes the service name of nm under the topology labels where
-// ("" for the global level, "<region>" or "<zone>.<region>") and origin.
-func nameAt(nm Name, fed, where, origin string) string {
-	var b strings.Builder
-	b.Grow(len(nm.Service) + len(nm.Namespace) + len(fed) + len(where) + len(origin) + len(nm.Port) + len(nm.Proto) + 12)
-	if nm.Kind == SRV {
-		b.WriteString("_" + nm.Port + "._" + nm.Proto + ".")
-	}
-	b.WriteString(nm.Service + "." + nm.Namespace + "." + fed + ".svc.")
-	if where != "" {
-		b.WriteString(where + ".")
-	}
-	b.WriteString(origin)
-	return b.String()
+	return append(out, global.Format(fed, origin))
 }

@@ -13,6 +13,8 @@
 // and SRV names prefix any of these with _<port>._<proto>.
 package answer
 
+import "strings"
+
 // Level is the part of the federation a name asks about.
 type Level uint8
 
@@ -162,4 +164,37 @@ func underscore(label string) (string, bool) {
 		return "", false
 	}
 	return label[1:], true
+}
+
+// Format writes the service or SRV name nm at its level, under origin (the
+// zone, fully qualified) for the federation fed: the one builder of the
+// names Parse reads, so that Parse(nm.Format(fed, origin), origin, fed) is
+// nm again.
+func (nm Name) Format(fed, origin string) string {
+	var b strings.Builder
+	b.Grow(len(nm.Service) + len(nm.Namespace) + len(fed) + len(nm.Region) + len(nm.Zone) + len(origin) + len(nm.Port) + len(nm.Proto) + 14)
+	if nm.Kind == SRV {
+		b.WriteString("_" + nm.Port + "._" + nm.Proto + ".")
+	}
+	b.WriteString(nm.Service + "." + nm.Namespace + "." + fed + ".svc.")
+	if nm.Level == Zone {
+		b.WriteString(nm.Zone + ".")
+	}
+	if nm.Level >= Region {
+		b.WriteString(nm.Region + ".")
+	}
+	b.WriteString(origin)
+	return b.String()
+}
+
+// Up is the name one level above nm, the target of its fall-back CNAME:
+// a zone name's region name, a region name's global name.
+func (nm Name) Up() Name {
+	switch nm.Level {
+	case Zone:
+		nm.Level, nm.Zone = Region, ""
+	case Region:
+		nm.Level, nm.Region = Global, ""
+	}
+	return nm
 }

@@ -33,9 +33,6 @@ type Options struct {
 	// Defaults is the policy of a service whose annotations say nothing
 	// (the Corefile's settings); a MinReady below 1 means 1.
 	Defaults policy.Policy
-	// Health judges shards over time (hysteresis and probes); nil means
-	// every shard is judged by its passive signal alone, at once.
-	Health Health
 	// Overrides maps a cluster name to its configured placement.
 	Overrides map[string]Override
 	// ClusterIPs keeps the Services' cluster IPs in the shards, for the
@@ -43,24 +40,46 @@ type Options struct {
 	ClusterIPs bool
 }
 
-// Build makes a snapshot from the inputs of every cluster. It is pure: the
-// same inputs give the same snapshot, with serial and built time as given.
-func Build(in map[string]*Input, opts Options, serial uint32, now time.Time) *Snapshot {
+// Inputs are what the sources last said about every cluster, with the
+// SOA serial and the time of the build.
+type Inputs struct {
+	Clusters map[string]*Input
+	Serial   uint32
+	Now      time.Time
+}
+
+// Built is what Build makes: the snapshot, and what the health trackers
+// are handed once it is published.
+type Built struct {
+	Snapshot *Snapshot
+	// Probes are the probe targets of every probed shard, for the prober.
+	Probes []health.Target
+	// Passive are the passive observations of every judged shard, for the
+	// passive tracker (health.Passive.Record).
+	Passive []health.Observation
+}
+
+// Build makes a snapshot from the inputs of every cluster and the health
+// verdicts v (nil: every shard is judged by its passive signal alone, at
+// once). It is pure: it changes nothing it is given, and the same inputs
+// and verdicts give the same result.
+func Build(in Inputs, v Verdicts, opts Options) Built {
 	snap := &Snapshot{
-		Serial:     serial,
-		Built:      now,
+		Serial:     in.Serial,
+		Built:      in.Now,
 		Services:   make(map[Key]*Service),
 		Namespaces: make(map[string]struct{}),
 		Regions:    make(map[string][]string),
 	}
-	names := make([]string, 0, len(in))
-	for name := range in {
+	b := &builder{snap: snap, v: v}
+	names := make([]string, 0, len(in.Clusters))
+	for name := range in.Clusters {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 
 	for _, name := range names {
-		ci := in[name]
+		ci := in.Clusters[name]
 		c := buildCluster(name, ci, opts.Overrides[name])
 		snap.Clusters = append(snap.Clusters, c)
 		if c.Region != "" {
@@ -72,9 +91,17 @@ func Build(in map[string]*Input, opts Options, serial uint32, now time.Time) *Sn
 		}
 	}
 	for _, svc := range snap.Services {
-		finishService(snap, svc, opts)
+		b.finishService(svc, opts)
 	}
-	return snap
+	return Built{Snapshot: snap, Probes: b.probes, Passive: b.passive}
+}
+
+// builder is one Build's state while it judges the shards.
+type builder struct {
+	snap    *Snapshot
+	v       Verdicts
+	probes  []health.Target
+	passive []health.Observation
 }
 
 // buildCluster places a cluster: majority region of its ready Nodes, every

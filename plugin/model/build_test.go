@@ -104,7 +104,7 @@ func TestBuildShards(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			in := map[string]*Input{"c": {State: tc.state, Objects: source.Objects{Services: []source.Service{tc.svc}, Endpoints: tc.eps}}}
-			snap := Build(in, Options{Defaults: policy.Policy{MinReady: tc.minReady}}, 7, time.Unix(1, 0))
+			snap := Build(Inputs{Clusters: in, Serial: 7, Now: time.Unix(1, 0)}, nil, Options{Defaults: policy.Policy{MinReady: tc.minReady}}).Snapshot
 			s := snap.Services[Key{"ns", "web"}]
 			if s == nil || len(s.Shards) != 1 {
 				t.Fatalf("service not built: %+v", snap.Services)
@@ -130,7 +130,7 @@ func TestBuildRegions(t *testing.T) {
 		"b": {Objects: source.Objects{Nodes: []source.Node{{Region: "r1", Zone: "z1", Ready: true}}}},
 		"c": {Objects: source.Objects{Nodes: []source.Node{{Region: "r2", Zone: "z3", Ready: true}}}},
 	}
-	snap := Build(in, Options{}, 1, time.Unix(0, 0))
+	snap := Build(Inputs{Clusters: in, Serial: 1}, nil, Options{}).Snapshot
 	want := map[string][]string{"r1": {"z1", "z2"}, "r2": {"z3"}}
 	if !reflect.DeepEqual(snap.Regions, want) {
 		t.Errorf("regions %v, want %v", snap.Regions, want)
@@ -142,3 +142,49 @@ func TestBuildRegions(t *testing.T) {
 		t.Errorf("clusters not in name order: %v", names)
 	}
 }
+
+// build is Build of in with no verdicts, serial 1, at time 1.
+func build(in map[string]*Input, opts Options) *Snapshot {
+	return Build(Inputs{Clusters: in, Serial: 1, Now: time.Unix(1, 0)}, nil, opts).Snapshot
+}
+
+// TestBuildIsPure builds twice from the same inputs with a real passive
+// tracker as the verdicts: the inputs are left as they were, the tracker
+// records nothing, and both builds are the same.
+func TestBuildIsPure(t *testing.T) {
+	objs := func() source.Objects {
+		return source.Objects{
+			Nodes: []source.Node{{Name: "n", Region: "europe-west1", Zone: "europe-west1-b", Ready: true}},
+			Services: []source.Service{{Namespace: "ns", Name: "web", Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.1")},
+				Ports: []source.Port{{Name: "http", Protocol: "tcp", Port: 80}}, Annotations: map[string]string{policy.AnnFall: "3"}}},
+			Endpoints: []source.EndpointSlice{{Namespace: "ns", Name: "web-1", Service: "web", AddressType: "IPv4", Ready: 1, Total: 2}},
+		}
+	}
+	in := Inputs{Clusters: map[string]*Input{"c": {Objects: objs(), State: health.Up}}, Serial: 3, Now: time.Unix(5, 0)}
+	p := health.NewPassive(health.PassiveConfig{})
+	v := passiveOnly{p}
+	first := Build(in, v, Options{Defaults: policy.Default()})
+	second := Build(in, v, Options{Defaults: policy.Default()})
+	if !reflect.DeepEqual(in.Clusters["c"].Objects, objs()) {
+		t.Errorf("Build changed its inputs: %+v", in.Clusters["c"].Objects)
+	}
+	if n := p.Len(); n != 0 {
+		t.Errorf("the tracker remembers %d shards after Build, want 0: Build must not record", n)
+	}
+	if !reflect.DeepEqual(first.Snapshot, second.Snapshot) || len(first.Passive) != 1 {
+		t.Errorf("two builds of the same inputs differ, or %d observations, want 1", len(first.Passive))
+	}
+	p.Record(first.Passive)
+	if n := p.Len(); n != 1 {
+		t.Errorf("the tracker remembers %d shards after Record, want 1", n)
+	}
+}
+
+// passiveOnly is Verdicts from a passive tracker, with no probes.
+type passiveOnly struct{ p *health.Passive }
+
+func (v passiveOnly) Passive(k health.Key, ok bool, rise, fall int) health.Observation {
+	return v.p.Judge(k, ok, rise, fall)
+}
+
+func (passiveOnly) Probe(health.TargetKey) bool { return true }

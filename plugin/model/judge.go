@@ -8,14 +8,16 @@ import (
 	"github.com/meridian-dns/meridian/plugin/policy"
 )
 
-// Health judges shards over time for Build. The plugin answers it with
-// package health's Passive and Prober; Build asks it about every shard
-// with an address, once per build.
-type Health interface {
-	// Passive returns the stable passive state of shard k, given its raw
-	// signal now (enough ready endpoints), after rise/fall hysteresis;
-	// pending is true while the raw signal differs from the stable state.
-	Passive(k health.Key, ok bool, rise, fall int) (up, pending bool)
+// Verdicts are the health signals Build reads, and never changes: the
+// loop that builds snapshots answers them with package health's Passive
+// and Prober. Build asks about every shard with an address, once per build.
+type Verdicts interface {
+	// Passive judges shard k given its raw signal now (enough ready
+	// endpoints), after rise/fall hysteresis, without recording anything
+	// (health.Passive.Judge): the observation holds the stable state and
+	// whether a transition is pending, and Build returns it for the
+	// tracker to record once the snapshot is published.
+	Passive(k health.Key, ok bool, rise, fall int) health.Observation
 	// Probe returns the verdict of the probe of target t: true while the
 	// target is up or has no result yet.
 	Probe(t health.TargetKey) bool
@@ -23,7 +25,7 @@ type Health interface {
 
 // finishService reads the service's policy from the annotations of its
 // shards over the defaults, then judges every shard.
-func finishService(snap *Snapshot, svc *Service, opts Options) {
+func (b *builder) finishService(svc *Service, opts Options) {
 	var arr [8]policy.Annotated
 	anns := arr[:0]
 	for _, sh := range svc.Shards {
@@ -39,7 +41,7 @@ func finishService(snap *Snapshot, svc *Service, opts Options) {
 	svc.Policy = pol
 	svc.Problems = append(svc.Problems, problems...)
 	for _, sh := range svc.Shards {
-		judge(snap, svc, sh, opts.Health)
+		b.judge(svc, sh)
 		sh.ann = nil
 	}
 }
@@ -57,7 +59,7 @@ func finishService(snap *Snapshot, svc *Service, opts Options) {
 // local-first resolver, which answers pods with them.
 // A usable shard is degraded while some of its endpoints are not ready or
 // its passive signal is failing without having fallen yet.
-func judge(snap *Snapshot, svc *Service, sh *Shard, h Health) {
+func (b *builder) judge(svc *Service, sh *Shard) {
 	if !sh.HasAddress() && len(sh.ClusterIPs) == 0 {
 		return // nothing could ever answer for it
 	}
@@ -66,10 +68,12 @@ func judge(snap *Snapshot, svc *Service, sh *Shard, h Health) {
 	key := health.Key{Cluster: sh.Cluster.Name, Namespace: svc.Namespace, Name: svc.Name}
 	up := hasCapacity(sh, pol)
 	pending := false
-	if h != nil {
-		up, pending = h.Passive(key, up, rise, fall)
+	if b.v != nil {
+		o := b.v.Passive(key, up, rise, fall)
+		b.passive = append(b.passive, o)
+		up, pending = o.Up(), o.Pending()
 	}
-	if pol.Probe.Check != health.None && sh.HasAddress() && !probe(snap, svc, sh, key, h) {
+	if pol.Probe.Check != health.None && sh.HasAddress() && !b.probe(svc, sh, key) {
 		up = false
 	}
 	sh.Healthy = up
@@ -89,11 +93,11 @@ func hasCapacity(sh *Shard, pol *policy.Policy) bool {
 	return pol.MinReadyFraction <= 0 || float64(sh.Ready) >= pol.MinReadyFraction*float64(sh.Total)
 }
 
-// probe adds the shard's probe targets to the snapshot and returns the
+// probe adds the shard's probe targets to the build's and returns the
 // probe's verdict: up when some address is up. Addresses whose probe is
 // down are left out of the shard's answers while another one is up; a
 // shard with no port to probe is not probed, and that is reported.
-func probe(snap *Snapshot, svc *Service, sh *Shard, key health.Key, h Health) bool {
+func (b *builder) probe(svc *Service, sh *Shard, key health.Key) bool {
 	port, ok := probePort(&svc.Policy, sh)
 	if !ok {
 		svc.Problems = append(svc.Problems, policy.Problem{Annotation: policy.AnnProbePort, Value: svc.Policy.ProbePortName,
@@ -104,8 +108,8 @@ func probe(snap *Snapshot, svc *Service, sh *Shard, key health.Key, h Health) bo
 	spec.Port = port
 	sh.Probed = true
 	check := func(tk health.TargetKey) bool {
-		snap.Probes = append(snap.Probes, health.Target{TargetKey: tk, Spec: spec})
-		return h == nil || h.Probe(tk)
+		b.probes = append(b.probes, health.Target{TargetKey: tk, Spec: spec})
+		return b.v == nil || b.v.Probe(tk)
 	}
 	if len(sh.V4)+len(sh.V6) == 0 {
 		sh.ProbeUp = check(health.TargetKey{Key: key, Host: sh.Hostname, Port: port})

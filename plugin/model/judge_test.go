@@ -12,7 +12,7 @@ import (
 	"github.com/meridian-dns/meridian/plugin/source"
 )
 
-// fakeHealth is a Health with fixed verdicts that records what it was asked.
+// fakeHealth is Verdicts with fixed verdicts that records what it was asked.
 type fakeHealth struct {
 	passive   map[health.Key]bool // stable passive state; missing: the raw signal
 	pending   map[health.Key]bool
@@ -21,12 +21,12 @@ type fakeHealth struct {
 	asked     []int // rise, fall of the last Passive call
 }
 
-func (f *fakeHealth) Passive(k health.Key, ok bool, rise, fall int) (bool, bool) {
+func (f *fakeHealth) Passive(k health.Key, ok bool, rise, fall int) health.Observation {
 	f.asked = []int{rise, fall}
 	if up, set := f.passive[k]; set {
-		return up, f.pending[k]
+		return health.Observed(k, up, f.pending[k])
 	}
-	return ok, f.pending[k]
+	return health.Observed(k, ok, f.pending[k])
 }
 
 func (f *fakeHealth) Probe(t health.TargetKey) bool {
@@ -102,11 +102,13 @@ func TestJudge(t *testing.T) {
 				def.Probe = tc.defaults.Probe
 			}
 			opts := Options{Defaults: def}
+			var v Verdicts
 			if tc.h != nil {
-				opts.Health = tc.h
+				v = tc.h
 			}
 			in := map[string]*Input{"c": {Objects: source.Objects{Services: []source.Service{tc.svc}, Endpoints: tc.eps}}}
-			snap := Build(in, opts, 1, time.Unix(1, 0))
+			built := Build(Inputs{Clusters: in, Serial: 1, Now: time.Unix(1, 0)}, v, opts)
+			snap := built.Snapshot
 			svc := snap.Services[Key{"ns", "web"}]
 			sh := svc.Shards[0]
 			if sh.Usable != tc.wantUsable || sh.Degraded != tc.wantDegraded || svc.Degraded != tc.wantSvcDeg {
@@ -116,7 +118,7 @@ func TestJudge(t *testing.T) {
 				t.Errorf("v4 %v (ip4 %d), want %v", got, len(sh.IP4), tc.wantV4)
 			}
 			var probed []string
-			for _, p := range snap.Probes {
+			for _, p := range built.Probes {
 				probed = append(probed, p.Addr.String())
 				if p.Key != key || p.Spec.Port != p.Addr.Port() {
 					t.Errorf("target %+v: wrong key or port", p)
@@ -142,13 +144,13 @@ func TestJudgeHostnameProbeAndThresholds(t *testing.T) {
 	h := &fakeHealth{hostDown: map[string]bool{"lb.example.": true}}
 	in := map[string]*Input{"c": {Objects: source.Objects{Services: []source.Service{svc},
 		Endpoints: []source.EndpointSlice{{Namespace: "ns", Service: "web", Ready: 1, Total: 1}}}}}
-	snap := Build(in, Options{Defaults: policy.Default(), Health: h}, 1, time.Unix(1, 0))
-	sh := snap.Services[Key{"ns", "web"}].Shards[0]
+	built := Build(Inputs{Clusters: in, Serial: 1, Now: time.Unix(1, 0)}, h, Options{Defaults: policy.Default()})
+	sh := built.Snapshot.Services[Key{"ns", "web"}].Shards[0]
 	if sh.Usable || !sh.Probed || sh.ProbeUp {
 		t.Errorf("usable %v probed %v probe up %v, want false true false", sh.Usable, sh.Probed, sh.ProbeUp)
 	}
-	if len(snap.Probes) != 1 || snap.Probes[0].Host != "lb.example." || snap.Probes[0].Port != 443 || snap.Probes[0].Spec.Check != health.HTTPS {
-		t.Errorf("probes %+v, want one HTTPS target lb.example.:443", snap.Probes)
+	if p := built.Probes; len(p) != 1 || p[0].Host != "lb.example." || p[0].Port != 443 || p[0].Spec.Check != health.HTTPS {
+		t.Errorf("probes %+v, want one HTTPS target lb.example.:443", p)
 	}
 	if len(h.asked) != 2 || h.asked[0] != 4 || h.asked[1] != 5 {
 		t.Errorf("passive asked with rise/fall %v, want [4 5]", h.asked)
@@ -165,7 +167,7 @@ func TestJudgeConflictingAnnotations(t *testing.T) {
 		"b": {Objects: source.Objects{Services: []source.Service{svc("closest")}, Endpoints: ep}},
 		"a": {Objects: source.Objects{Services: []source.Service{svc("roundrobin")}, Endpoints: ep}},
 	}
-	s := Build(in, Options{Defaults: policy.Default()}, 1, time.Unix(1, 0)).Services[Key{"ns", "web"}]
+	s := build(in, Options{Defaults: policy.Default()}).Services[Key{"ns", "web"}]
 	if s.Policy.Kind != policy.RoundRobin {
 		t.Errorf("policy %v, want roundrobin (cluster a comes first)", s.Policy.Kind)
 	}
@@ -201,7 +203,7 @@ func TestJudgeClusterIPs(t *testing.T) {
 			svc := source.Service{Namespace: "ns", Name: "web", ClusterIPs: []netip.Addr{netip.MustParseAddr("10.96.0.10")}}
 			in := map[string]*Input{"c": {Objects: source.Objects{Services: []source.Service{svc},
 				Endpoints: []source.EndpointSlice{{Namespace: "ns", Service: "web", Ready: tc.ready, Total: 2}}}}}
-			s := Build(in, Options{Defaults: policy.Default(), ClusterIPs: tc.keep}, 1, time.Unix(1, 0)).Services[Key{"ns", "web"}]
+			s := build(in, Options{Defaults: policy.Default(), ClusterIPs: tc.keep}).Services[Key{"ns", "web"}]
 			sh := s.Shards[0]
 			if len(sh.ClusterIPs) != tc.wantIPs || sh.Healthy != tc.wantHealthy || sh.Usable || s.Degraded {
 				t.Errorf("cluster IPs %v healthy %v usable %v degraded %v, want %d IPs healthy %v, not usable, not degraded",

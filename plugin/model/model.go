@@ -3,6 +3,9 @@
 // one shard per cluster. A Snapshot is immutable once built; the store builds
 // a new one off the query path and swaps it in, so queries read it without
 // locks.
+//
+// Build makes a snapshot from the sources' inputs and the health verdicts;
+// see docs/architecture.md for the loop that calls it.
 package model
 
 import (
@@ -146,8 +149,6 @@ type Snapshot struct {
 	Namespaces map[string]struct{}
 	// Regions maps each known region to its zones.
 	Regions map[string][]string
-	// Probes are the probe targets of every probed shard, for the prober.
-	Probes []health.Target
 }
 
 // HasRegion reports whether some cluster is in region r.

@@ -1,7 +1,7 @@
-// Package source defines how member-cluster objects reach Meridian: the small
-// internal structs a source converts Kubernetes objects into, the Sink that
-// receives them, and the Source interface every source (the manifest folder
-// today, Kubernetes API servers next) implements.
+// Package source defines how member-cluster objects reach Meridian: the
+// small structs sources convert Kubernetes objects into (package kubeobj
+// converts them), the Sink that receives them, and the Source interface that
+// every source (the manifest folder, Kubernetes API servers) implements.
 //
 // The rule for the structs, taken from CoreDNS's plugin/kubernetes/object:
 // a field is here only if an answer reads it.
@@ -22,14 +22,20 @@ type Source interface {
 	// only when it cannot start at all (for example a missing folder); errors
 	// about single objects or files are reported through Sink.Error.
 	Run(ctx context.Context, sink Sink) error
+	// HasSynced reports whether the source has sent every cluster it knew
+	// of at start at least once (or given up waiting for one, reporting it
+	// stale): until every source has, Meridian is not ready.
+	HasSynced() bool
 }
 
 // Sink receives what sources observe. Implementations must be safe for use by
 // several goroutines at once; calls for one cluster come from one goroutine.
 type Sink interface {
-	// Replace sets the complete object set of cluster, adding the cluster if
-	// it is new. A source calls it after a full (re)list.
-	Replace(cluster string, objs Objects)
+	// Update says that the objects of cluster changed, adding the cluster
+	// if it is new. The sink reads them with objs.Objects() when it next
+	// gathers, once per burst of changes, from its own goroutine; until
+	// then a later Update of the same cluster replaces this one.
+	Update(cluster string, objs Lister)
 	// Remove forgets cluster and everything in it.
 	Remove(cluster string)
 	// SetState reports the liveness of cluster as the source sees it.
@@ -38,6 +44,18 @@ type Sink interface {
 	// skipped (or, for a file, the last good state of its cluster kept).
 	Error(cluster string, err error)
 }
+
+// Lister gives the complete object set of one cluster as it is now. It is
+// called from the sink's goroutine, concurrently with the source.
+type Lister interface {
+	Objects() Objects
+}
+
+// Fixed is a Lister of objects read already.
+type Fixed Objects
+
+// Objects implements Lister.
+func (f Fixed) Objects() Objects { return Objects(f) }
 
 // Objects is the set of objects of one cluster.
 type Objects struct {

@@ -62,9 +62,6 @@ type Options struct {
 	StartupTimeout time.Duration
 	// Reload is how often the kubeconfig files are checked for changes.
 	Reload time.Duration
-	// Settle is how long a cluster waits after an event for more before it
-	// publishes its objects.
-	Settle time.Duration
 	// ParallelSyncs is how many clusters may do their first full list at
 	// once; 0 means DefaultParallelSyncs. Until it is converted, a list is
 	// held in memory as full API objects, so syncing every cluster of a
@@ -81,7 +78,6 @@ const (
 	DefaultProbeInterval  = 2 * time.Second
 	DefaultStartupTimeout = 30 * time.Second
 	DefaultReload         = 2 * time.Second
-	DefaultSettle         = 20 * time.Millisecond
 	DefaultParallelSyncs  = 2
 )
 
@@ -96,7 +92,6 @@ func (o *Options) setDefaults() {
 	def(&o.ProbeInterval, DefaultProbeInterval)
 	def(&o.StartupTimeout, DefaultStartupTimeout)
 	def(&o.Reload, DefaultReload)
-	def(&o.Settle, DefaultSettle)
 	if o.ParallelSyncs <= 0 {
 		o.ParallelSyncs = DefaultParallelSyncs
 	}

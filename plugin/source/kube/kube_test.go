@@ -77,9 +77,15 @@ func newRecorder() *recorder {
 	return &recorder{objs: map[string]source.Objects{}, states: map[string]health.State{}}
 }
 
-func (r *recorder) Replace(c string, o source.Objects) { r.mu.Lock(); r.objs[c] = o; r.mu.Unlock() }
-func (r *recorder) Remove(c string)                    { r.mu.Lock(); delete(r.objs, c); r.mu.Unlock() }
-func (r *recorder) SetState(c string, s health.State)  { r.mu.Lock(); r.states[c] = s; r.mu.Unlock() }
+// Update gathers at once: every change is a burst of one.
+func (r *recorder) Update(c string, l source.Lister) {
+	o := l.Objects()
+	r.mu.Lock()
+	r.objs[c] = o
+	r.mu.Unlock()
+}
+func (r *recorder) Remove(c string)                   { r.mu.Lock(); delete(r.objs, c); r.mu.Unlock() }
+func (r *recorder) SetState(c string, s health.State) { r.mu.Lock(); r.states[c] = s; r.mu.Unlock() }
 func (r *recorder) Error(_ string, err error) {
 	r.mu.Lock()
 	r.errs = append(r.errs, err)

@@ -23,8 +23,8 @@ type member struct {
 	sink   source.Sink
 	tf     transforms
 
-	dirty  chan struct{}
-	synced atomic.Bool
+	listed atomic.Bool   // the first list is in: events go to the sink
+	synced atomic.Bool   // the sink has been told of the first list
 	syncs  chan struct{} // shared by the members: limits parallel first lists
 
 	nodes, services, slices cache.SharedIndexInformer
@@ -33,12 +33,13 @@ type member struct {
 func newMember(name string, client kubernetes.Interface, opts *Options, sink source.Sink, syncs chan struct{}) *member {
 	return &member{
 		name: name, client: client, opts: opts, sink: sink, syncs: syncs,
-		tf:    transforms{selector: opts.Selector, namespaces: opts.namespaceSet()},
-		dirty: make(chan struct{}, 1),
+		tf: transforms{selector: opts.Selector, namespaces: opts.namespaceSet()},
 	}
 }
 
-// run watches the cluster until ctx is done.
+// run watches the cluster until ctx is done. Every event tells the sink
+// that the cluster changed; the sink lists the informers' caches
+// (Objects) once per burst, in its own settle window.
 func (m *member) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait() // nothing of this member reaches the sink after run returns
@@ -48,23 +49,11 @@ func (m *member) run(ctx context.Context) {
 	if !ok {
 		return
 	}
-	m.publish()
+	m.listed.Store(true)
+	m.sink.Update(m.name, m)
 	m.synced.Store(true)
 	m.opts.Logger.Infof("kube: cluster %q synced", m.name)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-m.dirty:
-		}
-		// Let a burst of events settle into one snapshot.
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(m.opts.Settle):
-		}
-		m.publish()
-	}
+	<-ctx.Done()
 }
 
 // firstSync starts the informers, once a sync slot is free, and waits for
@@ -99,8 +88,8 @@ func (m *member) informer(inf cache.SharedIndexInformer, tf cache.TransformFunc)
 }
 
 // changed reports a new or updated object that was skipped for bad data
-// (once per version, as events come once per version) and asks for a
-// publish.
+// (once per version, as events come once per version) and tells the sink
+// that the cluster changed.
 func (m *member) changed(obj any) {
 	if o, ok := obj.(*object); ok && o.err != nil {
 		m.sink.Error(m.name, o.err)
@@ -108,16 +97,17 @@ func (m *member) changed(obj any) {
 	m.kick()
 }
 
+// kick tells the sink that the cluster changed, once its first list is in.
 func (m *member) kick() {
-	select {
-	case m.dirty <- struct{}{}:
-	default:
+	if m.listed.Load() {
+		m.sink.Update(m.name, m)
 	}
 }
 
-// publish sends the cluster's objects to the sink, with the change time
-// and fingerprint of those it keeps.
-func (m *member) publish() {
+// Objects implements source.Lister: the cluster's objects as the informers'
+// caches hold them now, with the change time and fingerprint of those it
+// keeps.
+func (m *member) Objects() source.Objects {
 	objs := source.Objects{Synced: m.opts.Now()}
 	var kept []*object
 	for _, x := range m.nodes.GetStore().List() {
@@ -147,7 +137,7 @@ func (m *member) publish() {
 		}
 	}
 	objs.Changed, objs.Fingerprint = stampObjects(kept)
-	m.sink.Replace(m.name, objs)
+	return objs
 }
 
 // liveness probes the API server's /readyz and moves the cluster between

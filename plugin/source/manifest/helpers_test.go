@@ -41,7 +41,8 @@ func (f *fakeSink) add(e event) {
 	f.events = append(f.events, e)
 }
 
-func (f *fakeSink) Replace(c string, o source.Objects) {
+func (f *fakeSink) Update(c string, l source.Lister) {
+	o := l.Objects()
 	f.add(event{op: "replace", cluster: c, objs: o})
 }
 func (f *fakeSink) Remove(c string) { f.add(event{op: "remove", cluster: c}) }

@@ -34,7 +34,7 @@ type cluster struct {
 	readAt   time.Time  // when its files were last read
 	fp       uint64     // fingerprint of what was last decoded
 	read     bool       // files, readAt and fp are set
-	known    bool       // the sink has the cluster (Replace was called)
+	known    bool       // the sink has the cluster (Update was called)
 }
 
 // poll compares the folder with what was last seen and tells the sink
@@ -134,7 +134,7 @@ func (w *watcher) apply(name string, c *cluster, d *decoded) {
 	}
 	d.objs.Synced = w.now()
 	d.objs.Invalid = len(d.invalid)
-	w.sink.Replace(name, d.objs)
+	w.sink.Update(name, source.Fixed(d.objs))
 	if c.known {
 		w.log.Infof("manifest: cluster %q reloaded: %s", name, summary(d))
 		return

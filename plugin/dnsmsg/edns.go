@@ -1,4 +1,4 @@
-package meridian
+package dnsmsg
 
 import (
 	"errors"
@@ -17,11 +17,11 @@ var (
 	errOPTSection = errors.New("OPT record outside the additional section")
 )
 
-// checkOPT reports whether r's OPT records are where RFC 6891 section
+// CheckOPT reports whether r's OPT records are where RFC 6891 section
 // 6.1.1 puts them: at most one, owned by the root, in the additional
 // section. miekg/dns decodes an OPT record anywhere, and Msg.IsEdns0 sees
 // only the last one of the additional section.
-func checkOPT(r *dns.Msg) error {
+func CheckOPT(r *dns.Msg) error {
 	if len(r.Answer)+len(r.Ns) == 0 && len(r.Extra) <= 1 { // the common query: no interface calls
 		if len(r.Extra) == 1 {
 			if o, ok := r.Extra[0].(*dns.OPT); ok && o.Hdr.Name != "." {
@@ -51,9 +51,9 @@ func checkOPT(r *dns.Msg) error {
 	return nil
 }
 
-// anyOPT returns the first OPT record of r in any section, or nil: a query
+// AnyOPT returns the first OPT record of r in any section, or nil: a query
 // whose OPT record is misplaced still told us it speaks EDNS.
-func anyOPT(r *dns.Msg) *dns.OPT {
+func AnyOPT(r *dns.Msg) *dns.OPT {
 	for _, sec := range [][]dns.RR{r.Extra, r.Answer, r.Ns} {
 		for _, rr := range sec {
 			if o, ok := rr.(*dns.OPT); ok {
@@ -64,26 +64,26 @@ func anyOPT(r *dns.Msg) *dns.OPT {
 	return nil
 }
 
-// errorOPT is the OPT record of an error reply to a query with opt: our
+// ErrorOPT is the OPT record of an error reply to a query with opt: our
 // buffer size, the DO bit copied (RFC 3225 section 3), no options. RFC 6891
 // section 7 asks for it on a FORMERR about the OPT record itself, so that
 // the client can tell a format error from a server without EDNS.
-func errorOPT(opt *dns.OPT) *dns.OPT {
-	o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: udpSize}}
+func ErrorOPT(opt *dns.OPT) *dns.OPT {
+	o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: UDPSize}}
 	if opt.Do() {
 		o.SetDo()
 	}
 	return o
 }
 
-// fit makes a reply fit in size bytes by dropping whole RRsets from the end
+// Fit makes a reply fit in size bytes by dropping whole RRsets from the end
 // of the additional section, never the OPT record (RFC 2181 section 9:
 // additional data that does not fit is left out, without TC; TC means the
 // answer itself is incomplete). CoreDNS's ScrubWriter would cut the same
 // records but set TC, sending the client to TCP for nothing. An answer or
 // authority section that does not fit is left to the ScrubWriter, which
 // truncates it and sets TC.
-func fit(resp *dns.Msg, size int) {
+func Fit(resp *dns.Msg, size int) {
 	if resp.Len() <= size {
 		return
 	}
@@ -109,10 +109,10 @@ func fit(resp *dns.Msg, size int) {
 	}
 }
 
-// additional reports whether resp has an additional record other than
-// OPT: only then can fit have anything to do. Most replies have none, and
+// HasAdditional reports whether resp has an additional record other than
+// OPT: only then can Fit have anything to do. Most replies have none, and
 // measuring them would cost a Len per query.
-func additional(resp *dns.Msg) bool {
+func HasAdditional(resp *dns.Msg) bool {
 	for _, rr := range resp.Extra {
 		if rr.Header().Rrtype != dns.TypeOPT {
 			return true

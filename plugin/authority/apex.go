@@ -1,15 +1,9 @@
-package meridian
+package authority
 
 import (
 	"github.com/miekg/dns"
-)
 
-// SOA timers (RFC 1912 section 2.2 ranges); only the serial and MINIMUM
-// matter to a zone that is never transferred.
-const (
-	soaRefresh = 7200
-	soaRetry   = 1800
-	soaExpire  = 1209600
+	"github.com/meridian-dns/meridian/plugin/dnsmsg"
 )
 
 // apex answers at the zone's own name: SOA, NS with glue, ANY.
@@ -40,47 +34,29 @@ func (a *answerer) negative(resp *dns.Msg, rcode int) *dns.Msg {
 }
 
 func (a *answerer) soa(owner string) dns.RR {
-	cfg := a.m.cfg
-	return &dns.SOA{
-		Hdr:     dns.RR_Header{Name: owner, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: cfg.NegativeTTL},
-		Ns:      a.nameservers()[0].Name,
-		Mbox:    a.hostmaster(),
-		Serial:  a.snap.Serial,
-		Refresh: soaRefresh,
-		Retry:   soaRetry,
-		Expire:  soaExpire,
-		Minttl:  cfg.NegativeTTL,
-	}
+	return dnsmsg.SOA(owner, a.nameservers()[0].Name, a.hostmaster(), a.snap.Serial, a.cfg.NegativeTTL)
 }
 
 func (a *answerer) hostmaster() string {
-	if a.m.cfg.Hostmaster != "" {
-		return a.m.cfg.Hostmaster
+	if a.cfg.Hostmaster != "" {
+		return a.cfg.Hostmaster
 	}
-	return child("hostmaster", a.zone)
-}
-
-// child is the name label.zone, for the root zone too.
-func child(label, zone string) string {
-	if zone == "." {
-		return label + "."
-	}
-	return label + "." + zone
+	return dnsmsg.Child("hostmaster", a.zone)
 }
 
 // nameservers are the configured ones, or ns1.<zone> with no glue.
 func (a *answerer) nameservers() []Nameserver {
-	if len(a.m.cfg.Nameservers) > 0 {
-		return a.m.cfg.Nameservers
+	if len(a.cfg.Nameservers) > 0 {
+		return a.cfg.Nameservers
 	}
-	return []Nameserver{{Name: child("ns1", a.zone)}}
+	return []Nameserver{{Name: dnsmsg.Child("ns1", a.zone)}}
 }
 
 func (a *answerer) nsRecords(owner string) []dns.RR {
 	var rrs []dns.RR
 	for _, ns := range a.nameservers() {
 		rrs = append(rrs, &dns.NS{
-			Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: a.m.cfg.TTL},
+			Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: a.cfg.TTL},
 			Ns:  ns.Name,
 		})
 	}
@@ -101,7 +77,7 @@ func (a *answerer) glue() []dns.RR {
 
 func (a *answerer) nsAddrs(ns Nameserver, qtype uint16) []dns.RR {
 	var rrs []dns.RR
-	hdr := dns.RR_Header{Name: ns.Name, Rrtype: qtype, Class: dns.ClassINET, Ttl: a.m.cfg.TTL}
+	hdr := dns.RR_Header{Name: ns.Name, Rrtype: qtype, Class: dns.ClassINET, Ttl: a.cfg.TTL}
 	for _, ip := range ns.Addrs {
 		switch {
 		case qtype == dns.TypeA && ip.Is4():
@@ -116,9 +92,9 @@ func (a *answerer) nsAddrs(ns Nameserver, qtype uint16) []dns.RR {
 // nameserver returns the in-zone nameserver the query names, or ent true
 // when the query names an empty non-terminal above one.
 func (a *answerer) nameserver() (ns *Nameserver, ent bool) {
-	for i, n := range a.m.cfg.Nameservers {
+	for i, n := range a.cfg.Nameservers {
 		if n.Name == a.qname && dns.IsSubDomain(a.zone, n.Name) {
-			return &a.m.cfg.Nameservers[i], false
+			return &a.cfg.Nameservers[i], false
 		}
 		if i := len(n.Name) - len(a.qname); i > 0 && n.Name[i-1] == '.' && n.Name[i:] == a.qname && a.qname != a.zone {
 			ent = true

@@ -1,4 +1,4 @@
-package meridian
+package authority
 
 import (
 	"net"
@@ -8,6 +8,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/meridian-dns/meridian/plugin/answer"
+	"github.com/meridian-dns/meridian/plugin/dnsmsg"
 	"github.com/meridian-dns/meridian/plugin/model"
 )
 
@@ -46,7 +47,7 @@ func (a *answerer) addresses(rrs []dns.RR, owner string, qtype uint16, svc *mode
 	res := d
 	if !answer.Shared(svc, fam) {
 		var buf [8]*model.Shard
-		r := answer.ByFamily(svc, q, d, fam, &a.m.cfg.Answer, buf[:0])
+		r := answer.ByFamily(svc, q, d, fam, &a.cfg.Answer, buf[:0])
 		res = &r
 		a.depends(res, &q.Loc)
 	}
@@ -57,11 +58,11 @@ func (a *answerer) addresses(rrs []dns.RR, owner string, qtype uint16, svc *mode
 	for _, sh := range res.Shards {
 		for _, ip := range pickIP(sh, qtype) {
 			if qtype == dns.TypeA {
-				rr := a.newA()
+				rr := a.NewA()
 				rr.Hdr, rr.A = hdr, ip
 				rrs = append(rrs, rr)
 			} else {
-				rr := a.newAAAA()
+				rr := a.NewAAAA()
 				rr.Hdr, rr.AAAA = hdr, ip
 				rrs = append(rrs, rr)
 			}
@@ -79,7 +80,7 @@ func (a *answerer) addresses(rrs []dns.RR, owner string, qtype uint16, svc *mode
 // records for the client, not while it is a CNAME to the first shard's
 // hostname (it would lead there, not to them).
 func (a *answerer) srv(resp *dns.Msg, owner string, nm *answer.Name, svc *model.Service, q *answer.Query, d *answer.Result) {
-	target := strings.TrimPrefix(lower(owner), "_"+nm.Port+"._"+nm.Proto+".")
+	target := strings.TrimPrefix(dnsmsg.Lower(owner), "_"+nm.Port+"._"+nm.Proto+".")
 	viaTarget := len(d.Shards) > 0 && d.Shards[0].HasIP()
 	seen := map[string]bool{}
 	glue := false
@@ -127,18 +128,11 @@ func (a *answerer) txt(owner string, sh *model.Shard) dns.RR {
 	}
 }
 
-func (a *answerer) cname(owner, target string) dns.RR {
-	return &dns.CNAME{
-		Hdr:    dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: a.ttl},
-		Target: target,
-	}
-}
-
 // hinfo is the RFC 8482 answer to ANY. It says nothing of the shards, so
 // it keeps the configured TTL while the service is degraded.
 func (a *answerer) hinfo(owner string) dns.RR {
 	return &dns.HINFO{
-		Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: a.m.cfg.TTL},
+		Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: a.cfg.TTL},
 		Cpu: "RFC8482",
 	}
 }

@@ -1,4 +1,4 @@
-package meridian
+package dnsmsg
 
 import (
 	"errors"
@@ -19,10 +19,10 @@ var (
 	errECSAddress = errors.New("client subnet address has bits beyond its prefix")
 )
 
-// clientSubnet returns the client-subnet option of r, if any, and the
+// ClientSubnet returns the client-subnet option of r, if any, and the
 // client network it names. The decoder (miekg/dns) has already rejected an
 // unknown family and a prefix longer than the family's address.
-func clientSubnet(opt *dns.OPT) (*dns.EDNS0_SUBNET, netip.Prefix, error) {
+func ClientSubnet(opt *dns.OPT) (*dns.EDNS0_SUBNET, netip.Prefix, error) {
 	if opt == nil {
 		return nil, netip.Prefix{}, nil
 	}
@@ -72,8 +72,8 @@ func subnetPrefix(e *dns.EDNS0_SUBNET) (netip.Prefix, error) {
 	return p, nil
 }
 
-// remotePrefix is the query's source address as a single-address prefix.
-func remotePrefix(a net.Addr) netip.Prefix {
+// RemotePrefix is the query's source address as a single-address prefix.
+func RemotePrefix(a net.Addr) netip.Prefix {
 	var ip net.IP
 	switch a := a.(type) {
 	case *net.UDPAddr:
@@ -91,12 +91,12 @@ func remotePrefix(a net.Addr) netip.Prefix {
 	return netip.PrefixFrom(addr, addr.BitLen())
 }
 
-// replyOPT fills the room's OPT record for a reply to a query with opt:
+// ReplyOPT fills the room's OPT record for a reply to a query with opt:
 // our buffer size, the DO bit copied, and the client-subnet option echoed
 // with scope, written in the option's own family (familyScope).
-func (ar *optRoom) replyOPT(opt *dns.OPT, ecs *dns.EDNS0_SUBNET, scope uint8) *dns.OPT {
+func (ar *OPTRoom) ReplyOPT(opt *dns.OPT, ecs *dns.EDNS0_SUBNET, scope uint8) *dns.OPT {
 	o := &ar.opt
-	o.Hdr = dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: udpSize}
+	o.Hdr = dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: UDPSize}
 	if opt.Do() {
 		o.SetDo()
 	}
@@ -135,5 +135,5 @@ func familyScope(ecs *dns.EDNS0_SUBNET, scope uint8) uint8 {
 	return scope
 }
 
-// udpSize is the EDNS buffer size we advertise (DNS flag day 2020).
-const udpSize = 1232
+// UDPSize is the EDNS buffer size we advertise (DNS flag day 2020).
+const UDPSize = 1232

@@ -1,4 +1,4 @@
-package meridian
+package resolver
 
 import (
 	"context"
@@ -9,11 +9,12 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/meridian-dns/meridian/plugin/answer"
+	"github.com/meridian-dns/meridian/plugin/dnsmsg"
 	"github.com/meridian-dns/meridian/plugin/model"
 	"github.com/meridian-dns/meridian/plugin/upstream"
 )
 
-// serve answers a query in one of the resolver's zones:
+// Serve answers a query in one of the resolver's zones:
 //
 //   - a global service name, or its kube form (<svc>.<ns>.<fed>.svc.<cluster
 //     domain>), whatever the type: from the local cluster when its shard is
@@ -23,9 +24,10 @@ import (
 //   - any other name in the federated zone: forwarded unchanged;
 //   - an SRV name of the kube form: a CNAME to the global SRV name, chased;
 //     any other name of the kube-form zone: NODATA or NXDOMAIN.
-func (r *resolver) serve(ctx context.Context, w dns.ResponseWriter, req *dns.Msg, zone string, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) {
+func (r *Resolver) Serve(ctx context.Context, w dns.ResponseWriter, query *dnsmsg.Query) {
+	req, zone, opt, ecs := query.Req, query.Zone, query.OPT, query.ECS
 	q := req.Question[0]
-	qname := lower(q.Name)
+	qname := dnsmsg.Lower(q.Name)
 	kube := zone == r.kubeZone
 	origin := zone
 	if kube {
@@ -85,7 +87,7 @@ func localType(qtype uint16) bool {
 
 // localReply is room for a local answer: one allocation per query.
 type localReply struct {
-	arena
+	dnsmsg.Arena
 	cname dns.CNAME
 }
 
@@ -94,17 +96,14 @@ type localReply struct {
 // the Service's cluster name followed by the cluster IPs there. A family
 // the Service has no cluster IP of, and any other type, gets NODATA (after
 // the CNAME, which every type gets in cname mode).
-func (r *resolver) local(req *dns.Msg, nm answer.Name, sh *model.Shard, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) *dns.Msg {
+func (r *Resolver) local(req *dns.Msg, nm answer.Name, sh *model.Shard, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) *dns.Msg {
 	lr := new(localReply)
-	resp := lr.reply(req)
+	resp := lr.Reply(req)
 	resp.RecursionAvailable = true
 	q := req.Question[0]
 	owner, ttl := q.Name, r.cfg.LocalTTL
 	if r.cfg.LocalCNAME {
-		lr.cname = dns.CNAME{
-			Hdr:    dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: ttl},
-			Target: nm.Service + "." + nm.Namespace + r.clusterSvc,
-		}
+		lr.cname = *dnsmsg.CNAME(owner, nm.Service+"."+nm.Namespace+r.clusterSvc, ttl)
 		resp.Answer = append(resp.Answer, &lr.cname)
 		owner = lr.cname.Target
 	}
@@ -114,18 +113,18 @@ func (r *resolver) local(req *dns.Msg, nm answer.Name, sh *model.Shard, opt *dns
 		for _, ip := range sh.ClusterIPs {
 			switch {
 			case q.Qtype == dns.TypeA && len(ip) == 4:
-				rr := lr.newA()
+				rr := lr.NewA()
 				rr.Hdr, rr.A = hdr, ip
 				resp.Answer = append(resp.Answer, rr)
 			case q.Qtype == dns.TypeAAAA && len(ip) == 16:
-				rr := lr.newAAAA()
+				rr := lr.NewAAAA()
 				rr.Hdr, rr.AAAA = hdr, ip
 				resp.Answer = append(resp.Answer, rr)
 			}
 		}
 	}
 	if opt != nil {
-		resp.Extra = append(resp.Extra, lr.replyOPT(opt, ecs, 0))
+		resp.Extra = append(resp.Extra, lr.ReplyOPT(opt, ecs, 0))
 	}
 	return resp
 }
@@ -136,12 +135,12 @@ func (r *resolver) local(req *dns.Msg, nm answer.Name, sh *model.Shard, opt *dns
 // resolver would give. A target the upstream answers NXDOMAIN for (a zone
 // or region it has no cluster in) gives way to the next, wider one. A
 // CNAME question gets the CNAME alone.
-func (r *resolver) remote(ctx context.Context, w dns.ResponseWriter, req *dns.Msg, ls *localService, targets []string, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) {
+func (r *Resolver) remote(ctx context.Context, w dns.ResponseWriter, req *dns.Msg, ls *localService, targets []string, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) {
 	q := req.Question[0]
 	if q.Qtype == dns.TypeCNAME {
 		resp := chainReply(req, r.cname(q.Name, targets[0]), nil)
 		if opt != nil {
-			resp.Extra = append(resp.Extra, replyOPT(opt, ecs, 0))
+			resp.Extra = append(resp.Extra, new(dnsmsg.OPTRoom).ReplyOPT(opt, ecs, 0))
 		}
 		w.WriteMsg(resp)
 		return
@@ -149,7 +148,7 @@ func (r *resolver) remote(ctx context.Context, w dns.ResponseWriter, req *dns.Ms
 	target, sub, reply, err := r.chase(ctx, req, targets, opt, ecs)
 	if err != nil {
 		resolverUpstreamErrors.Inc()
-		log.Debugf("query %s: %v", q.Name, err)
+		r.log.Debugf("query %s: %v", q.Name, err)
 		w.WriteMsg(upstream.ServFail(req, err))
 		return
 	}
@@ -173,10 +172,10 @@ func (r *resolver) remote(ctx context.Context, w dns.ResponseWriter, req *dns.Ms
 	}
 	if opt != nil {
 		scope := uint8(0)
-		if e := subnetOf(reply); e != nil && ecs != nil {
+		if e := dnsmsg.SubnetOf(reply); e != nil && ecs != nil {
 			scope = e.SourceScope
 		}
-		resp.Extra = append(resp.Extra, replyOPT(opt, ecs, scope))
+		resp.Extra = append(resp.Extra, new(dnsmsg.OPTRoom).ReplyOPT(opt, ecs, scope))
 	}
 	w.WriteMsg(resp)
 }
@@ -185,14 +184,14 @@ func (r *resolver) remote(ctx context.Context, w dns.ResponseWriter, req *dns.Ms
 // turn, until one is not NXDOMAIN (the last one always counts), and
 // returns that target, the query sent for it and the reply. A reply other
 // than NOERROR or NXDOMAIN is an error, as is no reply at all.
-func (r *resolver) chase(ctx context.Context, req *dns.Msg, targets []string, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) (string, *dns.Msg, *dns.Msg, error) {
+func (r *Resolver) chase(ctx context.Context, req *dns.Msg, targets []string, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) (string, *dns.Msg, *dns.Msg, error) {
 	q := req.Question[0]
 	sub := &dns.Msg{Question: []dns.Question{{Qtype: q.Qtype, Qclass: q.Qclass}}}
 	sub.Id = req.Id
 	sub.CheckingDisabled = req.CheckingDisabled
 	// Always EDNS upstream, so that a long chain comes over UDP; the reply
 	// to the client is cut to its own size by CoreDNS.
-	sub.SetEdns0(udpSize, opt != nil && opt.Do())
+	sub.SetEdns0(dnsmsg.UDPSize, opt != nil && opt.Do())
 	if ecs != nil {
 		o := sub.IsEdns0()
 		o.Option = append(o.Option, ecs)
@@ -236,39 +235,18 @@ func chainReply(req *dns.Msg, first dns.RR, reply *dns.Msg) *dns.Msg {
 	return resp
 }
 
-func (r *resolver) cname(owner, target string) *dns.CNAME {
-	return &dns.CNAME{
-		Hdr:    dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: r.cfg.LocalTTL},
-		Target: target,
-	}
-}
-
-// replyOPT is an OPT record for a reply to a query with opt, outside an
-// arena.
-func replyOPT(opt *dns.OPT, ecs *dns.EDNS0_SUBNET, scope uint8) *dns.OPT {
-	return new(optRoom).replyOPT(opt, ecs, scope)
-}
-
-// subnetOf returns the client-subnet option of m, if any.
-func subnetOf(m *dns.Msg) *dns.EDNS0_SUBNET {
-	if o := m.IsEdns0(); o != nil {
-		for _, e := range o.Option {
-			if s, ok := e.(*dns.EDNS0_SUBNET); ok {
-				return s
-			}
-		}
-	}
-	return nil
+func (r *Resolver) cname(owner, target string) *dns.CNAME {
+	return dnsmsg.CNAME(owner, target, r.cfg.LocalTTL)
 }
 
 // forward sends req to the upstream servers unchanged and writes their
 // reply, or SERVFAIL with an Extended DNS Error when none answered.
-func (r *resolver) forward(ctx context.Context, w dns.ResponseWriter, req *dns.Msg) {
+func (r *Resolver) forward(ctx context.Context, w dns.ResponseWriter, req *dns.Msg) {
 	resolverForwards.Inc()
 	reply, err := r.up.Exchange(ctx, req)
 	if err != nil {
 		resolverUpstreamErrors.Inc()
-		log.Debugf("query %s: %v", req.Question[0].Name, err)
+		r.log.Debugf("query %s: %v", req.Question[0].Name, err)
 		reply = upstream.ServFail(req, err)
 	}
 	w.WriteMsg(reply)
@@ -278,24 +256,16 @@ func (r *resolver) forward(ctx context.Context, w dns.ResponseWriter, req *dns.M
 // name: NODATA for the names above services (the zone's apex and its
 // namespaces, which exist wherever a service does), NXDOMAIN for the rest,
 // with the zone's SOA for negative caching.
-func (r *resolver) kubeNegative(req *dns.Msg, nm answer.Name, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) *dns.Msg {
+func (r *Resolver) kubeNegative(req *dns.Msg, nm answer.Name, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) *dns.Msg {
 	resp := new(dns.Msg)
 	resp.SetReply(req)
 	resp.Authoritative, resp.RecursionAvailable = true, true
 	if nm.Kind != answer.Node || !nm.Federated || nm.Level != answer.Global {
 		resp.Rcode = dns.RcodeNameError
 	}
-	ttl := r.cfg.LocalTTL
-	resp.Ns = []dns.RR{&dns.SOA{
-		Hdr:     dns.RR_Header{Name: r.kubeZone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: ttl},
-		Ns:      "ns.dns." + r.cfg.ClusterDomain,
-		Mbox:    "hostmaster." + r.cfg.ClusterDomain,
-		Serial:  1,
-		Refresh: 7200, Retry: 1800, Expire: 86400,
-		Minttl: ttl,
-	}}
+	resp.Ns = []dns.RR{dnsmsg.SOA(r.kubeZone, "ns.dns."+r.cfg.ClusterDomain, "hostmaster."+r.cfg.ClusterDomain, 1, r.cfg.LocalTTL)}
 	if opt != nil {
-		resp.Extra = append(resp.Extra, replyOPT(opt, ecs, 0))
+		resp.Extra = append(resp.Extra, new(dnsmsg.OPTRoom).ReplyOPT(opt, ecs, 0))
 	}
 	return resp
 }

@@ -1,4 +1,4 @@
-package store
+package pipeline
 
 import (
 	"testing"
@@ -66,30 +66,30 @@ func stamped(sec int64, fp uint64) source.Objects {
 	return o
 }
 
-// step is one thing a source tells the store, or a rebuild.
-type step func(s *Store)
+// step is one thing a source tells the pipeline, or a rebuild.
+type step func(s *Pipeline)
 
 func replace(c string, sec int64, fp uint64) step {
-	return func(s *Store) { s.Replace(c, stamped(sec, fp)) }
+	return func(s *Pipeline) { s.Sink().Update(c, source.Fixed(stamped(sec, fp))) }
 }
-func remove(c string) step                 { return func(s *Store) { s.Remove(c) } }
-func state(c string, st health.State) step { return func(s *Store) { s.SetState(c, st) } }
-func kick() step                           { return func(s *Store) { s.Kick() } }
-func build() step                          { return func(s *Store) { s.Rebuild() } }
-func synced(flag *bool) step               { return func(*Store) { *flag = true } }
+func remove(c string) step                 { return func(s *Pipeline) { s.Sink().Remove(c) } }
+func state(c string, st health.State) step { return func(s *Pipeline) { s.Sink().SetState(c, st) } }
+func kick() step                           { return func(s *Pipeline) { s.Wake() } }
+func build() step                          { return func(s *Pipeline) { s.Rebuild() } }
+func synced(flag *bool) step               { return func(*Pipeline) { *flag = true } }
 
 // run applies steps to s, then rebuilds and returns the serial.
-func run(s *Store, steps ...step) uint32 {
+func run(s *Pipeline, steps ...step) uint32 {
 	for _, f := range steps {
 		f(s)
 	}
 	return s.Rebuild().Serial
 }
 
-// fresh is run on a new store: a replica started with no history.
+// fresh is run on a new pipeline: a replica started with no history.
 func fresh(steps ...step) uint32 { return run(New(Config{}), steps...) }
 
-func TestStoreSerial(t *testing.T) {
+func TestPipelineSerial(t *testing.T) {
 	load := []step{replace("a", 1000, 11), replace("b", 2000, 22), replace("c", 500, 33)}
 	for _, tc := range []struct {
 		name string
@@ -121,7 +121,7 @@ func TestStoreSerial(t *testing.T) {
 // TestStoreSerialReplicas checks that two replicas whose sources deliver the
 // same clusters in different batches agree, and that a restart with no
 // change recomputes the same serial.
-func TestStoreSerialReplicas(t *testing.T) {
+func TestPipelineSerialReplicas(t *testing.T) {
 	var aSynced, bSynced bool
 	a := New(Config{Synced: func() bool { return aSynced }})
 	b := New(Config{Synced: func() bool { return bSynced }})
@@ -155,17 +155,17 @@ func TestStoreSerialReplicas(t *testing.T) {
 // TestStoreSerialLoadedDuringBuild checks that a build during which the
 // first load completes asks for one more build, after which a deletion
 // grows the serial.
-func TestStoreSerialLoadedDuringBuild(t *testing.T) {
+func TestPipelineSerialLoadedDuringBuild(t *testing.T) {
 	calls := 0
 	s := New(Config{Synced: func() bool { calls++; return calls > 1 }})
-	s.Replace("a", stamped(1000, 11))
-	s.Replace("b", stamped(2000, 22))
-	<-s.kick // the Replaces' wake-up
+	s.Sink().Update("a", source.Fixed(stamped(1000, 11)))
+	s.Sink().Update("b", source.Fixed(stamped(2000, 22)))
+	<-s.wake // the Replaces' wake-up
 	if got := s.Rebuild().Serial; got != 2000 {
 		t.Fatalf("first build: %d, want 2000", got)
 	}
 	select {
-	case <-s.kick:
+	case <-s.wake:
 	default:
 		t.Fatal("no second build asked for")
 	}

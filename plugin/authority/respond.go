@@ -1,0 +1,150 @@
+package authority
+
+import (
+	"math/rand/v2"
+	"net/netip"
+
+	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/geo"
+	"github.com/meridian-dns/meridian/plugin/answer"
+	"github.com/meridian-dns/meridian/plugin/dnsmsg"
+	"github.com/meridian-dns/meridian/plugin/model"
+	"github.com/meridian-dns/meridian/plugin/policy"
+)
+
+// Metrics counts what answers name (the plugin's Prometheus counters).
+type Metrics interface {
+	// Answered counts an answer whose first shard is in cluster, chosen
+	// by policy p.
+	Answered(cluster string, p policy.Kind)
+	// Fallback counts a name of level l that fell back one level up.
+	Fallback(l answer.Level)
+	// FailOpen counts an answer that failed open, for a service of policy p.
+	FailOpen(p policy.Kind)
+	// Spilled counts an answer the spill option moved to cluster.
+	Spilled(cluster string)
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) Answered(string, policy.Kind) {}
+func (nopMetrics) Fallback(answer.Level)        {}
+func (nopMetrics) FailOpen(policy.Kind)         {}
+func (nopMetrics) Spilled(string)               {}
+
+// answerer answers one query from one snapshot. It is allocated once per
+// query and holds room for the records of a common reply (the arena), so
+// that a typical answer costs one allocation.
+type answerer struct {
+	au     *Authority
+	cfg    *Config
+	snap   *model.Snapshot
+	req    *dns.Msg
+	zone   string       // the zone the query is in, lower case
+	qname  string       // the query name, lower case
+	client netip.Prefix // ECS source prefix or source address
+	scope  uint8        // ECS scope of the reply
+	ttl    uint32       // TTL of positive records: lower while the service is degraded
+
+	dnsmsg.Arena
+}
+
+// reply starts the reply: SetReply's header, sharing the question.
+func (a *answerer) reply() *dns.Msg { return a.Reply(a.req) }
+
+// respond builds the reply to a query that is in the zone.
+func (a *answerer) respond() *dns.Msg {
+	resp := a.reply()
+	q := a.req.Question[0]
+
+	if ns, ent := a.nameserver(); ns != nil || ent {
+		return a.nameserverReply(resp, ns)
+	}
+	nm := answer.Parse(a.qname, a.zone, a.cfg.Federation)
+	switch {
+	case !answer.Exists(a.snap, nm):
+		return a.negative(resp, dns.RcodeNameError)
+	case nm.Kind == answer.Apex:
+		return a.apex(resp)
+	case nm.Kind == answer.Service, nm.Kind == answer.SRV:
+		a.service(resp, q.Name, q.Qtype, nm, answer.Lookup(a.snap, nm))
+		return resp
+	}
+	return a.negative(resp, dns.RcodeSuccess) // an empty non-terminal, ANY too
+}
+
+// service answers for a service or SRV name. What the name holds is
+// decided once for the client, whatever the query type, and the fall-back
+// chain within the zone (zone -> region -> global) followed, by
+// answer.Follow: a CNAME one level up, a CNAME to a load-balancer
+// hostname, or records. A CNAME or ANY question gets the first CNAME
+// alone. A name that holds records but none of the type gets NODATA, after
+// the chain if there is one.
+func (a *answerer) service(resp *dns.Msg, owner string, qtype uint16, nm answer.Name, svc *model.Service) {
+	if svc.Degraded {
+		// Every fail-open answer is degraded too: no shard is usable.
+		a.ttl = min(a.ttl, a.cfg.DegradedTTL)
+	}
+	var buf [8]*model.Shard
+	var q answer.Query
+	a.draw(svc, &q)
+	c := answer.Follow(svc, nm, q, &a.cfg.Answer, a.au.loc, a.client, buf[:0])
+	for i := 1; i < c.Hops(); i++ {
+		a.au.metrics.Fallback(c.Name(i - 1).Level)
+		up := c.Name(i).Format(a.cfg.Federation, a.zone)
+		resp.Answer = append(resp.Answer, dnsmsg.CNAME(owner, up, a.ttl))
+		if qtype == dns.TypeCNAME || qtype == dns.TypeANY {
+			return
+		}
+		owner = up
+	}
+	d, last := &c.Result, c.Last()
+	a.depends(d, &c.Query.Loc)
+	if d.Alias {
+		a.count(svc, d)
+		resp.Answer = append(resp.Answer, dnsmsg.CNAME(owner, d.Shards[0].Hostname, a.ttl))
+		return
+	}
+	n := len(resp.Answer)
+	a.records(resp, owner, qtype, &last, svc, &c.Query, d)
+	if len(resp.Answer) == n {
+		resp.Ns = []dns.RR{a.soa(a.zone)} // NODATA (RFC 2308 2.2)
+	}
+}
+
+// draw makes the query's per-query choices into q. Only what the policy
+// reads is drawn: the shared counter is a contended cache line on a busy
+// server, and closest answers need neither.
+func (a *answerer) draw(svc *model.Service, q *answer.Query) {
+	switch p := &svc.Policy; {
+	case p.Kind == policy.RoundRobin:
+		q.Seq = a.au.seq.Add(1)
+	case p.Kind == policy.Weighted || p.Spill > 0:
+		q.Rand = rand.Uint64()
+		if a.au.random != nil {
+			q.Rand = a.au.random()
+		}
+	}
+}
+
+// depends sets the reply's ECS scope to the client's located network when
+// res depends on where the client is.
+func (a *answerer) depends(res *answer.Result, loc *geo.Location) {
+	if res.Dependent {
+		a.scope = uint8(loc.Scope)
+	}
+}
+
+// count records an answer that names res's shards in the metrics.
+func (a *answerer) count(svc *model.Service, res *answer.Result) {
+	switch {
+	case len(res.Shards) == 0:
+		return
+	case res.FailOpen:
+		a.au.metrics.FailOpen(svc.Policy.Kind)
+	case res.Spilled:
+		a.au.metrics.Spilled(res.Shards[0].Cluster.Name)
+	}
+	a.au.metrics.Answered(res.Shards[0].Cluster.Name, res.Policy)
+}

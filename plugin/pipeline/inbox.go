@@ -1,0 +1,156 @@
+package pipeline
+
+import (
+	"sync"
+	"time"
+
+	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/model"
+	"github.com/meridian-dns/meridian/plugin/source"
+)
+
+// inbox is the sink of every source: what each said last about its
+// clusters, kept until the loop gathers it. Sources call it from their own
+// goroutines; only the loop gathers.
+type inbox struct {
+	wake    func() // wakes the loop; called with no lock held
+	onError func(cluster string, err error)
+
+	mu       sync.Mutex
+	clusters map[string]*model.Input
+	pending  map[string]source.Lister // clusters whose objects changed since the last gather
+	version  uint64                   // changes seen
+
+	// The SOA serial's state: the fingerprint of every cluster gathered,
+	// whether a fingerprint moved (or a cluster joined or left) since the
+	// last build, and the loop's phase.
+	serial uint32
+	prints map[string]uint64
+	dirty  bool
+	phase  phase
+}
+
+var _ source.Sink = (*inbox)(nil)
+
+func newInbox(wake func(), onError func(string, error)) *inbox {
+	return &inbox{
+		wake: wake, onError: onError,
+		clusters: map[string]*model.Input{},
+		pending:  map[string]source.Lister{},
+		prints:   map[string]uint64{},
+	}
+}
+
+// Update implements source.Sink.
+func (b *inbox) Update(cluster string, objs source.Lister) {
+	b.mu.Lock()
+	b.pending[cluster] = objs
+	b.version++
+	b.mu.Unlock()
+	b.wake()
+}
+
+// Remove implements source.Sink.
+func (b *inbox) Remove(cluster string) {
+	b.mu.Lock()
+	delete(b.clusters, cluster)
+	delete(b.pending, cluster)
+	if _, ok := b.prints[cluster]; ok {
+		delete(b.prints, cluster)
+		b.dirty = true
+	}
+	b.version++
+	b.mu.Unlock()
+	b.wake()
+}
+
+// SetState implements source.Sink.
+func (b *inbox) SetState(cluster string, st health.State) {
+	b.mu.Lock()
+	in := b.input(cluster)
+	changed := in.State != st
+	in.State = st
+	if changed {
+		b.version++
+	}
+	b.mu.Unlock()
+	if changed {
+		b.wake()
+	}
+}
+
+// Error implements source.Sink.
+func (b *inbox) Error(cluster string, err error) {
+	if b.onError != nil {
+		b.onError(cluster, err)
+	}
+}
+
+// input returns cluster's input, adding it; b.mu is held.
+func (b *inbox) input(cluster string) *model.Input {
+	in := b.clusters[cluster]
+	if in == nil {
+		in = &model.Input{State: health.Up}
+		b.clusters[cluster] = in
+	}
+	return in
+}
+
+// changes returns the version of the changes seen so far.
+func (b *inbox) changes() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.version
+}
+
+// gather lists the objects of the clusters that changed and returns a copy
+// of every cluster's latest state, the SOA serial for a build of it, and
+// the version of the changes it holds. synced says whether every source
+// has done its first full load; now is the build's time.
+func (b *inbox) gather(synced bool, now time.Time) (model.Inputs, uint64, phase) {
+	b.mu.Lock()
+	pending := b.pending
+	b.pending = make(map[string]source.Lister, len(pending))
+	version := b.version // what came in later is for the next build
+	b.mu.Unlock()
+
+	// List outside the lock: a source's Lister may take a while, and
+	// sources must not wait for it. Remove drops a cluster's pending
+	// Lister, so one listed here for a cluster removed meanwhile is
+	// dropped below.
+	listed := make(map[string]source.Objects, len(pending))
+	for name, l := range pending {
+		listed[name] = l.Objects()
+	}
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for name, objs := range listed {
+		if _, again := b.pending[name]; again {
+			continue // a newer change came in: the next gather lists it
+		}
+		b.input(name).Objects = objs
+		// A fingerprint of 0 is unknown: every update then counts as a change.
+		if old, ok := b.prints[name]; !ok || old != objs.Fingerprint || objs.Fingerprint == 0 {
+			b.dirty = true
+		}
+		b.prints[name] = objs.Fingerprint
+	}
+	in := model.Inputs{Clusters: make(map[string]*model.Input, len(b.clusters)), Now: now}
+	var newest time.Time
+	for name, ci := range b.clusters {
+		cp := *ci
+		in.Clusters[name] = &cp
+		if ci.Objects.Changed.After(newest) {
+			newest = ci.Objects.Changed
+		}
+	}
+	b.serial = nextSerial(b.serial, b.phase, b.dirty, newest)
+	ph := b.phase
+	b.dirty, b.phase = false, loading
+	if synced || ph == loaded {
+		b.phase = loaded
+	}
+	in.Serial = b.serial
+	return in, version, ph
+}

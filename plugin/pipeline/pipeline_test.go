@@ -1,0 +1,139 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/model"
+	"github.com/meridian-dns/meridian/plugin/policy"
+	"github.com/meridian-dns/meridian/plugin/source"
+)
+
+func objs(services ...string) source.Objects {
+	var o source.Objects
+	for _, s := range services {
+		o.Services = append(o.Services, source.Service{Namespace: "ns", Name: s})
+	}
+	return o
+}
+
+func TestPipelineRun(t *testing.T) {
+	builds := make(chan *model.Snapshot, 100)
+	s := New(Config{Views: []View{viewFunc(func(sn *model.Snapshot) { builds <- sn })}})
+	if s.Snapshot() != nil || s.Settled() {
+		t.Fatal("snapshot before any build")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); s.Run(ctx) }()
+	defer func() { cancel(); wg.Wait() }()
+
+	// A burst of changes from several goroutines settles into snapshots
+	// that end with all of them.
+	var feeders sync.WaitGroup
+	for _, c := range []string{"a", "b", "c"} {
+		feeders.Add(1)
+		go func() { defer feeders.Done(); s.Sink().Update(c, source.Fixed(objs("web", "api"))) }()
+	}
+	feeders.Wait()
+	waitFor(t, func() bool { return s.Settled() && len(s.Snapshot().Clusters) == 3 })
+	if n := len(s.Snapshot().Services); n != 2 {
+		t.Errorf("services %d, want 2", n)
+	}
+
+	s.Sink().SetState("b", health.Down)
+	waitFor(t, func() bool { sn := s.Snapshot(); return sn.Cluster("b") != nil && sn.Cluster("b").State == health.Down })
+
+	prev := s.Snapshot().Serial
+	s.Sink().Remove("a")
+	waitFor(t, func() bool { return s.Settled() && s.Snapshot().Cluster("a") == nil })
+	if s.Snapshot().Serial <= prev {
+		t.Errorf("serial %d did not grow past %d", s.Snapshot().Serial, prev)
+	}
+	if len(builds) == 0 {
+		t.Error("the view never got a snapshot")
+	}
+}
+
+func TestPipelineSettled(t *testing.T) {
+	s := New(Config{})
+	s.Sink().Update("a", source.Fixed(objs("web")))
+	if s.Settled() {
+		t.Fatal("settled before a build")
+	}
+	s.Rebuild()
+	if !s.Settled() {
+		t.Fatal("not settled after a build")
+	}
+	s.Sink().Update("a", source.Fixed(objs("web", "api")))
+	if s.Settled() {
+		t.Fatal("settled with a change pending")
+	}
+}
+
+// viewFunc is a View of a function.
+type viewFunc func(*model.Snapshot)
+
+func (f viewFunc) Publish(s *model.Snapshot) { f(s) }
+
+func TestPipelineError(t *testing.T) {
+	var got []string
+	s := New(Config{OnError: func(c string, err error) { got = append(got, c+": "+err.Error()) }})
+	s.Sink().Error("a", errors.New("bad file"))
+	if len(got) != 1 || got[0] != "a: bad file" {
+		t.Errorf("OnError got %v", got)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestPipelineVerdictWakesLoop checks steps 4 and 5 of the loop on the
+// passive tracker: a shard whose endpoints stop being ready stays usable
+// (pending) in the first build, which hands the observation to the
+// tracker; when the fall is due, the tracker wakes the loop alone, and
+// the next snapshot has the shard down.
+func TestPipelineVerdictWakesLoop(t *testing.T) {
+	def := policy.Default()
+	def.Probe.Fall = 2
+	p := New(Config{Build: model.Options{Defaults: def}, Passive: health.PassiveConfig{Interval: 20 * time.Millisecond}})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { p.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+
+	withReady := func(ready int) source.Objects {
+		o := objs("web")
+		o.Services[0].Addresses = []netip.Addr{netip.MustParseAddr("192.0.2.1")}
+		o.Endpoints = []source.EndpointSlice{{Namespace: "ns", Name: "web-1", Service: "web", AddressType: "IPv4", Ready: ready, Total: 1}}
+		return o
+	}
+	shard := func() *model.Shard {
+		if sn := p.Snapshot(); sn != nil && sn.Services[model.Key{Namespace: "ns", Name: "web"}] != nil {
+			return sn.Services[model.Key{Namespace: "ns", Name: "web"}].Shards[0]
+		}
+		return nil
+	}
+	p.Sink().Update("a", source.Fixed(withReady(1)))
+	waitFor(t, func() bool { sh := shard(); return sh != nil && sh.Usable })
+	p.Sink().Update("a", source.Fixed(withReady(0)))
+	waitFor(t, func() bool { return p.Settled() && shard().Ready == 0 })
+	if sh := shard(); !sh.Usable || !sh.Degraded {
+		t.Fatalf("first build after the flip: usable %v degraded %v, want true true (fall 2 pending)", sh.Usable, sh.Degraded)
+	}
+	waitFor(t, func() bool { return !shard().Usable })
+}
