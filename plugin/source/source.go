@@ -1,7 +1,8 @@
 // Package source defines how member-cluster objects reach Meridian: the small
-// internal structs a source converts Kubernetes objects into, the Sink that
-// receives them, and the Source interface every source (the manifest folder
-// today, Kubernetes API servers next) implements.
+// internal structs a source converts Kubernetes objects into (package
+// kubeobj converts them, so this package needs no Kubernetes API), the Sink
+// that receives them, and the Source interface every source (the manifest
+// folder, Kubernetes API servers) implements.
 //
 // The rule for the structs, taken from CoreDNS's plugin/kubernetes/object:
 // a field is here only if an answer reads it.

@@ -1,4 +1,4 @@
-package source_test
+package kubeobj_test
 
 import (
 	"errors"
@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/meridian-dns/meridian/plugin/source"
+	"github.com/meridian-dns/meridian/plugin/source/kubeobj"
 )
 
 func TestFromNode(t *testing.T) {
@@ -47,7 +48,7 @@ func TestFromNode(t *testing.T) {
 				ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: tc.labels},
 				Status:     corev1.NodeStatus{Conditions: tc.conds},
 			}
-			if got := source.FromNode(n); got != tc.want {
+			if got := kubeobj.FromNode(n); got != tc.want {
 				t.Errorf("FromNode = %+v, want %+v", got, tc.want)
 			}
 		})
@@ -130,8 +131,9 @@ func TestFromService(t *testing.T) {
 				s.Spec.Ports = []corev1.ServicePort{{Name: "http", Protocol: "TCP", Port: 80}, {Name: "dns", Protocol: "UDP", Port: 53},
 					{Port: 8080}, {Name: "s", Protocol: "SCTP", Port: 9}}
 			},
-			want: source.Service{Namespace: "default", Name: "nginx", Ports: []source.Port{{"http", "tcp", 80}, {"dns", "udp", 53},
-				{"", "tcp", 8080}, {"s", "sctp", 9}}}},
+			want: source.Service{Namespace: "default", Name: "nginx", Ports: []source.Port{
+				{Name: "http", Protocol: "tcp", Port: 80}, {Name: "dns", Protocol: "udp", Port: 53},
+				{Protocol: "tcp", Port: 8080}, {Name: "s", Protocol: "sctp", Port: 9}}}},
 		{name: "no ports", mod: func(s *corev1.Service) { s.Spec.Ports = nil }, wantErr: "spec.ports is empty"},
 		{name: "port out of range", mod: func(s *corev1.Service) { s.Spec.Ports[0].Port = 70000 }, wantErr: "spec.ports[0].port 70000"},
 		{name: "unknown protocol", mod: func(s *corev1.Service) { s.Spec.Ports[0].Protocol = "QUIC" }, wantErr: `spec.ports[0].protocol "QUIC"`},
@@ -149,7 +151,7 @@ func TestFromService(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := source.FromService(svc(tc.mod))
+			got, err := kubeobj.FromService(svc(tc.mod))
 			checkErr(t, err, tc.wantErr)
 			if tc.wantErr == "" && !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("FromService =\n%+v\nwant\n%+v", got, tc.want)
@@ -228,7 +230,7 @@ func TestFromEndpointSlice(t *testing.T) {
 			if tc.noLabel {
 				e.Labels = nil
 			}
-			got, err := source.FromEndpointSlice(e)
+			got, err := kubeobj.FromEndpointSlice(e)
 			checkErr(t, err, tc.wantErr)
 			want := source.EndpointSlice{Namespace: "default", Name: "nginx-abc", Service: "nginx", AddressType: string(tc.addrType), Ready: tc.ready, Total: tc.total}
 			if tc.wantErr == "" && got != want {
@@ -239,6 +241,6 @@ func TestFromEndpointSlice(t *testing.T) {
 }
 
 func TestFromEndpointSliceNoName(t *testing.T) {
-	_, err := source.FromEndpointSlice(&discoveryv1.EndpointSlice{AddressType: discoveryv1.AddressTypeIPv4})
+	_, err := kubeobj.FromEndpointSlice(&discoveryv1.EndpointSlice{AddressType: discoveryv1.AddressTypeIPv4})
 	checkErr(t, err, "no name")
 }
