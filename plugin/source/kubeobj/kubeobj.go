@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 
+	"github.com/meridian-dns/meridian/internal/dnsname"
 	"github.com/meridian-dns/meridian/plugin/source"
 )
 
@@ -86,7 +87,7 @@ func ingress(in []corev1.LoadBalancerIngress) ([]netip.Addr, []string, error) {
 			addrs = append(addrs, a.Unmap())
 		}
 		if ing.Hostname != "" {
-			h, err := canonicalHostname(ing.Hostname)
+			h, err := dnsname.CheckHost(ing.Hostname)
 			if err != nil {
 				return nil, nil, fmt.Errorf("status.loadBalancer.ingress[%d].hostname %q: %v: %w", i, ing.Hostname, err, source.ErrInvalid)
 			}
@@ -139,42 +140,6 @@ func ports(in []corev1.ServicePort) ([]source.Port, error) {
 		out = append(out, source.Port{Name: p.Name, Protocol: proto, Port: uint16(p.Port)})
 	}
 	return out, nil
-}
-
-// canonicalHostname checks that h is a DNS host name (RFC 1123 labels of
-// letters, digits and hyphens, at most 63 octets each and 253 in all) and
-// returns it in lower case with a trailing dot. An IP address is not a host
-// name.
-func canonicalHostname(h string) (string, error) {
-	name := strings.TrimSuffix(strings.ToLower(h), ".")
-	if name == "" || len(name) > 253 {
-		return "", fmt.Errorf("length %d is not between 1 and 253", len(name))
-	}
-	if _, err := netip.ParseAddr(name); err == nil {
-		return "", fmt.Errorf("is an IP address, not a host name")
-	}
-	for label := range strings.SplitSeq(name, ".") {
-		if err := checkLabel(label); err != nil {
-			return "", err
-		}
-	}
-	return name + ".", nil
-}
-
-// checkLabel checks one lower-case host name label.
-func checkLabel(l string) error {
-	if l == "" || len(l) > 63 {
-		return fmt.Errorf("label %q is not 1 to 63 octets long", l)
-	}
-	if l[0] == '-' || l[len(l)-1] == '-' {
-		return fmt.Errorf("label %q starts or ends with a hyphen", l)
-	}
-	for _, c := range []byte(l) {
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-			return fmt.Errorf("label %q holds %q", l, c)
-		}
-	}
-	return nil
 }
 
 // FromEndpointSlice converts a discovery.k8s.io/v1 EndpointSlice into its
