@@ -92,7 +92,8 @@ type Service struct {
 	// ClusterIPs are the Service's cluster IPs (used by the local resolver).
 	ClusterIPs []netip.Addr
 	Ports      []Port
-	// Annotations holds only the annotations under the meridian prefix.
+	// Annotations holds only Meridian's annotations, the keys under
+	// policy.Prefix (policy.Owns); nil when there are none.
 	Annotations map[string]string
 }
 

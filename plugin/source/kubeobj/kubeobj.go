@@ -14,13 +14,9 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"github.com/meridian-dns/meridian/internal/dnsname"
+	"github.com/meridian-dns/meridian/plugin/policy"
 	"github.com/meridian-dns/meridian/plugin/source"
 )
-
-// annotationPrefix selects the Service annotations Meridian reads: any key
-// whose prefix (the part before the slash) is meridian.dev or a subdomain of
-// it, for example "meridian.dev/policy" or "federation.meridian.dev/name".
-const annotationPrefix = "meridian.dev/"
 
 // FromNode converts a Kubernetes Node. Region and Zone come from the
 // topology.kubernetes.io labels; Ready is true when the NodeReady condition
@@ -43,6 +39,8 @@ func FromNode(n *corev1.Node) source.Node {
 // source.ErrInvalid when the Service has no name or no ports, or when a
 // load-balancer ingress IP, ingress hostname, cluster IP or port cannot be
 // used. A port without a protocol is TCP, as the API server defaults it.
+// It keeps the annotations policy.Parse reads: every key under
+// policy.Prefix, unknown ones too, so that Parse can report them.
 func FromService(s *corev1.Service) (source.Service, error) {
 	out := source.Service{Namespace: s.Namespace, Name: s.Name}
 	if s.Name == "" {
@@ -62,7 +60,7 @@ func FromService(s *corev1.Service) (source.Service, error) {
 		return source.Service{}, wrap(err)
 	}
 	for k, v := range s.Annotations {
-		if strings.Contains(k, annotationPrefix) {
+		if policy.Owns(k) {
 			if out.Annotations == nil {
 				out.Annotations = make(map[string]string)
 			}

@@ -2,6 +2,7 @@ package kubeobj_test
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/meridian-dns/meridian/plugin/policy"
 	"github.com/meridian-dns/meridian/plugin/source"
 	"github.com/meridian-dns/meridian/plugin/source/kubeobj"
 )
@@ -138,13 +140,14 @@ func TestFromService(t *testing.T) {
 		{name: "port out of range", mod: func(s *corev1.Service) { s.Spec.Ports[0].Port = 70000 }, wantErr: "spec.ports[0].port 70000"},
 		{name: "unknown protocol", mod: func(s *corev1.Service) { s.Spec.Ports[0].Protocol = "QUIC" }, wantErr: `spec.ports[0].protocol "QUIC"`},
 		{name: "no name", mod: func(s *corev1.Service) { s.Name = "" }, wantErr: `service in namespace "default": no name`},
-		{name: "only meridian annotations",
+		{name: "only the annotations policy.Parse reads, unknown ones too",
 			mod: func(s *corev1.Service) {
-				s.Annotations = map[string]string{"meridian.dev/policy": "failover", "federation.meridian.dev/name": "f",
+				s.Annotations = map[string]string{"meridian.dev/policy": "failover", "meridian.dev/no-such-key": "x",
+					"federation.meridian.dev/name": "f", "xmeridian.dev/policy": "weighted",
 					"kubectl.kubernetes.io/last-applied-configuration": "{}", "meridian.dev": "no slash"}
 			},
 			want: source.Service{Namespace: "default", Name: "nginx", Ports: httpPort,
-				Annotations: map[string]string{"meridian.dev/policy": "failover", "federation.meridian.dev/name": "f"}}},
+				Annotations: map[string]string{"meridian.dev/policy": "failover", "meridian.dev/no-such-key": "x"}}},
 		{name: "no meridian annotations gives nil map",
 			mod:  func(s *corev1.Service) { s.Annotations = map[string]string{"a": "b"} },
 			want: source.Service{Namespace: "default", Name: "nginx", Ports: httpPort}},
@@ -243,4 +246,27 @@ func TestFromEndpointSlice(t *testing.T) {
 func TestFromEndpointSliceNoName(t *testing.T) {
 	_, err := kubeobj.FromEndpointSlice(&discoveryv1.EndpointSlice{AddressType: discoveryv1.AddressTypeIPv4})
 	checkErr(t, err, "no name")
+}
+
+// TestFromServiceKeepsWhatParseReads checks that the annotations FromService
+// keeps are the ones policy.Parse reads: parsing them gives the policy and
+// the problems that parsing all of the Service's annotations gives.
+func TestFromServiceKeepsWhatParseReads(t *testing.T) {
+	ann := map[string]string{
+		policy.AnnPolicy: "failover", policy.AnnFailover: "b, a", policy.AnnShards: "x",
+		policy.Prefix + "no-such-key": "1", "federation.meridian.dev/name": "f", "federation.meridian.dev/policy": "weighted",
+		"xmeridian.dev/shards": "2", "meridian.dev": "y", "kubectl.kubernetes.io/last-applied-configuration": "{}",
+	}
+	got, err := kubeobj.FromService(svc(func(s *corev1.Service) { s.Annotations = ann }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPol, wantProbs := policy.Parse(ann, policy.Default())
+	pol, probs := policy.Parse(got.Annotations, policy.Default())
+	if !reflect.DeepEqual(pol, wantPol) || fmt.Sprint(probs) != fmt.Sprint(wantProbs) {
+		t.Errorf("Parse of the kept annotations = %+v, %v\nwant %+v, %v", pol, probs, wantPol, wantProbs)
+	}
+	if len(probs) != 2 || !errors.Is(probs[0].Err, policy.ErrUnknown) {
+		t.Errorf("problems %v, want the unknown key and the bad shards value", probs)
+	}
 }
