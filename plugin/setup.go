@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meridian-dns/meridian/geo"
+	"github.com/meridian-dns/meridian/internal/dnsname"
 	"github.com/meridian-dns/meridian/plugin/authority"
 	"github.com/meridian-dns/meridian/plugin/model"
 )
@@ -322,21 +323,14 @@ func errArgs(a []string) error {
 	return fmt.Errorf("wrong arguments %q", a)
 }
 
-// isLabel reports whether s is one DNS label of letters, digits and '-'.
+// isLabel reports whether s is one DNS label of letters (either case),
+// digits and inner hyphens: the rule of internal/dnsname.
 func isLabel(s string) bool {
-	if s == "" || len(s) > 63 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i] | 0x20
-		if !(b >= 'a' && b <= 'z' || s[i] >= '0' && s[i] <= '9' || s[i] == '-' || s[i] == '_') {
-			return false
-		}
-	}
-	return true
+	return dnsname.IsLabel(s)
 }
 
+// isDomain reports whether s is a domain name of such labels, with or
+// without its trailing dot.
 func isDomain(s string) bool {
-	_, ok := dns.IsDomainName(s)
-	return ok && s != "."
+	return dnsname.IsDomain(s)
 }

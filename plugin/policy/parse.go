@@ -115,7 +115,7 @@ func Parse(ann map[string]string, def Policy) (Policy, []Problem) {
 		ok |= 1 << i
 	}
 	for k, v := range ann {
-		if strings.HasPrefix(k, Prefix) && settingIndex(k) < 0 {
+		if Owns(k) && settingIndex(k) < 0 {
 			probs = append(probs, Problem{Annotation: k, Value: v, Err: fmt.Errorf("%w %q", ErrUnknown, k)})
 		}
 	}

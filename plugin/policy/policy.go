@@ -8,6 +8,7 @@ package policy
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/meridian-dns/meridian/health"
 )
@@ -45,6 +46,13 @@ func (k Kind) String() string {
 
 // Prefix is the prefix of every annotation Meridian reads.
 const Prefix = "meridian.dev/"
+
+// Owns reports whether key is an annotation of Meridian's: one under exactly
+// Prefix ("federation.meridian.dev/x" is not). Sources keep exactly these
+// keys of a Service; Parse reads them, and reports those it does not know.
+func Owns(key string) bool {
+	return strings.HasPrefix(key, Prefix)
+}
 
 // The annotations, on the member clusters' Services.
 const (

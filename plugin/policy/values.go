@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/internal/dnsname"
 )
 
 // Bounds of the annotation values.
@@ -274,31 +275,15 @@ func setProbeBody(p *Policy, v string) error {
 	return nil
 }
 
-// isLabel reports whether s is a lower-case DNS label: 1 to 63 letters,
-// digits and hyphens, not starting or ending with a hyphen.
+// isLabel reports whether s is a DNS label (dnsname.IsLabel); callers
+// lower-case s first.
 func isLabel(s string) bool {
-	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-			return false
-		}
-	}
-	return true
+	return dnsname.IsLabel(s)
 }
 
-// isHostname reports whether s is a lower-case host name of labels
-// separated by dots, at most 253 bytes.
+// isHostname reports whether s is a host name of DNS labels separated by
+// dots, at most 253 bytes, without a trailing dot (dnsname.IsDomain; an
+// IPv4 address is accepted as before); callers lower-case s first.
 func isHostname(s string) bool {
-	if s == "" || len(s) > maxHostnameLen {
-		return false
-	}
-	for label := range strings.SplitSeq(s, ".") {
-		if !isLabel(label) {
-			return false
-		}
-	}
-	return true
+	return !strings.HasSuffix(s, ".") && dnsname.IsDomain(s)
 }

@@ -1,7 +1,8 @@
-// Package source defines how member-cluster objects reach Meridian: the
-// small structs sources convert Kubernetes objects into (package kubeobj
-// converts them), the Sink that receives them, and the Source interface that
-// every source (the manifest folder, Kubernetes API servers) implements.
+// Package source defines how member-cluster objects reach Meridian: the small
+// internal structs a source converts Kubernetes objects into (package
+// kubeobj converts them, so this package needs no Kubernetes API), the Sink
+// that receives them, and the Source interface every source (the manifest
+// folder, Kubernetes API servers) implements.
 //
 // The rule for the structs, taken from CoreDNS's plugin/kubernetes/object:
 // a field is here only if an answer reads it.
@@ -109,7 +110,8 @@ type Service struct {
 	// ClusterIPs are the Service's cluster IPs (used by the local resolver).
 	ClusterIPs []netip.Addr
 	Ports      []Port
-	// Annotations holds only the annotations under the meridian prefix.
+	// Annotations holds only Meridian's annotations, the keys under
+	// policy.Prefix (policy.Owns); nil when there are none.
 	Annotations map[string]string
 }
 

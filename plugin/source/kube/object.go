@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/meridian-dns/meridian/plugin/source"
+	"github.com/meridian-dns/meridian/plugin/source/kubeobj"
 )
 
 // object is what the informer caches hold instead of API objects: the
@@ -58,7 +59,7 @@ func (t transforms) node(in any) (any, error) {
 	if !ok {
 		return in, nil // already transformed, or a tombstone
 	}
-	sn := source.FromNode(n)
+	sn := kubeobj.FromNode(n)
 	o := &object{ObjectMeta: meta(n.ObjectMeta), node: &sn}
 	return o.stamp("Node", nodeChangeTime(n), sn), nil
 }
@@ -74,7 +75,7 @@ func (t transforms) service(in any) (any, error) {
 		o.ignored = true
 		return o, nil
 	}
-	ss, err := source.FromService(s)
+	ss, err := kubeobj.FromService(s)
 	if err != nil {
 		o.err = err
 		return o, nil
@@ -94,7 +95,7 @@ func (t transforms) endpointSlice(in any) (any, error) {
 		o.ignored = true
 		return o, nil
 	}
-	se, err := source.FromEndpointSlice(e)
+	se, err := kubeobj.FromEndpointSlice(e)
 	if err != nil {
 		o.err = err
 		return o, nil

@@ -11,6 +11,7 @@ import (
 	sigsjson "sigs.k8s.io/json"
 
 	"github.com/meridian-dns/meridian/plugin/source"
+	"github.com/meridian-dns/meridian/plugin/source/kubeobj"
 )
 
 // fileData is one manifest file as read from disk.
@@ -141,7 +142,7 @@ func (d *decoded) node(where string, raw []byte) error {
 	case n.Name == "":
 		d.invalid = append(d.invalid, fmt.Errorf("%s: node: no name: %w", where, source.ErrInvalid))
 	case d.first(where, "node "+n.Name):
-		d.objs.Nodes = append(d.objs.Nodes, source.FromNode(&n))
+		d.objs.Nodes = append(d.objs.Nodes, kubeobj.FromNode(&n))
 	}
 	return nil
 }
@@ -158,7 +159,7 @@ func (d *decoded) service(where string, raw []byte) error {
 		d.objs.Ignored++
 		return nil
 	}
-	out, err := source.FromService(&s)
+	out, err := kubeobj.FromService(&s)
 	switch {
 	case err != nil:
 		d.invalid = append(d.invalid, fmt.Errorf("%s: %w", where, err))
@@ -176,7 +177,7 @@ func (d *decoded) endpointSlice(where string, raw []byte) error {
 	if e.Namespace == "" {
 		e.Namespace = corev1.NamespaceDefault
 	}
-	out, err := source.FromEndpointSlice(&e)
+	out, err := kubeobj.FromEndpointSlice(&e)
 	switch {
 	case err != nil:
 		d.invalid = append(d.invalid, fmt.Errorf("%s: %w", where, err))

@@ -24,7 +24,7 @@
 // A malformed file keeps its whole cluster at its last good state: the
 // cluster is not replaced until the file is fixed, and Sink.Error gets an
 // error naming the file that wraps source.ErrMalformed. An object that
-// decodes but cannot be converted (source.FromService and friends), or that
+// decodes but cannot be converted (kubeobj.FromService and friends), or that
 // repeats the kind, namespace and name of an earlier one, is skipped and
 // reported with an error wrapping source.ErrInvalid; the rest of its cluster
 // is applied. Each problem is reported once per change of the cluster's

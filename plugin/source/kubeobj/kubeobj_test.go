@@ -1,7 +1,8 @@
-package source_test
+package kubeobj_test
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -11,7 +12,9 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/meridian-dns/meridian/plugin/policy"
 	"github.com/meridian-dns/meridian/plugin/source"
+	"github.com/meridian-dns/meridian/plugin/source/kubeobj"
 )
 
 func TestFromNode(t *testing.T) {
@@ -47,7 +50,7 @@ func TestFromNode(t *testing.T) {
 				ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: tc.labels},
 				Status:     corev1.NodeStatus{Conditions: tc.conds},
 			}
-			if got := source.FromNode(n); got != tc.want {
+			if got := kubeobj.FromNode(n); got != tc.want {
 				t.Errorf("FromNode = %+v, want %+v", got, tc.want)
 			}
 		})
@@ -130,26 +133,28 @@ func TestFromService(t *testing.T) {
 				s.Spec.Ports = []corev1.ServicePort{{Name: "http", Protocol: "TCP", Port: 80}, {Name: "dns", Protocol: "UDP", Port: 53},
 					{Port: 8080}, {Name: "s", Protocol: "SCTP", Port: 9}}
 			},
-			want: source.Service{Namespace: "default", Name: "nginx", Ports: []source.Port{{"http", "tcp", 80}, {"dns", "udp", 53},
-				{"", "tcp", 8080}, {"s", "sctp", 9}}}},
+			want: source.Service{Namespace: "default", Name: "nginx", Ports: []source.Port{
+				{Name: "http", Protocol: "tcp", Port: 80}, {Name: "dns", Protocol: "udp", Port: 53},
+				{Protocol: "tcp", Port: 8080}, {Name: "s", Protocol: "sctp", Port: 9}}}},
 		{name: "no ports", mod: func(s *corev1.Service) { s.Spec.Ports = nil }, wantErr: "spec.ports is empty"},
 		{name: "port out of range", mod: func(s *corev1.Service) { s.Spec.Ports[0].Port = 70000 }, wantErr: "spec.ports[0].port 70000"},
 		{name: "unknown protocol", mod: func(s *corev1.Service) { s.Spec.Ports[0].Protocol = "QUIC" }, wantErr: `spec.ports[0].protocol "QUIC"`},
 		{name: "no name", mod: func(s *corev1.Service) { s.Name = "" }, wantErr: `service in namespace "default": no name`},
-		{name: "only meridian annotations",
+		{name: "only the annotations policy.Parse reads, unknown ones too",
 			mod: func(s *corev1.Service) {
-				s.Annotations = map[string]string{"meridian.dev/policy": "failover", "federation.meridian.dev/name": "f",
+				s.Annotations = map[string]string{"meridian.dev/policy": "failover", "meridian.dev/no-such-key": "x",
+					"federation.meridian.dev/name": "f", "xmeridian.dev/policy": "weighted",
 					"kubectl.kubernetes.io/last-applied-configuration": "{}", "meridian.dev": "no slash"}
 			},
 			want: source.Service{Namespace: "default", Name: "nginx", Ports: httpPort,
-				Annotations: map[string]string{"meridian.dev/policy": "failover", "federation.meridian.dev/name": "f"}}},
+				Annotations: map[string]string{"meridian.dev/policy": "failover", "meridian.dev/no-such-key": "x"}}},
 		{name: "no meridian annotations gives nil map",
 			mod:  func(s *corev1.Service) { s.Annotations = map[string]string{"a": "b"} },
 			want: source.Service{Namespace: "default", Name: "nginx", Ports: httpPort}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := source.FromService(svc(tc.mod))
+			got, err := kubeobj.FromService(svc(tc.mod))
 			checkErr(t, err, tc.wantErr)
 			if tc.wantErr == "" && !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("FromService =\n%+v\nwant\n%+v", got, tc.want)
@@ -228,7 +233,7 @@ func TestFromEndpointSlice(t *testing.T) {
 			if tc.noLabel {
 				e.Labels = nil
 			}
-			got, err := source.FromEndpointSlice(e)
+			got, err := kubeobj.FromEndpointSlice(e)
 			checkErr(t, err, tc.wantErr)
 			want := source.EndpointSlice{Namespace: "default", Name: "nginx-abc", Service: "nginx", AddressType: string(tc.addrType), Ready: tc.ready, Total: tc.total}
 			if tc.wantErr == "" && got != want {
@@ -239,6 +244,29 @@ func TestFromEndpointSlice(t *testing.T) {
 }
 
 func TestFromEndpointSliceNoName(t *testing.T) {
-	_, err := source.FromEndpointSlice(&discoveryv1.EndpointSlice{AddressType: discoveryv1.AddressTypeIPv4})
+	_, err := kubeobj.FromEndpointSlice(&discoveryv1.EndpointSlice{AddressType: discoveryv1.AddressTypeIPv4})
 	checkErr(t, err, "no name")
+}
+
+// TestFromServiceKeepsWhatParseReads checks that the annotations FromService
+// keeps are the ones policy.Parse reads: parsing them gives the policy and
+// the problems that parsing all of the Service's annotations gives.
+func TestFromServiceKeepsWhatParseReads(t *testing.T) {
+	ann := map[string]string{
+		policy.AnnPolicy: "failover", policy.AnnFailover: "b, a", policy.AnnShards: "x",
+		policy.Prefix + "no-such-key": "1", "federation.meridian.dev/name": "f", "federation.meridian.dev/policy": "weighted",
+		"xmeridian.dev/shards": "2", "meridian.dev": "y", "kubectl.kubernetes.io/last-applied-configuration": "{}",
+	}
+	got, err := kubeobj.FromService(svc(func(s *corev1.Service) { s.Annotations = ann }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPol, wantProbs := policy.Parse(ann, policy.Default())
+	pol, probs := policy.Parse(got.Annotations, policy.Default())
+	if !reflect.DeepEqual(pol, wantPol) || fmt.Sprint(probs) != fmt.Sprint(wantProbs) {
+		t.Errorf("Parse of the kept annotations = %+v, %v\nwant %+v, %v", pol, probs, wantPol, wantProbs)
+	}
+	if len(probs) != 2 || !errors.Is(probs[0].Err, policy.ErrUnknown) {
+		t.Errorf("problems %v, want the unknown key and the bad shards value", probs)
+	}
 }

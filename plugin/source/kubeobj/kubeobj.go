@@ -1,4 +1,9 @@
-package source
+// Package kubeobj converts Kubernetes API objects into package source's
+// small structs. The kube watcher (at the informer) and the manifest source
+// (on each file) both use it, so objects convert through the same code
+// whichever way they arrive, and no package that reads the structs needs
+// the Kubernetes API.
+package kubeobj
 
 import (
 	"fmt"
@@ -7,18 +12,17 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-)
 
-// annotationPrefix selects the Service annotations Meridian reads: any key
-// whose prefix (the part before the slash) is meridian.dev or a subdomain of
-// it, for example "meridian.dev/policy" or "federation.meridian.dev/name".
-const annotationPrefix = "meridian.dev/"
+	"github.com/meridian-dns/meridian/internal/dnsname"
+	"github.com/meridian-dns/meridian/plugin/policy"
+	"github.com/meridian-dns/meridian/plugin/source"
+)
 
 // FromNode converts a Kubernetes Node. Region and Zone come from the
 // topology.kubernetes.io labels; Ready is true when the NodeReady condition
 // is True. It never fails: a Node without labels still counts as a Node.
-func FromNode(n *corev1.Node) Node {
-	out := Node{
+func FromNode(n *corev1.Node) source.Node {
+	out := source.Node{
 		Name:   n.Name,
 		Region: n.Labels[corev1.LabelTopologyRegion],
 		Zone:   n.Labels[corev1.LabelTopologyZone],
@@ -32,29 +36,31 @@ func FromNode(n *corev1.Node) Node {
 }
 
 // FromService converts a Kubernetes Service. It returns an error wrapping
-// ErrInvalid when the Service has no name or no ports, or when a
+// source.ErrInvalid when the Service has no name or no ports, or when a
 // load-balancer ingress IP, ingress hostname, cluster IP or port cannot be
 // used. A port without a protocol is TCP, as the API server defaults it.
-func FromService(s *corev1.Service) (Service, error) {
-	out := Service{Namespace: s.Namespace, Name: s.Name}
+// It keeps the annotations policy.Parse reads: every key under
+// policy.Prefix, unknown ones too, so that Parse can report them.
+func FromService(s *corev1.Service) (source.Service, error) {
+	out := source.Service{Namespace: s.Namespace, Name: s.Name}
 	if s.Name == "" {
-		return Service{}, fmt.Errorf("service in namespace %q: no name: %w", s.Namespace, ErrInvalid)
+		return source.Service{}, fmt.Errorf("service in namespace %q: no name: %w", s.Namespace, source.ErrInvalid)
 	}
 	wrap := func(err error) error {
 		return fmt.Errorf("service %s/%s: %w", s.Namespace, s.Name, err)
 	}
 	var err error
 	if out.Addresses, out.Hostnames, err = ingress(s.Status.LoadBalancer.Ingress); err != nil {
-		return Service{}, wrap(err)
+		return source.Service{}, wrap(err)
 	}
 	if out.ClusterIPs, err = clusterIPs(&s.Spec); err != nil {
-		return Service{}, wrap(err)
+		return source.Service{}, wrap(err)
 	}
 	if out.Ports, err = ports(s.Spec.Ports); err != nil {
-		return Service{}, wrap(err)
+		return source.Service{}, wrap(err)
 	}
 	for k, v := range s.Annotations {
-		if strings.Contains(k, annotationPrefix) {
+		if policy.Owns(k) {
 			if out.Annotations == nil {
 				out.Annotations = make(map[string]string)
 			}
@@ -74,14 +80,14 @@ func ingress(in []corev1.LoadBalancerIngress) ([]netip.Addr, []string, error) {
 		if ing.IP != "" {
 			a, err := netip.ParseAddr(ing.IP)
 			if err != nil || a.Zone() != "" {
-				return nil, nil, fmt.Errorf("status.loadBalancer.ingress[%d].ip %q is not an IP address: %w", i, ing.IP, ErrInvalid)
+				return nil, nil, fmt.Errorf("status.loadBalancer.ingress[%d].ip %q is not an IP address: %w", i, ing.IP, source.ErrInvalid)
 			}
 			addrs = append(addrs, a.Unmap())
 		}
 		if ing.Hostname != "" {
-			h, err := canonicalHostname(ing.Hostname)
+			h, err := dnsname.CheckHost(ing.Hostname)
 			if err != nil {
-				return nil, nil, fmt.Errorf("status.loadBalancer.ingress[%d].hostname %q: %v: %w", i, ing.Hostname, err, ErrInvalid)
+				return nil, nil, fmt.Errorf("status.loadBalancer.ingress[%d].hostname %q: %v: %w", i, ing.Hostname, err, source.ErrInvalid)
 			}
 			hosts = append(hosts, h)
 		}
@@ -104,7 +110,7 @@ func clusterIPs(spec *corev1.ServiceSpec) ([]netip.Addr, error) {
 		}
 		a, err := netip.ParseAddr(ip)
 		if err != nil || a.Zone() != "" {
-			return nil, fmt.Errorf("%s[%d] %q is not an IP address: %w", field, i, ip, ErrInvalid)
+			return nil, fmt.Errorf("%s[%d] %q is not an IP address: %w", field, i, ip, source.ErrInvalid)
 		}
 		out = append(out, a.Unmap())
 	}
@@ -112,14 +118,14 @@ func clusterIPs(spec *corev1.ServiceSpec) ([]netip.Addr, error) {
 }
 
 // ports converts spec.ports; at least one port is required.
-func ports(in []corev1.ServicePort) ([]Port, error) {
+func ports(in []corev1.ServicePort) ([]source.Port, error) {
 	if len(in) == 0 {
-		return nil, fmt.Errorf("spec.ports is empty: %w", ErrInvalid)
+		return nil, fmt.Errorf("spec.ports is empty: %w", source.ErrInvalid)
 	}
-	out := make([]Port, 0, len(in))
+	out := make([]source.Port, 0, len(in))
 	for i, p := range in {
 		if p.Port < 1 || p.Port > 65535 {
-			return nil, fmt.Errorf("spec.ports[%d].port %d is out of range: %w", i, p.Port, ErrInvalid)
+			return nil, fmt.Errorf("spec.ports[%d].port %d is out of range: %w", i, p.Port, source.ErrInvalid)
 		}
 		proto := strings.ToLower(string(p.Protocol))
 		switch proto {
@@ -127,76 +133,40 @@ func ports(in []corev1.ServicePort) ([]Port, error) {
 			proto = "tcp"
 		case "tcp", "udp", "sctp":
 		default:
-			return nil, fmt.Errorf("spec.ports[%d].protocol %q is unknown: %w", i, p.Protocol, ErrInvalid)
+			return nil, fmt.Errorf("spec.ports[%d].protocol %q is unknown: %w", i, p.Protocol, source.ErrInvalid)
 		}
-		out = append(out, Port{Name: p.Name, Protocol: proto, Port: uint16(p.Port)})
+		out = append(out, source.Port{Name: p.Name, Protocol: proto, Port: uint16(p.Port)})
 	}
 	return out, nil
 }
 
-// canonicalHostname checks that h is a DNS host name (RFC 1123 labels of
-// letters, digits and hyphens, at most 63 octets each and 253 in all) and
-// returns it in lower case with a trailing dot. An IP address is not a host
-// name.
-func canonicalHostname(h string) (string, error) {
-	name := strings.TrimSuffix(strings.ToLower(h), ".")
-	if name == "" || len(name) > 253 {
-		return "", fmt.Errorf("length %d is not between 1 and 253", len(name))
-	}
-	if _, err := netip.ParseAddr(name); err == nil {
-		return "", fmt.Errorf("is an IP address, not a host name")
-	}
-	for label := range strings.SplitSeq(name, ".") {
-		if err := checkLabel(label); err != nil {
-			return "", err
-		}
-	}
-	return name + ".", nil
-}
-
-// checkLabel checks one lower-case host name label.
-func checkLabel(l string) error {
-	if l == "" || len(l) > 63 {
-		return fmt.Errorf("label %q is not 1 to 63 octets long", l)
-	}
-	if l[0] == '-' || l[len(l)-1] == '-' {
-		return fmt.Errorf("label %q starts or ends with a hyphen", l)
-	}
-	for _, c := range []byte(l) {
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-			return fmt.Errorf("label %q holds %q", l, c)
-		}
-	}
-	return nil
-}
-
 // FromEndpointSlice converts a discovery.k8s.io/v1 EndpointSlice into its
-// counts. It returns an error wrapping ErrInvalid when the slice has no name,
-// no kubernetes.io/service-name label, an unknown address type, or an
+// counts. It returns an error wrapping source.ErrInvalid when the slice has
+// no name, no kubernetes.io/service-name label, an unknown address type, or an
 // endpoint without addresses or with an address that does not match the
 // address type (FQDN slices only need non-empty names). Terminating
 // endpoints are checked but not counted; an endpoint whose ready condition
 // is unset counts as ready, as Kubernetes defines it.
-func FromEndpointSlice(e *discoveryv1.EndpointSlice) (EndpointSlice, error) {
+func FromEndpointSlice(e *discoveryv1.EndpointSlice) (source.EndpointSlice, error) {
 	if e.Name == "" {
-		return EndpointSlice{}, fmt.Errorf("endpointslice in namespace %q: no name: %w", e.Namespace, ErrInvalid)
+		return source.EndpointSlice{}, fmt.Errorf("endpointslice in namespace %q: no name: %w", e.Namespace, source.ErrInvalid)
 	}
-	out := EndpointSlice{Namespace: e.Namespace, Name: e.Name, Service: e.Labels[discoveryv1.LabelServiceName], AddressType: string(e.AddressType)}
+	out := source.EndpointSlice{Namespace: e.Namespace, Name: e.Name, Service: e.Labels[discoveryv1.LabelServiceName], AddressType: string(e.AddressType)}
 	if out.Service == "" {
-		return EndpointSlice{}, fmt.Errorf("endpointslice %s/%s: no %s label: %w", e.Namespace, e.Name, discoveryv1.LabelServiceName, ErrInvalid)
+		return source.EndpointSlice{}, fmt.Errorf("endpointslice %s/%s: no %s label: %w", e.Namespace, e.Name, discoveryv1.LabelServiceName, source.ErrInvalid)
 	}
 	check, err := addressChecker(e.AddressType)
 	if err != nil {
-		return EndpointSlice{}, fmt.Errorf("endpointslice %s/%s: %w", e.Namespace, e.Name, err)
+		return source.EndpointSlice{}, fmt.Errorf("endpointslice %s/%s: %w", e.Namespace, e.Name, err)
 	}
 	for i, ep := range e.Endpoints {
 		if len(ep.Addresses) == 0 {
-			return EndpointSlice{}, fmt.Errorf("endpointslice %s/%s: endpoints[%d] has no addresses: %w", e.Namespace, e.Name, i, ErrInvalid)
+			return source.EndpointSlice{}, fmt.Errorf("endpointslice %s/%s: endpoints[%d] has no addresses: %w", e.Namespace, e.Name, i, source.ErrInvalid)
 		}
 		for j, a := range ep.Addresses {
 			if !check(a) {
-				return EndpointSlice{}, fmt.Errorf("endpointslice %s/%s: endpoints[%d].addresses[%d] %q is not a valid %s address: %w",
-					e.Namespace, e.Name, i, j, a, e.AddressType, ErrInvalid)
+				return source.EndpointSlice{}, fmt.Errorf("endpointslice %s/%s: endpoints[%d].addresses[%d] %q is not a valid %s address: %w",
+					e.Namespace, e.Name, i, j, a, e.AddressType, source.ErrInvalid)
 			}
 		}
 		if isTrue(ep.Conditions.Terminating, false) {
@@ -227,7 +197,7 @@ func addressChecker(t discoveryv1.AddressType) (func(string) bool, error) {
 	case discoveryv1.AddressTypeFQDN:
 		return func(s string) bool { return s != "" }, nil
 	}
-	return nil, fmt.Errorf("addressType %q is not IPv4, IPv6 or FQDN: %w", t, ErrInvalid)
+	return nil, fmt.Errorf("addressType %q is not IPv4, IPv6 or FQDN: %w", t, source.ErrInvalid)
 }
 
 // isTrue reads an optional condition, returning def when it is unset.
