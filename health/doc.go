@@ -74,11 +74,7 @@
 // service name.
 package health
 
-import (
-	"errors"
-
-	"github.com/meridian-dns/meridian/internal/logging"
-)
+import "errors"
 
 // Errors of failing probes wrap one of these, or are the network's own.
 var (
@@ -93,7 +89,3 @@ var (
 	// ErrBody is an HTTP answer whose first 64 KiB lack Spec.Body.
 	ErrBody = errors.New("expected text not in body")
 )
-
-// Logger is what the package logs through (CoreDNS's clog.P() satisfies
-// it). Transitions are logged at Info, once each; nothing per probe.
-type Logger = logging.Logger

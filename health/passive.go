@@ -23,7 +23,7 @@ type PassiveConfig struct {
 	// Clock tells the time and arms the timer. Nil means the system clock.
 	Clock Clock
 	// Logger receives one line per transition. Nil discards them.
-	Logger Logger
+	Logger logging.Logger
 	// Registerer receives meridian_health_transitions_total{signal="passive"}.
 	// Nil means no metrics.
 	Registerer prometheus.Registerer
@@ -39,7 +39,7 @@ type PassiveConfig struct {
 type Passive struct {
 	interval time.Duration
 	clock    Clock
-	log      Logger
+	log      logging.Logger
 	trans    transitionCounters
 	onDue    func()
 	base     time.Time // times below are offsets from base

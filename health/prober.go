@@ -61,7 +61,7 @@ type ProberConfig struct {
 	Allow []netip.Prefix
 	// Logger receives one line per transition and setup warnings. Nil
 	// discards them.
-	Logger Logger
+	Logger logging.Logger
 	// Registerer receives the probe metrics. Nil means no metrics.
 	Registerer prometheus.Registerer
 	// OnResult is called after every probe of a current target, from a
@@ -80,7 +80,7 @@ type Prober struct {
 	concurrency int
 	clock       Clock
 	dialer      Dialer
-	log         Logger
+	log         logging.Logger
 	m           *proberMetrics
 	onResult    func(Result)
 	base        time.Time     // times below are offsets from base

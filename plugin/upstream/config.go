@@ -50,7 +50,7 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Logger receives changes of the starting server, never one line per
 	// query. Nil discards them.
-	Logger Logger
+	Logger logging.Logger
 }
 
 // Defaults of the zero Config fields.

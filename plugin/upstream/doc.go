@@ -136,8 +136,6 @@ package upstream
 import (
 	"errors"
 	"time"
-
-	"github.com/meridian-dns/meridian/internal/logging"
 )
 
 // Errors of New and Exchange wrap one of these.
@@ -159,11 +157,6 @@ var (
 	// ErrMalformed is a reply that cannot be parsed.
 	ErrMalformed = errors.New("malformed reply")
 )
-
-// Logger is what the package logs through (CoreDNS's clog.P() satisfies
-// it). Changes of the starting server are logged once each; nothing is
-// logged per query.
-type Logger = logging.Logger
 
 // Clock tells the time to the cache and to Failback, so tests can move it.
 type Clock interface {

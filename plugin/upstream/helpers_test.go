@@ -41,6 +41,7 @@ type testLogger struct {
 	lines []string
 }
 
+func (l *testLogger) Debugf(format string, args ...any)   { l.add("D " + fmt.Sprintf(format, args...)) }
 func (l *testLogger) Infof(format string, args ...any)    { l.add("I " + fmt.Sprintf(format, args...)) }
 func (l *testLogger) Warningf(format string, args ...any) { l.add("W " + fmt.Sprintf(format, args...)) }
 
