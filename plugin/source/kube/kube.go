@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/internal/logging"
 	"github.com/meridian-dns/meridian/plugin/source"
 )
 
@@ -29,13 +30,6 @@ var (
 	// ErrKubeconfig is a kubeconfig that cannot be read or used.
 	ErrKubeconfig = errors.New("bad kubeconfig")
 )
-
-// Logger is what the source logs through (CoreDNS's clog.P() satisfies it).
-type Logger interface {
-	Debugf(format string, args ...any)
-	Infof(format string, args ...any)
-	Warningf(format string, args ...any)
-}
 
 // Options configure the source. Zero durations take the defaults below.
 type Options struct {
@@ -70,8 +64,10 @@ type Options struct {
 	// held in memory as full API objects, so syncing every cluster of a
 	// large federation at once multiplies the peak memory.
 	ParallelSyncs int
-	Logger        Logger
-	Now           func() time.Time
+	// Logger receives clusters joining, leaving and changing state, and at
+	// Debug the errors of their watches. Nil discards them.
+	Logger logging.Logger
+	Now    func() time.Time
 }
 
 // Defaults of Options.
@@ -103,9 +99,7 @@ func (o *Options) setDefaults() {
 	if o.Selector == nil {
 		o.Selector = labels.Everything()
 	}
-	if o.Logger == nil {
-		o.Logger = discard{}
-	}
+	o.Logger = logging.OrNop(o.Logger)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -263,9 +257,3 @@ func (s *Source) stopAll() {
 		delete(s.members, name)
 	}
 }
-
-type discard struct{}
-
-func (discard) Debugf(string, ...any)   {}
-func (discard) Infof(string, ...any)    {}
-func (discard) Warningf(string, ...any) {}
