@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-dns/meridian/internal/clock"
 	"github.com/meridian-dns/meridian/internal/logging"
 )
 
@@ -51,7 +52,7 @@ type ProberConfig struct {
 	Concurrency int
 	// Clock tells the time and runs the scheduler's timer. Nil means the
 	// system clock.
-	Clock Clock
+	Clock clock.Clock
 	// Dialer opens probe connections. Nil means a net.Dialer.
 	Dialer Dialer
 	// Allow lists the networks probes may connect to, checked on every
@@ -78,7 +79,7 @@ type ProberConfig struct {
 // concurrent use.
 type Prober struct {
 	concurrency int
-	clock       Clock
+	clock       clock.Clock
 	dialer      Dialer
 	log         logging.Logger
 	m           *proberMetrics
@@ -90,9 +91,9 @@ type Prober struct {
 	mu      sync.Mutex
 	rand    *rand.Rand
 	targets map[TargetKey]*target
-	queue   queue  // targets waiting for their next probe, soonest first
-	epoch   uint32 // counts Sets; a target's seen is the epoch of its last Set
-	timer   Timer  // wakes the scheduler when the soonest target is due
+	queue   queue       // targets waiting for their next probe, soonest first
+	epoch   uint32      // counts Sets; a target's seen is the epoch of its last Set
+	timer   clock.Timer // wakes the scheduler when the soonest target is due
 }
 
 // target is a Target and its probing state. Target and dial never change;
@@ -112,7 +113,7 @@ type target struct {
 func NewProber(cfg ProberConfig) *Prober {
 	p := &Prober{
 		concurrency: cfg.Concurrency,
-		clock:       orSystem(cfg.Clock),
+		clock:       clock.Or(cfg.Clock),
 		dialer:      allowDialer(cfg.Dialer, cfg.Allow),
 		log:         cfg.Logger,
 		onResult:    cfg.OnResult,
