@@ -133,10 +133,7 @@
 // or a client address. Nothing is logged per query.
 package upstream
 
-import (
-	"errors"
-	"time"
-)
+import "errors"
 
 // Errors of New and Exchange wrap one of these.
 var (
@@ -157,14 +154,3 @@ var (
 	// ErrMalformed is a reply that cannot be parsed.
 	ErrMalformed = errors.New("malformed reply")
 )
-
-// Clock tells the time to the cache and to Failback, so tests can move it.
-type Clock interface {
-	// Now returns the current time.
-	Now() time.Time
-}
-
-// systemClock is the Clock of a nil Config.Clock.
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
