@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/internal/clock"
 	"github.com/meridian-dns/meridian/internal/logging"
 	"github.com/meridian-dns/meridian/plugin/source"
 )
@@ -67,7 +68,9 @@ type Options struct {
 	// Logger receives clusters joining, leaving and changing state, and at
 	// Debug the errors of their watches. Nil discards them.
 	Logger logging.Logger
-	Now    func() time.Time
+	// Clock stamps Objects.Synced and times the API servers' liveness
+	// (StaleAfter, DownAfter). Nil means the system clock.
+	Clock clock.Clock
 }
 
 // Defaults of Options.
@@ -100,9 +103,7 @@ func (o *Options) setDefaults() {
 		o.Selector = labels.Everything()
 	}
 	o.Logger = logging.OrNop(o.Logger)
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Clock = clock.Or(o.Clock)
 }
 
 func (o *Options) namespaceSet() map[string]bool {

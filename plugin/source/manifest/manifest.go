@@ -75,6 +75,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meridian-dns/meridian/internal/clock"
 	"github.com/meridian-dns/meridian/internal/logging"
 	"github.com/meridian-dns/meridian/plugin/source"
 )
@@ -97,10 +98,10 @@ type Options struct {
 	// an object: clusters added, reloaded and removed, ignored fields, a
 	// root folder that cannot be listed. Nil discards it.
 	Logger logging.Logger
-	// Now returns the current time. It stamps Objects.Synced and is compared
-	// with file modification times, so it should be the wall clock of the
-	// file system. Nil means time.Now.
-	Now func() time.Time
+	// Clock stamps Objects.Synced and is compared with file modification
+	// times, so it should be the wall clock of the file system. Nil means
+	// the system clock.
+	Clock clock.Clock
 	// Selector picks the federated Services; the others are counted in
 	// Objects.Ignored. Nil picks every Service.
 	Selector labels.Selector
@@ -122,12 +123,9 @@ var _ source.Source = (*Source)(nil)
 // New returns a Source for the manifest folder dir. Nothing is read until
 // Run.
 func New(dir string, opts Options) *Source {
-	s := &Source{dir: dir, interval: opts.Interval, log: logging.OrNop(opts.Logger), now: opts.Now, selector: opts.Selector}
+	s := &Source{dir: dir, interval: opts.Interval, log: logging.OrNop(opts.Logger), now: clock.Or(opts.Clock).Now, selector: opts.Selector}
 	if s.interval <= 0 {
 		s.interval = DefaultInterval
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	return s
 }
