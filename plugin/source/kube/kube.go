@@ -49,7 +49,8 @@ type Options struct {
 	// StaleAfter is how long an API server may not answer before its
 	// cluster is stale (still served from its last state).
 	StaleAfter time.Duration
-	// DownAfter is how long before the cluster is down (not used).
+	// DownAfter is how long an API server may not answer before its
+	// cluster is down (its shards are no longer used in answers).
 	DownAfter time.Duration
 	// ProbeInterval is how often each API server's /readyz is checked.
 	ProbeInterval time.Duration
