@@ -75,7 +75,7 @@ type ProberConfig struct {
 }
 
 // Prober runs the active probes of a set of targets in the background (see
-// the package documentation) and keeps each target's state. It is safe for
+// "Probes" in docs/health.md) and keeps each target's state. It is safe for
 // concurrent use.
 type Prober struct {
 	concurrency int
