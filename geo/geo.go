@@ -40,11 +40,7 @@
 //go:generate go run ../hack/mmdbgen -o ../testdata/geoip/meridian-test-city.mmdb
 package geo
 
-import (
-	"errors"
-
-	"github.com/meridian-dns/meridian/internal/logging"
-)
+import "errors"
 
 var (
 	// ErrOpen is returned (wrapped) when the database file cannot be read
@@ -58,7 +54,3 @@ var (
 	// ErrStopped is returned by Reload after Stop.
 	ErrStopped = errors.New("geo: locator stopped")
 )
-
-// Logger is what geo logs through (CoreDNS's clog.P() satisfies it).
-// Nothing is logged per query.
-type Logger = logging.Logger

@@ -45,7 +45,7 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Logger receives load, reload and error messages, never one per query.
 	// Nil discards them.
-	Logger Logger
+	Logger logging.Logger
 }
 
 // defaultCacheSize is the cache size a zero Config.CacheSize asks for.
@@ -63,7 +63,7 @@ const (
 type Locator struct {
 	path     string
 	interval time.Duration
-	log      Logger
+	log      logging.Logger
 	m        *metrics
 	cache    *lru.Cache[netip.Prefix, Location] // nil when path is ""
 

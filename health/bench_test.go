@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/meridian-dns/meridian/internal/clock"
 )
 
 func BenchmarkHysteresisRecord(b *testing.B) {
@@ -73,7 +75,7 @@ func benchTargets(n int, interval time.Duration, addrs []netip.AddrPort) []Targe
 // BenchmarkProberSetUnchanged10k is a snapshot rebuild that hands the
 // Prober the same 10,000 targets again.
 func BenchmarkProberSetUnchanged10k(b *testing.B) {
-	p := NewProber(ProberConfig{Clock: newFakeClock()})
+	p := NewProber(ProberConfig{Clock: clock.NewFake(epoch)})
 	ts := benchTargets(10_000, 10*time.Second, []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:80")})
 	if err := p.Set(ts); err != nil {
 		b.Fatal(err)
@@ -85,7 +87,7 @@ func BenchmarkProberSetUnchanged10k(b *testing.B) {
 }
 
 func BenchmarkProberStatus(b *testing.B) {
-	p := NewProber(ProberConfig{Clock: newFakeClock()})
+	p := NewProber(ProberConfig{Clock: clock.NewFake(epoch)})
 	ts := benchTargets(10_000, 10*time.Second, []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:80")})
 	if err := p.Set(ts); err != nil {
 		b.Fatal(err)

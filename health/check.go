@@ -17,6 +17,20 @@ import (
 	"time"
 )
 
+// Errors of failing probes wrap one of these, or are the network's own.
+var (
+	// ErrNotAllowed is a probe connection to an address outside
+	// ProberConfig.Allow; it was not attempted (or closed at once).
+	ErrNotAllowed = errors.New("address not allowed for probes")
+	// ErrTimeout is a probe that did not finish within Spec.Timeout.
+	ErrTimeout = errors.New("probe timed out")
+	// ErrStatus is an HTTP answer whose status is outside
+	// Spec.ExpectLow-ExpectHigh.
+	ErrStatus = errors.New("unexpected HTTP status")
+	// ErrBody is an HTTP answer whose first 64 KiB lack Spec.Body.
+	ErrBody = errors.New("expected text not in body")
+)
+
 // maxBody is how much of an HTTP body is searched for Spec.Body.
 const maxBody = 64 << 10
 

@@ -12,101 +12,16 @@ import (
 	"time"
 )
 
-// fakeClock is a Clock whose time moves only when Advance says so. Timer
-// functions run in the goroutine that calls Advance, each at its own time.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	c      *fakeClock
-	when   time.Time
-	f      func()
-	active bool
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{c: c, when: c.now.Add(d), f: f, active: true}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (t *fakeTimer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := t.active
-	t.active = false
-	return was
-}
-
-func (t *fakeTimer) Reset(d time.Duration) bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := t.active
-	t.when, t.active = t.c.now.Add(d), true
-	return was
-}
-
-// Advance moves the time d forward, running the functions of the timers
-// that come due on the way, in order.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	end := c.now.Add(d)
-	c.mu.Unlock()
-	for {
-		c.mu.Lock()
-		var next *fakeTimer
-		for _, t := range c.timers {
-			if t.active && !t.when.After(end) && (next == nil || t.when.Before(next.when)) {
-				next = t
-			}
-		}
-		if next == nil {
-			c.now = end
-			c.mu.Unlock()
-			return
-		}
-		next.active = false
-		if next.when.After(c.now) {
-			c.now = next.when
-		}
-		c.mu.Unlock()
-		next.f()
-	}
-}
-
-// active returns how many timers are set.
-func (c *fakeClock) active() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, t := range c.timers {
-		if t.active {
-			n++
-		}
-	}
-	return n
-}
+// epoch is where the tests' fake clocks start.
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // testLogger records what is logged.
 type testLogger struct {
 	mu    sync.Mutex
 	lines []string
 }
+
+func (l *testLogger) Debugf(format string, args ...any) { l.add("D " + fmt.Sprintf(format, args...)) }
 
 func (l *testLogger) Infof(format string, args ...any) { l.add("I " + fmt.Sprintf(format, args...)) }
 

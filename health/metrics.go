@@ -3,6 +3,7 @@ package health
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-dns/meridian/internal/logging"
 	"github.com/meridian-dns/meridian/internal/promreg"
 )
 
@@ -39,7 +40,7 @@ func (c transitionCounters) count(up bool) {
 // registered). A registration that fails for another reason than an
 // earlier registration of the same metric is logged, and counting goes on
 // into unregistered counters.
-func newTransitions(reg prometheus.Registerer, log Logger, signal string) transitionCounters {
+func newTransitions(reg prometheus.Registerer, log logging.Logger, signal string) transitionCounters {
 	vec := register(reg, log, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Name: "health_transitions_total",
 		Help: "Shard health transitions after hysteresis, by signal (probe, passive) and new state (up, down).",
@@ -59,7 +60,7 @@ type proberMetrics struct {
 // newProberMetrics creates a Prober's collectors and registers them on reg
 // (nil: not registered), reusing collectors registered already, as after a
 // CoreDNS Corefile reload.
-func newProberMetrics(reg prometheus.Registerer, log Logger) *proberMetrics {
+func newProberMetrics(reg prometheus.Registerer, log logging.Logger) *proberMetrics {
 	probes := register(reg, log, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Name: "probes_total",
 		Help: "Active probes by check (tcp, http, https) and result (success, failure, timeout).",
@@ -87,7 +88,7 @@ func newProberMetrics(reg prometheus.Registerer, log Logger) *proberMetrics {
 
 // register registers c on reg through the shared helper; a failure is
 // logged and c counts unexported.
-func register[C prometheus.Collector](reg prometheus.Registerer, log Logger, c C) C {
+func register[C prometheus.Collector](reg prometheus.Registerer, log logging.Logger, c C) C {
 	c, err := promreg.Register(reg, c)
 	if err != nil {
 		log.Warningf("health: cannot register a metric, it is not exported: %v", err)

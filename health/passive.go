@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-dns/meridian/internal/clock"
 	"github.com/meridian-dns/meridian/internal/logging"
 )
 
@@ -21,9 +22,9 @@ type PassiveConfig struct {
 	// DefaultPassiveInterval.
 	Interval time.Duration
 	// Clock tells the time and arms the timer. Nil means the system clock.
-	Clock Clock
+	Clock clock.Clock
 	// Logger receives one line per transition. Nil discards them.
-	Logger Logger
+	Logger logging.Logger
 	// Registerer receives meridian_health_transitions_total{signal="passive"}.
 	// Nil means no metrics.
 	Registerer prometheus.Registerer
@@ -38,8 +39,8 @@ type PassiveConfig struct {
 // package documentation. It is safe for concurrent use.
 type Passive struct {
 	interval time.Duration
-	clock    Clock
-	log      Logger
+	clock    clock.Clock
+	log      logging.Logger
 	trans    transitionCounters
 	onDue    func()
 	base     time.Time // times below are offsets from base
@@ -47,7 +48,7 @@ type Passive struct {
 	mu     sync.Mutex
 	shards map[Key]*passiveShard
 	epoch  uint32        // counts Sweeps; a shard's seen is the epoch of its last Observe
-	timer  Timer         // the latest timer armed; nil before the first
+	timer  clock.Timer   // the latest timer armed; nil before the first
 	gen    uint64        // counts armings; a timer only acts if it is the latest
 	armed  bool          // timer is set to fire at due
 	due    time.Duration // when the armed timer fires
@@ -65,7 +66,7 @@ type passiveShard struct {
 func NewPassive(cfg PassiveConfig) *Passive {
 	p := &Passive{
 		interval: cfg.Interval,
-		clock:    orSystem(cfg.Clock),
+		clock:    clock.Or(cfg.Clock),
 		log:      cfg.Logger,
 		onDue:    cfg.OnDue,
 		shards:   make(map[Key]*passiveShard),

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-dns/meridian/internal/clock"
 	"github.com/meridian-dns/meridian/internal/promtest"
 )
 
@@ -26,12 +27,12 @@ type passiveStep struct {
 // when OnDue fired (since the start).
 func runPassive(t *testing.T, steps []passiveStep) []time.Duration {
 	t.Helper()
-	clock := newFakeClock()
-	start := clock.Now()
+	clk := clock.NewFake(epoch)
+	start := clk.Now()
 	var dues []time.Duration
-	p := NewPassive(PassiveConfig{Clock: clock, OnDue: func() { dues = append(dues, clock.Now().Sub(start)) }})
+	p := NewPassive(PassiveConfig{Clock: clk, OnDue: func() { dues = append(dues, clk.Now().Sub(start)) }})
 	for i, s := range steps {
-		clock.Advance(start.Add(s.at).Sub(clock.Now()))
+		clk.Set(start.Add(s.at))
 		fall := s.fall
 		if fall == 0 {
 			fall = 3
@@ -41,7 +42,7 @@ func runPassive(t *testing.T, steps []passiveStep) []time.Duration {
 			t.Errorf("step %d (%v %s ok=%v): up %v pending %v, want %v %v", i, s.at, s.shard, s.ok, up, pending, s.up, s.pending)
 		}
 	}
-	clock.Advance(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	return dues
 }
 
@@ -115,8 +116,8 @@ func TestPassive(t *testing.T) {
 // which is what makes it go down exactly (fall-1) intervals after the
 // signal went bad.
 func TestPassiveOnDueRebuild(t *testing.T) {
-	clock := newFakeClock()
-	start := clock.Now()
+	clk := clock.NewFake(epoch)
+	start := clk.Now()
 	reg := prometheus.NewPedanticRegistry()
 	log := &testLogger{}
 	k := Key{Cluster: "c1", Namespace: "ns", Name: "web"}
@@ -129,22 +130,22 @@ func TestPassiveOnDueRebuild(t *testing.T) {
 		p      *Passive
 		events []event
 	)
-	p = NewPassive(PassiveConfig{Interval: 100 * time.Millisecond, Clock: clock, Logger: log, Registerer: reg, OnDue: func() {
+	p = NewPassive(PassiveConfig{Interval: 100 * time.Millisecond, Clock: clk, Logger: log, Registerer: reg, OnDue: func() {
 		up, _ := p.Observe(k, ready, 2, 4)
-		events = append(events, event{clock.Now().Sub(start), up})
+		events = append(events, event{clk.Now().Sub(start), up})
 		p.Sweep()
 	}})
 	p.Observe(k, true, 2, 4)
 	p.Sweep()
-	clock.Advance(time.Second)
+	clk.Advance(time.Second)
 	ready = false
 	if up, pending := p.Observe(k, false, 2, 4); !up || !pending {
 		t.Fatalf("first bad observation: up %v pending %v, want true true", up, pending)
 	}
-	clock.Advance(time.Second)
+	clk.Advance(time.Second)
 	ready = true
 	p.Observe(k, true, 2, 4)
-	clock.Advance(time.Second)
+	clk.Advance(time.Second)
 	want := []event{{1300 * time.Millisecond, false}, {2100 * time.Millisecond, true}}
 	if !slices.Equal(events, want) {
 		t.Errorf("OnDue observations %v, want %v", events, want)
@@ -158,14 +159,14 @@ func TestPassiveOnDueRebuild(t *testing.T) {
 		!strings.Contains(lines[1], "c1/ns/web: down -> up, ready for 100ms") {
 		t.Errorf("log %q, want one line per transition", lines)
 	}
-	if n := clock.active(); n != 0 {
+	if n := clk.Pending(); n != 0 {
 		t.Errorf("%d timers left set, want 0", n)
 	}
 }
 
 func TestPassiveSweep(t *testing.T) {
-	clock := newFakeClock()
-	p := NewPassive(PassiveConfig{Clock: clock})
+	clk := clock.NewFake(epoch)
+	p := NewPassive(PassiveConfig{Clock: clk})
 	a, b := Key{Cluster: "c1", Name: "a"}, Key{Cluster: "c1", Name: "b"}
 	p.Observe(a, true, 2, 3)
 	p.Observe(b, true, 2, 3)
@@ -228,9 +229,9 @@ func TestPassiveSystemClock(t *testing.T) {
 // was not given, and that Judge and Record together go through the same
 // transitions as Observe.
 func TestPassiveJudgeRecord(t *testing.T) {
-	clock := newFakeClock()
+	clk := clock.NewFake(epoch)
 	dues := 0
-	p := NewPassive(PassiveConfig{Clock: clock, OnDue: func() { dues++ }})
+	p := NewPassive(PassiveConfig{Clock: clk, OnDue: func() { dues++ }})
 	a, b := Key{Cluster: "c1", Name: "a"}, Key{Cluster: "c1", Name: "b"}
 	p.Record([]Observation{p.Judge(a, true, 2, 2), p.Judge(b, true, 2, 2)})
 	if n := p.Len(); n != 2 {
@@ -238,7 +239,7 @@ func TestPassiveJudgeRecord(t *testing.T) {
 	}
 	// Judged twice without Record: the count does not move.
 	for range 2 {
-		clock.Advance(time.Second)
+		clk.Advance(time.Second)
 		if o := p.Judge(a, false, 2, 2); !o.Up() || !o.Pending() {
 			t.Fatalf("a judged bad without Record: up %v pending %v, want true true", o.Up(), o.Pending())
 		}
@@ -248,7 +249,7 @@ func TestPassiveJudgeRecord(t *testing.T) {
 	if n := p.Len(); n != 1 {
 		t.Fatalf("%d shards remembered after Record without b, want 1", n)
 	}
-	clock.Advance(time.Second) // past the due time of fall 2 (250 ms)
+	clk.Advance(time.Second) // past the due time of fall 2 (250 ms)
 	if dues != 1 {
 		t.Errorf("OnDue fired %d times, want 1", dues)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-dns/meridian/internal/clock"
 	"github.com/meridian-dns/meridian/internal/logging"
 )
 
@@ -51,7 +52,7 @@ type ProberConfig struct {
 	Concurrency int
 	// Clock tells the time and runs the scheduler's timer. Nil means the
 	// system clock.
-	Clock Clock
+	Clock clock.Clock
 	// Dialer opens probe connections. Nil means a net.Dialer.
 	Dialer Dialer
 	// Allow lists the networks probes may connect to, checked on every
@@ -61,7 +62,7 @@ type ProberConfig struct {
 	Allow []netip.Prefix
 	// Logger receives one line per transition and setup warnings. Nil
 	// discards them.
-	Logger Logger
+	Logger logging.Logger
 	// Registerer receives the probe metrics. Nil means no metrics.
 	Registerer prometheus.Registerer
 	// OnResult is called after every probe of a current target, from a
@@ -74,13 +75,13 @@ type ProberConfig struct {
 }
 
 // Prober runs the active probes of a set of targets in the background (see
-// the package documentation) and keeps each target's state. It is safe for
+// "Probes" in docs/health.md) and keeps each target's state. It is safe for
 // concurrent use.
 type Prober struct {
 	concurrency int
-	clock       Clock
+	clock       clock.Clock
 	dialer      Dialer
-	log         Logger
+	log         logging.Logger
 	m           *proberMetrics
 	onResult    func(Result)
 	base        time.Time     // times below are offsets from base
@@ -90,9 +91,9 @@ type Prober struct {
 	mu      sync.Mutex
 	rand    *rand.Rand
 	targets map[TargetKey]*target
-	queue   queue  // targets waiting for their next probe, soonest first
-	epoch   uint32 // counts Sets; a target's seen is the epoch of its last Set
-	timer   Timer  // wakes the scheduler when the soonest target is due
+	queue   queue       // targets waiting for their next probe, soonest first
+	epoch   uint32      // counts Sets; a target's seen is the epoch of its last Set
+	timer   clock.Timer // wakes the scheduler when the soonest target is due
 }
 
 // target is a Target and its probing state. Target and dial never change;
@@ -112,7 +113,7 @@ type target struct {
 func NewProber(cfg ProberConfig) *Prober {
 	p := &Prober{
 		concurrency: cfg.Concurrency,
-		clock:       orSystem(cfg.Clock),
+		clock:       clock.Or(cfg.Clock),
 		dialer:      allowDialer(cfg.Dialer, cfg.Allow),
 		log:         cfg.Logger,
 		onResult:    cfg.OnResult,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-dns/meridian/internal/clock"
 	"github.com/meridian-dns/meridian/internal/promtest"
 )
 
@@ -187,7 +188,7 @@ func TestProberLogsOncePerTransition(t *testing.T) {
 // TestProberStatus covers targets before their first probe and outside
 // the set, on a fake clock so no probe runs.
 func TestProberStatus(t *testing.T) {
-	p := NewProber(ProberConfig{Clock: newFakeClock()})
+	p := NewProber(ProberConfig{Clock: clock.NewFake(epoch)})
 	k := key("web", netip.MustParseAddrPort("127.0.0.1:9"))
 	if err := p.Set([]Target{{TargetKey: k, Spec: fastSpec(TCP)}}); err != nil {
 		t.Fatal(err)
@@ -228,7 +229,7 @@ func TestProberSetInvalid(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := NewProber(ProberConfig{Clock: newFakeClock()})
+			p := NewProber(ProberConfig{Clock: clock.NewFake(epoch)})
 			err := p.Set([]Target{tc.t})
 			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrSpec)) {
 				t.Errorf("Set: %v, want ok %v (or ErrSpec)", err, tc.ok)

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/meridian-dns/meridian/internal/clock"
 )
 
 // pipeDialer "connects" at once to nothing and reports each dial.
@@ -30,7 +32,7 @@ func nextOf(p *Prober, k TargetKey) time.Duration {
 // later ones follow at the interval ± 5%.
 func TestProberJitter(t *testing.T) {
 	const n, interval = 2000, 10 * time.Second
-	p := NewProber(ProberConfig{Clock: newFakeClock(), Rand: rand.New(rand.NewPCG(1, 2))})
+	p := NewProber(ProberConfig{Clock: clock.NewFake(epoch), Rand: rand.New(rand.NewPCG(1, 2))})
 	spec := fastSpec(TCP)
 	spec.Interval = interval
 	ts := make([]Target, n)
@@ -66,10 +68,10 @@ func TestProberJitter(t *testing.T) {
 // TestProberSchedule drives the scheduler with a fake clock: each probe
 // runs when due and not before, and a hundred targets share one timer.
 func TestProberSchedule(t *testing.T) {
-	clock := newFakeClock()
+	clk := clock.NewFake(epoch)
 	dials := make(chan string, 256)
 	rs := newResults()
-	p := startProber(t, ProberConfig{Clock: clock, Dialer: pipeDialer{dials}, OnResult: rs.add})
+	p := startProber(t, ProberConfig{Clock: clk, Dialer: pipeDialer{dials}, OnResult: rs.add})
 	spec := fastSpec(TCP)
 	spec.Interval = 10 * time.Second
 	ts := make([]Target, 100)
@@ -85,7 +87,7 @@ func TestProberSchedule(t *testing.T) {
 			first, k = next, tg.TargetKey
 		}
 	}
-	waitTimers(t, clock, 1)
+	waitTimers(t, clk, 1)
 	noDial := func() {
 		t.Helper()
 		select {
@@ -95,9 +97,9 @@ func TestProberSchedule(t *testing.T) {
 		}
 	}
 	noDial()
-	clock.Advance(first - time.Millisecond)
+	clk.Advance(first - time.Millisecond)
 	noDial()
-	clock.Advance(time.Millisecond)
+	clk.Advance(time.Millisecond)
 	select {
 	case a := <-dials:
 		if a != k.Addr.String() {
@@ -112,8 +114,8 @@ func TestProberSchedule(t *testing.T) {
 	if next := nextOf(p, k); next < first+spec.Interval*95/100 || next > first+spec.Interval*105/100 {
 		t.Errorf("next probe at %v, want %v + %v ± 5%%", next, first, spec.Interval)
 	}
-	waitTimers(t, clock, 1)
-	clock.Advance(spec.Interval * 11 / 10) // every target is due by then
+	waitTimers(t, clk, 1)
+	clk.Advance(spec.Interval * 11 / 10) // every target is due by then
 	got := map[string]int{}
 	for len(got) < len(ts) {
 		select {
@@ -125,13 +127,13 @@ func TestProberSchedule(t *testing.T) {
 	}
 }
 
-// waitTimers waits until clock has n timers set, or fails t.
-func waitTimers(t *testing.T, clock *fakeClock, n int) {
+// waitTimers waits until clk has n timers set, or fails t.
+func waitTimers(t *testing.T, clk *clock.Fake, n int) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Second)
-	for clock.active() != n {
+	for clk.Pending() != n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d timers set, want %d", clock.active(), n)
+			t.Fatalf("%d timers set, want %d", clk.Pending(), n)
 		}
 		time.Sleep(time.Millisecond)
 	}

@@ -1,10 +1,11 @@
-// Package logging holds the logger interface Meridian's libraries (geo,
-// health, upstream) log through, so each takes CoreDNS's clog.P() or a
-// test's logger without importing CoreDNS.
+// Package logging holds the one logger interface Meridian's packages log
+// through (geo, health, plugin/upstream and the sources), so each takes
+// CoreDNS's clog.P() or a test's logger without importing CoreDNS.
 package logging
 
-// Logger is what a library logs through; CoreDNS's clog.P() satisfies it.
-// Libraries log state changes, never once per query or probe.
+// Logger is what a package logs through; CoreDNS's clog.P() satisfies it.
+// Packages log state changes at Info or Warning, never once per query or
+// probe; Debug is for what an operator chasing a problem may want to see.
 type Logger interface {
 	Debugf(format string, args ...any)
 	Infof(format string, args ...any)

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/internal/clock"
 	"github.com/meridian-dns/meridian/internal/logging"
 	"github.com/meridian-dns/meridian/plugin/model"
 	"github.com/meridian-dns/meridian/plugin/source"
@@ -47,8 +48,9 @@ type Config struct {
 	// Settle is how long the loop waits after a change for more changes
 	// before it builds; 0 means DefaultSettle.
 	Settle time.Duration
-	// Now is the clock of the build time; nil means time.Now.
-	Now func() time.Time
+	// Clock tells the build time, and the health trackers' time when their
+	// configuration names no clock; nil means the system clock.
+	Clock clock.Clock
 	// Passive configures the passive tracker; its OnDue is the loop's.
 	Passive health.PassiveConfig
 	// Prober configures the prober; its OnResult is the loop's. Nil
@@ -89,17 +91,21 @@ func New(cfg Config) *Pipeline {
 	if cfg.Settle <= 0 {
 		cfg.Settle = DefaultSettle
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Clock = clock.Or(cfg.Clock)
 	cfg.Logger = logging.OrNop(cfg.Logger)
 	p := &Pipeline{cfg: cfg, wake: make(chan struct{}, 1)}
 	p.inbox = newInbox(p.Wake, cfg.OnError)
 	pc := cfg.Passive
 	pc.OnDue = p.Wake
+	if pc.Clock == nil {
+		pc.Clock = cfg.Clock
+	}
 	p.passive = health.NewPassive(pc)
 	if cfg.Prober != nil {
 		prc := *cfg.Prober
+		if prc.Clock == nil {
+			prc.Clock = cfg.Clock
+		}
 		prc.OnResult = func(r health.Result) {
 			if r.Changed {
 				p.Wake()
@@ -166,7 +172,7 @@ func (p *Pipeline) wait(ctx context.Context) bool {
 func (p *Pipeline) Rebuild() *model.Snapshot {
 	// Read before gathering: a source reports synced after its updates.
 	synced := p.cfg.Synced == nil || p.cfg.Synced()
-	in, version, ph := p.inbox.gather(synced, p.cfg.Now())
+	in, version, ph := p.inbox.gather(synced, p.cfg.Clock.Now())
 	if ph != loaded && !synced && p.cfg.Synced() {
 		// The first load completed during this build: build once more,
 		// so that the next change is counted as one.

@@ -11,8 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// cacheKey names the replies that may answer a request: see "Cache" in the
-// package doc.
+// cacheKey names the replies that may answer a request: see "Cache" in
+// docs/upstream.md.
 type cacheKey struct {
 	name   string // lower-cased
 	qtype  uint16
@@ -125,7 +125,7 @@ func (c *cache) remove(k cacheKey) {
 }
 
 // storable reports whether r, the reply to req, may be cached at all: see
-// "Cache" in the package doc. The TTL is prepare's business.
+// "Cache" in docs/upstream.md. The TTL is prepare's business.
 func storable(req, r *dns.Msg) bool {
 	if r.Truncated || !sameQuestion(r, req) {
 		return false

@@ -7,6 +7,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-dns/meridian/internal/clock"
 	"github.com/meridian-dns/meridian/internal/promtest"
 )
 
@@ -129,10 +130,10 @@ func TestCacheRules(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := startServer(t, serve(tt.fill))
-			clock := newFakeClock()
-			u := newUpstream(t, Config{CacheSize: 16, MaxTTL: tt.maxTTL, Clock: clock}, s.addr)
+			clk := clock.NewFake(epoch)
+			u := newUpstream(t, Config{CacheSize: 16, MaxTTL: tt.maxTTL, Clock: clk}, s.addr)
 			mustExchange(t, u, tt.first)
-			clock.Advance(tt.advance)
+			clk.Advance(tt.advance)
 			mustExchange(t, u, tt.second)
 			if got := s.calls(); got != tt.calls {
 				t.Errorf("upstream saw %d queries, want %d", got, tt.calls)
@@ -149,11 +150,11 @@ func TestCacheHitReply(t *testing.T) {
 		}
 		negative(dns.RcodeSuccess, soaTTL300Min30)(r, m)
 	}))
-	clock := newFakeClock()
-	u := newUpstream(t, Config{CacheSize: 16, Clock: clock}, s.addr)
+	clk := clock.NewFake(epoch)
+	u := newUpstream(t, Config{CacheSize: 16, Clock: clk}, s.addr)
 	mustExchange(t, u, query("www.example.org.", dns.TypeA))
 	mustExchange(t, u, query("www.example.org.", dns.TypeAAAA))
-	clock.Advance(20*time.Second + 700*time.Millisecond)
+	clk.Advance(20*time.Second + 700*time.Millisecond)
 
 	req := query("WWW.example.org.", dns.TypeA)
 	req.Id, req.RecursionDesired = 777, true
@@ -278,8 +279,8 @@ func TestCacheMetricsAndBound(t *testing.T) {
 		})
 	}))
 	reg := prometheus.NewPedanticRegistry()
-	clock := newFakeClock()
-	u := newUpstream(t, Config{CacheSize: 2, Clock: clock, Registerer: reg}, s.addr)
+	clk := clock.NewFake(epoch)
+	u := newUpstream(t, Config{CacheSize: 2, Clock: clk, Registerer: reg}, s.addr)
 	for _, name := range []string{"a.example.org.", "b.example.org.", "a.example.org.", "c.example.org.", "b.example.org."} {
 		mustExchange(t, u, query(name, dns.TypeA))
 	}
@@ -288,7 +289,7 @@ func TestCacheMetricsAndBound(t *testing.T) {
 		"meridian_upstream_cache_misses_total": 4, // a b c, and b evicted by c
 		"meridian_upstream_cache_entries":      2,
 	})
-	clock.Advance(time.Minute)
+	clk.Advance(time.Minute)
 	mustExchange(t, u, query("c.example.org.", dns.TypeA)) // expired: removed, then stored again
 	promtest.Check(t, reg, map[string]float64{
 		"meridian_upstream_cache_misses_total": 5,

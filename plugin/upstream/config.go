@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-dns/meridian/internal/clock"
 	"github.com/meridian-dns/meridian/internal/logging"
 )
 
@@ -41,8 +42,9 @@ type Config struct {
 	// lives. Zero means 300s.
 	MaxTTL time.Duration
 	// Clock tells the time to the cache and to Failback. Nil means the
+	// system clock. Timeout and Total are socket deadlines, always on the
 	// system clock.
-	Clock Clock
+	Clock clock.Clock
 	// Dial opens the connection of one attempt, with network "udp" or
 	// "tcp". Nil means a net.Dialer. ctx carries the attempt's deadline.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
@@ -50,7 +52,7 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Logger receives changes of the starting server, never one line per
 	// query. Nil discards them.
-	Logger Logger
+	Logger logging.Logger
 }
 
 // Defaults of the zero Config fields.
@@ -106,9 +108,7 @@ func (c Config) validate() (settings, error) {
 	if s.MaxTTL < time.Second {
 		return s, fmt.Errorf("%w: max TTL %v is under 1s", ErrConfig, c.MaxTTL)
 	}
-	if s.Clock == nil {
-		s.Clock = systemClock{}
-	}
+	s.Clock = clock.Or(s.Clock)
 	s.Logger = logging.OrNop(s.Logger)
 	if s.Dial == nil {
 		var d net.Dialer

@@ -8,6 +8,26 @@ import (
 	"syscall"
 )
 
+// Errors of New and Exchange wrap one of these.
+var (
+	// ErrConfig is returned (wrapped) by New for an invalid Config.
+	ErrConfig = errors.New("upstream: invalid config")
+	// ErrMetrics is returned (wrapped) by New when a metric cannot be
+	// registered for a reason other than being registered already.
+	ErrMetrics = errors.New("upstream: cannot register metrics")
+	// ErrRequest is returned (wrapped) by Exchange for a request that is
+	// not a query with exactly one question, or cannot be packed.
+	ErrRequest = errors.New("upstream: invalid request")
+	// ErrUnreachable is wrapped by the *Error of an Exchange in which no
+	// server gave a usable reply.
+	ErrUnreachable = errors.New("upstream: no server answered")
+	// ErrMismatch is a reply whose ID, question, opcode or client subnet
+	// does not match the query's, or that is not a response.
+	ErrMismatch = errors.New("reply does not match the query")
+	// ErrMalformed is a reply that cannot be parsed.
+	ErrMalformed = errors.New("malformed reply")
+)
+
 // Error is the error of an Exchange in which no server gave a usable
 // reply. errors.Is finds ErrUnreachable in it, and each attempt's error.
 type Error struct {

@@ -11,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-dns/meridian/internal/clock"
 	"github.com/meridian-dns/meridian/internal/promtest"
 )
 
@@ -101,9 +102,9 @@ func TestFailback(t *testing.T) {
 	var up atomic.Bool
 	first := startServer(t, switchable(&up, reply(dns.RcodeSuccess, "www.example.org. 60 IN A 192.0.2.1")))
 	second := startServer(t, reply(dns.RcodeSuccess, "www.example.org. 60 IN A 192.0.2.2"))
-	clock := newFakeClock()
+	clk := clock.NewFake(epoch)
 	log := &testLogger{}
-	u := newUpstream(t, Config{Clock: clock, Logger: log, Failback: 30 * time.Second}, first.addr, second.addr)
+	u := newUpstream(t, Config{Clock: clk, Logger: log, Failback: 30 * time.Second}, first.addr, second.addr)
 	q := query("www.example.org.", dns.TypeA)
 
 	steps := []struct {
@@ -123,7 +124,7 @@ func TestFailback(t *testing.T) {
 	}
 	for _, s := range steps {
 		up.Store(s.up)
-		clock.Advance(s.advance)
+		clk.Advance(s.advance)
 		f, sec := first.calls(), second.calls()
 		r := mustExchange(t, u, q)
 		if a, ok := r.Answer[0].(*dns.A); !ok || a.A.String() != s.want {

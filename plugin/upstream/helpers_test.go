@@ -13,27 +13,8 @@ import (
 	"github.com/miekg/dns"
 )
 
-// fakeClock is a Clock whose time moves only when Advance says so.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// epoch is where the tests' fake clocks start.
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // testLogger records what is logged.
 type testLogger struct {
@@ -41,6 +22,7 @@ type testLogger struct {
 	lines []string
 }
 
+func (l *testLogger) Debugf(format string, args ...any)   { l.add("D " + fmt.Sprintf(format, args...)) }
 func (l *testLogger) Infof(format string, args ...any)    { l.add("I " + fmt.Sprintf(format, args...)) }
 func (l *testLogger) Warningf(format string, args ...any) { l.add("W " + fmt.Sprintf(format, args...)) }
 

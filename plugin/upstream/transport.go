@@ -127,7 +127,7 @@ func readOne(conn net.Conn, network string) (*dns.Msg, error) {
 }
 
 // check returns nil when r answers req sent under id: see "Matching
-// replies" in the package doc.
+// replies" in docs/upstream.md.
 func check(r *dns.Msg, id uint16, req *dns.Msg) error {
 	switch {
 	case !r.Response:

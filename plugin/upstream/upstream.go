@@ -1,3 +1,13 @@
+// Package upstream sends queries of the federated zone to the authoritative
+// Meridian servers, one at a time with failover, and caches the replies
+// that do not depend on the client's subnet. It is the client half of the
+// resolver role: a Meridian instance beside a member cluster's CoreDNS
+// forwards names it does not answer itself, and resolves the CNAME targets
+// it hands out, through an Upstream. It imports neither CoreDNS nor
+// anything else under plugin/.
+//
+// How it fails over, matches replies, times out, reports failures (RFC 8914
+// Extended DNS Errors) and caches is told in docs/upstream.md.
 package upstream
 
 import (
@@ -47,9 +57,9 @@ func New(cfg Config) (*Upstream, error) {
 }
 
 // Exchange returns the reply to req: from the cache when a fresh entry
-// answers it, else from the first server that gives a final reply (see the
-// package doc). The reply has req's ID and belongs to the caller; req is
-// not modified. When every server that answered said SERVFAIL or REFUSED,
+// answers it, else from the first server that gives a final reply (see
+// docs/upstream.md). The reply has req's ID and belongs to the caller; req
+// is not modified. When every server that answered said SERVFAIL or REFUSED,
 // the last such reply is returned with a nil error. When no server gave a
 // usable reply the error is an *Error wrapping ErrUnreachable, which
 // ServFail turns into a reply. A req that is not a query with one question

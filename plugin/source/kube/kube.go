@@ -19,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/internal/clock"
+	"github.com/meridian-dns/meridian/internal/logging"
 	"github.com/meridian-dns/meridian/plugin/source"
 )
 
@@ -29,13 +31,6 @@ var (
 	// ErrKubeconfig is a kubeconfig that cannot be read or used.
 	ErrKubeconfig = errors.New("bad kubeconfig")
 )
-
-// Logger is what the source logs through (CoreDNS's clog.P() satisfies it).
-type Logger interface {
-	Debugf(format string, args ...any)
-	Infof(format string, args ...any)
-	Warningf(format string, args ...any)
-}
 
 // Options configure the source. Zero durations take the defaults below.
 type Options struct {
@@ -54,7 +49,8 @@ type Options struct {
 	// StaleAfter is how long an API server may not answer before its
 	// cluster is stale (still served from its last state).
 	StaleAfter time.Duration
-	// DownAfter is how long before the cluster is down (not used).
+	// DownAfter is how long an API server may not answer before its
+	// cluster is down (its shards are no longer used in answers).
 	DownAfter time.Duration
 	// ProbeInterval is how often each API server's /readyz is checked.
 	ProbeInterval time.Duration
@@ -67,8 +63,12 @@ type Options struct {
 	// held in memory as full API objects, so syncing every cluster of a
 	// large federation at once multiplies the peak memory.
 	ParallelSyncs int
-	Logger        Logger
-	Now           func() time.Time
+	// Logger receives clusters joining, leaving and changing state, and at
+	// Debug the errors of their watches. Nil discards them.
+	Logger logging.Logger
+	// Clock stamps Objects.Synced and times the API servers' liveness
+	// (StaleAfter, DownAfter). Nil means the system clock.
+	Clock clock.Clock
 }
 
 // Defaults of Options.
@@ -98,12 +98,8 @@ func (o *Options) setDefaults() {
 	if o.Selector == nil {
 		o.Selector = labels.Everything()
 	}
-	if o.Logger == nil {
-		o.Logger = discard{}
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Logger = logging.OrNop(o.Logger)
+	o.Clock = clock.Or(o.Clock)
 }
 
 func (o *Options) namespaceSet() map[string]bool {
@@ -258,9 +254,3 @@ func (s *Source) stopAll() {
 		delete(s.members, name)
 	}
 }
-
-type discard struct{}
-
-func (discard) Debugf(string, ...any)   {}
-func (discard) Infof(string, ...any)    {}
-func (discard) Warningf(string, ...any) {}

@@ -108,7 +108,7 @@ func (m *member) kick() {
 // caches hold them now, with the change time and fingerprint of those it
 // keeps.
 func (m *member) Objects() source.Objects {
-	objs := source.Objects{Synced: m.opts.Now()}
+	objs := source.Objects{Synced: m.opts.Clock.Now()}
 	var kept []*object
 	for _, x := range m.nodes.GetStore().List() {
 		if o := x.(*object); o.node != nil {
@@ -147,7 +147,7 @@ func (m *member) Objects() source.Objects {
 func (m *member) liveness(ctx context.Context) {
 	t := time.NewTicker(m.opts.ProbeInterval)
 	defer t.Stop()
-	lastOK, state := m.opts.Now(), health.Up
+	lastOK, state := m.opts.Clock.Now(), health.Up
 	for {
 		select {
 		case <-ctx.Done():
@@ -157,7 +157,7 @@ func (m *member) liveness(ctx context.Context) {
 		pctx, cancel := context.WithTimeout(ctx, m.opts.ProbeInterval)
 		_, err := m.client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(pctx)
 		cancel()
-		now := m.opts.Now()
+		now := m.opts.Clock.Now()
 		if err == nil {
 			lastOK = now
 		}

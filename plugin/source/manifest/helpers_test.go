@@ -10,15 +10,10 @@ import (
 	"testing"
 	"time"
 
-	clog "github.com/coredns/coredns/plugin/pkg/log"
-
 	"github.com/meridian-dns/meridian/health"
 	"github.com/meridian-dns/meridian/plugin/source"
 	"github.com/meridian-dns/meridian/plugin/source/manifest"
 )
-
-// CoreDNS's plugin logger is the Logger the plugin passes in.
-var _ manifest.Logger = clog.NewWithPlugin("meridian")
 
 // event is one call the fake sink received.
 type event struct {
@@ -114,6 +109,7 @@ func start(t *testing.T, dir string, opts manifest.Options) *fakeSink {
 // testLogger sends the source's messages to the test log.
 type testLogger struct{ t *testing.T }
 
+func (l testLogger) Debugf(f string, a ...any)   { l.t.Logf("DEBUG "+f, a...) }
 func (l testLogger) Infof(f string, a ...any)    { l.t.Logf("INFO "+f, a...) }
 func (l testLogger) Warningf(f string, a ...any) { l.t.Logf("WARNING "+f, a...) }
 

@@ -75,6 +75,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meridian-dns/meridian/internal/clock"
+	"github.com/meridian-dns/meridian/internal/logging"
 	"github.com/meridian-dns/meridian/plugin/source"
 )
 
@@ -88,26 +90,18 @@ var (
 	ErrNoFolder = errors.New("no manifest folder")
 )
 
-// Logger receives what the source has to say that is not an error about
-// an object: clusters added, reloaded and removed, ignored fields, a root
-// folder that cannot be listed. CoreDNS's clog.P (from clog.NewWithPlugin)
-// satisfies it.
-type Logger interface {
-	Infof(format string, args ...any)
-	Warningf(format string, args ...any)
-}
-
 // Options configures a Source. The zero value is ready to use.
 type Options struct {
 	// Interval is the poll period. Zero means DefaultInterval (250 ms).
 	Interval time.Duration
-	// Logger receives informational messages and warnings. Nil discards
-	// them.
-	Logger Logger
-	// Now returns the current time. It stamps Objects.Synced and is compared
-	// with file modification times, so it should be the wall clock of the
-	// file system. Nil means time.Now.
-	Now func() time.Time
+	// Logger receives what the source has to say that is not an error about
+	// an object: clusters added, reloaded and removed, ignored fields, a
+	// root folder that cannot be listed. Nil discards it.
+	Logger logging.Logger
+	// Clock stamps Objects.Synced and is compared with file modification
+	// times, so it should be the wall clock of the file system. Nil means
+	// the system clock.
+	Clock clock.Clock
 	// Selector picks the federated Services; the others are counted in
 	// Objects.Ignored. Nil picks every Service.
 	Selector labels.Selector
@@ -118,7 +112,7 @@ type Options struct {
 type Source struct {
 	dir      string
 	interval time.Duration
-	log      Logger
+	log      logging.Logger
 	now      func() time.Time
 	selector labels.Selector
 	synced   atomic.Bool
@@ -129,15 +123,9 @@ var _ source.Source = (*Source)(nil)
 // New returns a Source for the manifest folder dir. Nothing is read until
 // Run.
 func New(dir string, opts Options) *Source {
-	s := &Source{dir: dir, interval: opts.Interval, log: opts.Logger, now: opts.Now, selector: opts.Selector}
+	s := &Source{dir: dir, interval: opts.Interval, log: logging.OrNop(opts.Logger), now: clock.Or(opts.Clock).Now, selector: opts.Selector}
 	if s.interval <= 0 {
 		s.interval = DefaultInterval
-	}
-	if s.log == nil {
-		s.log = discard{}
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	return s
 }
@@ -168,9 +156,3 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		}
 	}
 }
-
-// discard is the Logger used when none is given.
-type discard struct{}
-
-func (discard) Infof(string, ...any)    {}
-func (discard) Warningf(string, ...any) {}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/internal/clock"
 	"github.com/meridian-dns/meridian/plugin/source"
 	"github.com/meridian-dns/meridian/plugin/source/manifest"
 )
@@ -30,7 +31,7 @@ func TestInitialLoad(t *testing.T) {
 		"us-east1-b/sub/svc.yaml": serviceYAML("default", "nope", "192.0.2.9"),
 	})
 	synced := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
-	sink := start(t, dir, manifest.Options{Now: func() time.Time { return synced }})
+	sink := start(t, dir, manifest.Options{Clock: clock.NewFake(synced)})
 
 	want := map[string]objectCounts{
 		"us-east1-b": {Nodes: 2, Services: 1, Slices: 1, Ready: 2},

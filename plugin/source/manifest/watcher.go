@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/internal/logging"
 	"github.com/meridian-dns/meridian/plugin/source"
 )
 
@@ -17,7 +18,7 @@ import (
 type watcher struct {
 	dir      string
 	sink     source.Sink
-	log      Logger
+	log      logging.Logger
 	now      func() time.Time
 	selector labels.Selector
 	clusters map[string]*cluster
