@@ -108,8 +108,9 @@ func checkKind(p *Policy, ann map[string]string) (Problem, bool) {
 
 // CheckDefaults reports a Corefile default policy whose kind lacks its
 // list: policy failover with no failover line, or weighted with no weight
-// above 0. Parse would answer every service closest, and report it as a
-// Problem of every annotated one.
+// above 0. Services without annotations would keep that kind (and be
+// answered as closest), and Parse would report it as a Problem of every
+// annotated one.
 func CheckDefaults(def Policy) error {
 	name, more := lacking(&def)
 	if name == "" {

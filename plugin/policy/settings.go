@@ -154,8 +154,8 @@ var keys = func() (k [len(settings)]string) {
 	return k
 }()
 
-// Settings returns the per-service settings, in the order Parse applies
-// them.
+// Settings returns a copy of the per-service settings, in the order Parse
+// applies them.
 func Settings() []Setting {
 	s := settings
 	return s[:]
