@@ -89,6 +89,9 @@ func parse(c *caddy.Controller) (*Config, error) {
 			return nil, fmt.Errorf("%s:%d - Error during parsing: %s: only for role %s, and this block is role %s", l.file, l.line, l.name, r, cfg.Role)
 		}
 	}
+	if err := checkDefaults(cfg); err != nil {
+		return nil, c.Err(err.Error())
+	}
 	if cfg.Role == Resolver {
 		if err := checkResolver(cfg); err != nil {
 			return nil, c.Errf("role resolver: %v", err)

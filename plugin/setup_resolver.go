@@ -9,6 +9,8 @@ import (
 
 	"github.com/coredns/caddy"
 	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/plugin/policy"
 )
 
 // resolverProperties are the lines of the block that choose the role and
@@ -79,7 +81,8 @@ var resolverProperties = map[string]property{
 
 // roleOnly names the properties that mean something in one role only; a
 // block of the other role that sets one is an error, not a silent no-op.
-var roleOnly = map[string]Role{
+// The per-service settings' lines are added from their Roles.
+var roleOnly = withSettingRoles(map[string]Role{
 	"ns":                Authoritative,
 	"hostmaster":        Authoritative,
 	"ttl":               Authoritative,
@@ -88,12 +91,6 @@ var roleOnly = map[string]Role{
 	"geoip":             Authoritative,
 	"geoip_cache":       Authoritative,
 	"default_regions":   Authoritative,
-	"shards":            Authoritative,
-	"spill":             Authoritative,
-	"probe":             Authoritative,
-	"probe_interval":    Authoritative,
-	"probe_timeout":     Authoritative,
-	"probe_expect":      Authoritative,
 	"probe_concurrency": Authoritative,
 	"probe_networks":    Authoritative,
 	"local_cluster":     Resolver,
@@ -103,6 +100,20 @@ var roleOnly = map[string]Role{
 	"cluster_domain":    Resolver,
 	"local_answer":      Resolver,
 	"local_ttl":         Resolver,
+})
+
+// withSettingRoles adds to only the lines of the per-service settings that
+// one role alone reads.
+func withSettingRoles(only map[string]Role) map[string]Role {
+	for _, s := range policy.Settings() {
+		switch s.Roles {
+		case policy.Authoritative:
+			only[s.Corefile] = Authoritative
+		case policy.Resolver:
+			only[s.Corefile] = Resolver
+		}
+	}
+	return only
 }
 
 // parseUpstream reads upstream servers: each argument is one address or a

@@ -124,11 +124,11 @@ func TestParse(t *testing.T) {
 			}
 		}},
 		{name: "bad probe check", input: "meridian {\nfederation f\nprobe icmp\n}", wantErr: `want "probe off|tcp|http|https [PORT|PORT_NAME] [PATH]"`},
-		{name: "bad probe path", input: "meridian {\nfederation f\nprobe http 80 healthz\n}", wantErr: "does not start with /"},
-		{name: "bad spill", input: "meridian {\nfederation f\nspill 150\n}", wantErr: `"150" is not a share`},
+		{name: "bad probe path", input: "meridian {\nfederation f\nprobe http 80 healthz\n}", wantErr: `"healthz" is not a path that starts with /`},
+		{name: "bad spill", input: "meridian {\nfederation f\nspill 150\n}", wantErr: `"150" is not a percentage from 0 to 100`},
 		{name: "bad fraction", input: "meridian {\nfederation f\nmin_ready_fraction 1.5\n}", wantErr: "want \"min_ready_fraction"},
 		{name: "bad network", input: "meridian {\nfederation f\nprobe_networks 127.0.0.1\n}", wantErr: `bad network "127.0.0.1"`},
-		{name: "bad expect", input: "meridian {\nfederation f\nprobe_expect 600\n}", wantErr: "not a status range"},
+		{name: "bad expect", input: "meridian {\nfederation f\nprobe_expect 600\n}", wantErr: `"600" is not an HTTP status range`},
 		{name: "timeout above interval", input: "meridian {\nfederation f\nprobe_interval 1s\nprobe_timeout 2s\n}", wantErr: "probe settings"},
 		{name: "rise zero", input: "meridian {\nfederation f\nrise 0\n}", wantErr: `want "rise N"`},
 		{name: "default selector", input: "meridian {\nfederation f\n}", check: func(t *testing.T, c *Config) {

@@ -5,34 +5,6 @@ import (
 	"strings"
 )
 
-// setting is one annotation: set parses v into p, or returns an error
-// wrapping ErrValue and leaves p as it was.
-type setting struct {
-	key string
-	set func(p *Policy, v string) error
-}
-
-// settings are the annotations Parse reads, in the order it applies them.
-var settings = [...]setting{
-	{AnnPolicy, setKind},
-	{AnnShards, setShards},
-	{AnnFailover, setFailover},
-	{AnnWeights, setWeights},
-	{AnnMinReady, setMinReady},
-	{AnnMinReadyFraction, setMinReadyFraction},
-	{AnnSpill, setSpill},
-	{AnnRise, setRise},
-	{AnnFall, setFall},
-	{AnnProbe, setProbe},
-	{AnnProbePort, setProbePort},
-	{AnnProbePath, setProbePath},
-	{AnnProbeHost, setProbeHost},
-	{AnnProbeInterval, setProbeInterval},
-	{AnnProbeTimeout, setProbeTimeout},
-	{AnnProbeExpect, setProbeExpect},
-	{AnnProbeBody, setProbeBody},
-}
-
 // applied is a set of settings, by index in settings.
 type applied uint32
 
@@ -44,17 +16,19 @@ func (a applied) has(key string) bool {
 // probeSettings is the set of the settings that change Policy.Probe.
 func probeSettings() applied {
 	var a applied
-	for i := range settings {
-		if k := settings[i].key; k == AnnRise || k == AnnFall || strings.HasPrefix(k, AnnProbe) {
+	for i, k := range keys {
+		if k == AnnRise || k == AnnFall || strings.HasPrefix(k, AnnProbe) {
 			a |= 1 << i
 		}
 	}
 	return a
 }
 
+// settingIndex returns the index in settings of an annotation key, Prefix
+// included, or -1.
 func settingIndex(key string) int {
-	for i := range settings {
-		if settings[i].key == key {
+	for i, k := range keys {
+		if k == key {
 			return i
 		}
 	}
@@ -64,29 +38,13 @@ func settingIndex(key string) int {
 // Parse reads the policy of a service from its (merged) annotations over
 // def, the Corefile's defaults. It reads every key under exactly Prefix
 // ("federation.meridian.dev/x" is not under it) and ignores the others.
-//
-//	annotation          value                                 sets
-//	policy              closest|failover|weighted|roundrobin  Kind
-//	shards              1-64                                  Shards
-//	failover            "a, b": 1-32 cluster or region names  Failover
-//	weights             "a=3, b=1": cluster=0-1000000         Weights
-//	min-ready           1-1048576                             MinReady
-//	min-ready-fraction  0.5 or 50% (0-1)                      MinReadyFraction
-//	spill               10 or 10% (0-100 percent)             Spill (0-1)
-//	rise, fall          1-100                                 Probe.Rise, Probe.Fall
-//	probe               off|tcp|http|https                    Probe.Check
-//	probe-port          1-65535 or a Service port name        Probe.Port or ProbePortName
-//	probe-path          /path, printable, at most 1024 bytes  Probe.Path
-//	probe-host          a host name                           Probe.Host
-//	probe-interval      a Go duration, 1s-1h                  Probe.Interval
-//	probe-timeout       a Go duration, above 0, at most 1h    Probe.Timeout
-//	probe-expect        200-399 or 204                        Probe.ExpectLow, ExpectHigh
-//	probe-body          at most 256 bytes                     Probe.Body
+// Settings lists the keys, their values and the order they are applied in.
 //
 // Names and keywords are case-insensitive and stored in lower case.
 // A key under Prefix that is not listed is a Problem wrapping ErrUnknown;
-// a value that does not parse is a Problem wrapping ErrValue, and that
-// setting keeps def's value. Then the settings are checked together:
+// a value that does not parse is a Problem wrapping ErrValue that says the
+// setting's Want, and that setting keeps def's value. Then the settings
+// are checked together:
 //
 //   - policy failover with an empty failover list, or weighted with no
 //     weight above 0, is a Problem and the service is answered closest;
@@ -103,13 +61,14 @@ func Parse(ann map[string]string, def Policy) (Policy, []Problem) {
 	p := def
 	var probs []Problem
 	var ok applied
-	for i, s := range settings {
-		v, found := ann[s.key]
+	for i := range settings {
+		s := &settings[i]
+		v, found := ann[keys[i]]
 		if !found {
 			continue
 		}
-		if err := s.set(&p, v); err != nil {
-			probs = append(probs, Problem{Annotation: s.key, Value: v, Err: err})
+		if s.Set(&p, v) != nil {
+			probs = append(probs, Problem{Annotation: keys[i], Value: v, Err: s.valueError()})
 			continue
 		}
 		ok |= 1 << i
@@ -133,21 +92,45 @@ func Parse(ann map[string]string, def Policy) (Policy, []Problem) {
 // no weight above 0, closest. The problem is reported on the policy
 // annotation, or on the list's when the policy came from the defaults.
 func checkKind(p *Policy, ann map[string]string) (Problem, bool) {
-	var list, why string
-	switch {
-	case p.Kind == Failover && len(p.Failover) == 0:
-		list, why = AnnFailover, "policy failover needs a usable "+AnnFailover+" list"
-	case p.Kind == Weighted && !anyWeight(p.Weights):
-		list, why = AnnWeights, "policy weighted needs a usable "+AnnWeights+" list with a weight above 0"
-	default:
+	name, more := lacking(p)
+	if name == "" {
 		return Problem{}, false
 	}
+	list := Prefix + name
+	why := "policy " + p.Kind.String() + " needs a usable " + list + " list" + more
 	p.Kind = Closest
 	key := AnnPolicy
 	if _, set := ann[AnnPolicy]; !set {
 		key = list
 	}
 	return Problem{Annotation: key, Value: ann[key], Err: fmt.Errorf("%w: %s; answering closest", ErrValue, why)}, true
+}
+
+// CheckDefaults reports a Corefile default policy whose kind lacks its
+// list: policy failover with no failover line, or weighted with no weight
+// above 0. Services without annotations would keep that kind (and be
+// answered as closest), and Parse would report it as a Problem of every
+// annotated one.
+func CheckDefaults(def Policy) error {
+	name, more := lacking(&def)
+	if name == "" {
+		return nil
+	}
+	s, _ := ByAnnotation(name)
+	return fmt.Errorf("policy %s needs a %q line%s", def.Kind, s.CorefileForm(), more)
+}
+
+// lacking returns, when p's kind lacks its list (failover with no
+// failover list, weighted with no weight above 0), that list's setting by
+// annotation and what the list must hold besides; "" when p lacks nothing.
+func lacking(p *Policy) (annotation, more string) {
+	switch {
+	case p.Kind == Failover && len(p.Failover) == 0:
+		return "failover", ""
+	case p.Kind == Weighted && !anyWeight(p.Weights):
+		return "weights", " with a weight above 0"
+	}
+	return "", ""
 }
 
 func anyWeight(ws []Weight) bool {

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -10,7 +9,7 @@ import (
 	"github.com/meridian-dns/meridian/internal/dnsname"
 )
 
-// Bounds of the annotation values.
+// Bounds of the values, read by the setters and said by the settings' Want.
 const (
 	maxShards      = 64
 	maxFailover    = 32
@@ -25,11 +24,8 @@ const (
 	maxHostnameLen = 253
 )
 
-// bad is the error of a value that is not of the form want; the Problem
-// holds the value.
-func bad(want string) error {
-	return fmt.Errorf("%w: want %s", ErrValue, want)
-}
+// The set functions are the settings' Set: each parses v into p, or
+// leaves p as it was and returns ErrValue.
 
 func setKind(p *Policy, v string) error {
 	switch strings.ToLower(strings.TrimSpace(v)) {
@@ -42,7 +38,7 @@ func setKind(p *Policy, v string) error {
 	case "roundrobin":
 		p.Kind = RoundRobin
 	default:
-		return bad("closest, failover, weighted or roundrobin")
+		return ErrValue
 	}
 	return nil
 }
@@ -56,7 +52,7 @@ func intIn(v string, lo, hi int) (int, bool) {
 func setShards(p *Policy, v string) error {
 	n, ok := intIn(v, 1, maxShards)
 	if !ok {
-		return bad(fmt.Sprintf("an integer from 1 to %d", maxShards))
+		return ErrValue
 	}
 	p.Shards = n
 	return nil
@@ -65,7 +61,7 @@ func setShards(p *Policy, v string) error {
 func setMinReady(p *Policy, v string) error {
 	n, ok := intIn(v, 1, maxMinReady)
 	if !ok {
-		return bad(fmt.Sprintf("an integer from 1 to %d", maxMinReady))
+		return ErrValue
 	}
 	p.MinReady = n
 	return nil
@@ -74,7 +70,7 @@ func setMinReady(p *Policy, v string) error {
 func setRise(p *Policy, v string) error {
 	n, ok := intIn(v, 1, maxRiseFall)
 	if !ok {
-		return bad(fmt.Sprintf("an integer from 1 to %d", maxRiseFall))
+		return ErrValue
 	}
 	p.Probe.Rise = n
 	return nil
@@ -83,7 +79,7 @@ func setRise(p *Policy, v string) error {
 func setFall(p *Policy, v string) error {
 	n, ok := intIn(v, 1, maxRiseFall)
 	if !ok {
-		return bad(fmt.Sprintf("an integer from 1 to %d", maxRiseFall))
+		return ErrValue
 	}
 	p.Probe.Fall = n
 	return nil
@@ -108,7 +104,7 @@ func share(v string, plain bool) (float64, bool) {
 func setMinReadyFraction(p *Policy, v string) error {
 	f, ok := share(v, true)
 	if !ok {
-		return bad("a fraction from 0 to 1 (0.5) or a percentage (50%)")
+		return ErrValue
 	}
 	p.MinReadyFraction = f
 	return nil
@@ -117,7 +113,7 @@ func setMinReadyFraction(p *Policy, v string) error {
 func setSpill(p *Policy, v string) error {
 	f, ok := share(v, false)
 	if !ok {
-		return bad("a percentage from 0 to 100 (10 or 10%)")
+		return ErrValue
 	}
 	p.Spill = f
 	return nil
@@ -133,14 +129,13 @@ func list(v string) []string {
 }
 
 func setFailover(p *Policy, v string) error {
-	const want = "a list \"a, b, c\" of 1 to 32 distinct cluster or region names"
 	entries := list(v)
 	if len(entries) > maxFailover {
-		return bad(want)
+		return ErrValue
 	}
 	for i, e := range entries {
 		if !isLabel(e) || indexOf(entries[:i], e) >= 0 {
-			return bad(want)
+			return ErrValue
 		}
 	}
 	p.Failover = entries
@@ -157,11 +152,9 @@ func indexOf(ss []string, s string) int {
 }
 
 func setWeights(p *Policy, v string) error {
-	want := fmt.Sprintf("a list \"cluster=W, cluster=W\" of 1 to %d distinct cluster names, each W from 0 to %d",
-		maxWeights, maxWeight)
 	entries := list(v)
 	if len(entries) > maxWeights {
-		return bad(want)
+		return ErrValue
 	}
 	ws := make([]Weight, 0, len(entries))
 	for _, e := range entries {
@@ -169,7 +162,7 @@ func setWeights(p *Policy, v string) error {
 		name = strings.TrimSpace(name)
 		w, ok := intIn(num, 0, maxWeight)
 		if !found || !ok || !isLabel(name) || hasWeight(ws, name) {
-			return bad(want)
+			return ErrValue
 		}
 		ws = append(ws, Weight{Cluster: name, Weight: w})
 	}
@@ -189,7 +182,7 @@ func hasWeight(ws []Weight, cluster string) bool {
 func setProbe(p *Policy, v string) error {
 	c, err := health.ParseCheck(strings.TrimSpace(v))
 	if err != nil {
-		return bad("off, tcp, http or https")
+		return ErrValue
 	}
 	p.Probe.Check = c
 	return nil
@@ -200,13 +193,13 @@ func setProbePort(p *Policy, v string) error {
 	if s != "" && strings.Trim(s, "0123456789") == "" {
 		n, ok := intIn(s, 1, 65535)
 		if !ok {
-			return bad("a port number from 1 to 65535 or a Service port name")
+			return ErrValue
 		}
 		p.Probe.Port, p.ProbePortName = uint16(n), ""
 		return nil
 	}
 	if !isLabel(s) {
-		return bad("a port number from 1 to 65535 or a Service port name")
+		return ErrValue
 	}
 	p.Probe.Port, p.ProbePortName = 0, s
 	return nil
@@ -219,7 +212,7 @@ func setProbePath(p *Policy, v string) error {
 		ok = s[i] > ' ' && s[i] < 0x7f
 	}
 	if !ok {
-		return bad(fmt.Sprintf("a path that starts with / of at most %d printable characters, no spaces", maxPathLen))
+		return ErrValue
 	}
 	p.Probe.Path = s
 	return nil
@@ -228,7 +221,7 @@ func setProbePath(p *Policy, v string) error {
 func setProbeHost(p *Policy, v string) error {
 	s := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(v)), ".")
 	if !isHostname(s) {
-		return bad("a host name such as api.example.com")
+		return ErrValue
 	}
 	p.Probe.Host = s
 	return nil
@@ -243,7 +236,7 @@ func duration(v string, lo, hi time.Duration) (time.Duration, bool) {
 func setProbeInterval(p *Policy, v string) error {
 	d, ok := duration(v, minInterval, maxInterval)
 	if !ok {
-		return bad("a duration from 1s to 1h, such as 10s")
+		return ErrValue
 	}
 	p.Probe.Interval = d
 	return nil
@@ -252,7 +245,7 @@ func setProbeInterval(p *Policy, v string) error {
 func setProbeTimeout(p *Policy, v string) error {
 	d, ok := duration(v, 0, maxInterval)
 	if !ok {
-		return bad("a duration above 0 and at most the interval, such as 2s")
+		return ErrValue
 	}
 	p.Probe.Timeout = d
 	return nil
@@ -261,7 +254,7 @@ func setProbeTimeout(p *Policy, v string) error {
 func setProbeExpect(p *Policy, v string) error {
 	lo, hi, err := health.ParseExpect(v)
 	if err != nil {
-		return bad("an HTTP status range from 100 to 599, such as 200-399, or one status such as 204")
+		return ErrValue
 	}
 	p.Probe.ExpectLow, p.Probe.ExpectHigh = lo, hi
 	return nil
@@ -269,7 +262,7 @@ func setProbeExpect(p *Policy, v string) error {
 
 func setProbeBody(p *Policy, v string) error {
 	if len(v) > maxBodyLen {
-		return bad(fmt.Sprintf("at most %d bytes", maxBodyLen))
+		return ErrValue
 	}
 	p.Probe.Body = v
 	return nil
