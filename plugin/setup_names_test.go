@@ -30,7 +30,7 @@ func TestParseNames(t *testing.T) {
 			}
 		}},
 		{name: "in_cluster with an underscore", input: block("in_cluster home_1"), wantErr: `"home_1"`},
-		{name: "probe port name with an underscore", input: block("probe http web_1"), wantErr: `bad port "web_1"`},
+		{name: "probe port name with an underscore", input: block("probe http web_1"), wantErr: `"web_1" is not a port number from 1 to 65535 or a Service port name`},
 		{name: "probe port name lower-cased", input: block("probe http HTTP-Alt"), check: func(t *testing.T, c *Config) {
 			if c.Build.Defaults.ProbePortName != "http-alt" {
 				t.Errorf("probe port name %q", c.Build.Defaults.ProbePortName)
