@@ -1,8 +1,8 @@
 // Package model holds the federation snapshot that answers are read from:
 // member clusters with their place on the map, and federated services with
-// one shard per cluster. A Snapshot is immutable once built; the store builds
-// a new one off the query path and swaps it in, so queries read it without
-// locks.
+// one shard per cluster. A Snapshot is immutable once built; the snapshot
+// loop (package pipeline) builds a new one off the query path and swaps it
+// in, so queries read it without locks.
 //
 // Build makes a snapshot from the sources' inputs and the health verdicts;
 // see docs/architecture.md for the loop that calls it.
@@ -141,7 +141,7 @@ func (s *Service) HasProto(proto string) bool {
 
 // Snapshot is the whole federation at one moment.
 type Snapshot struct {
-	Serial   uint32 // SOA serial, from the objects' change times (package store)
+	Serial   uint32 // SOA serial, from the objects' change times (package pipeline)
 	Built    time.Time
 	Clusters []*Cluster // sorted by name
 	Services map[Key]*Service
