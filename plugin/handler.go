@@ -48,7 +48,7 @@ func (m *Meridian) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Ms
 	if ecs == nil {
 		subnet = dnsmsg.RemotePrefix(w.RemoteAddr())
 	}
-	m.role.Serve(ctx, w, &dnsmsg.Query{Req: r, Zone: zone, OPT: opt, ECS: ecs, Client: subnet})
+	m.role.Serve(ctx, w, dnsmsg.Query{Req: r, Zone: zone, OPT: opt, ECS: ecs, Client: subnet})
 	return dns.RcodeSuccess, nil
 }
 

@@ -61,7 +61,7 @@ type Meridian struct {
 // role answers the queries the handler has checked, in one of the
 // plugin's zones.
 type role interface {
-	Serve(ctx context.Context, w dns.ResponseWriter, q *dnsmsg.Query)
+	Serve(ctx context.Context, w dns.ResponseWriter, q dnsmsg.Query)
 }
 
 // New returns a plugin for cfg. It opens the GeoIP database, so a bad path

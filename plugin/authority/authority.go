@@ -80,7 +80,7 @@ func (au *Authority) SetSeq(n uint64) { au.seq.Store(n) }
 
 // Serve writes the reply to q: from the current snapshot, or SERVFAIL
 // before the first one.
-func (au *Authority) Serve(_ context.Context, w dns.ResponseWriter, q *dnsmsg.Query) {
+func (au *Authority) Serve(_ context.Context, w dns.ResponseWriter, q dnsmsg.Query) {
 	snap := au.snaps.Snapshot()
 	if snap == nil {
 		resp := new(dns.Msg)

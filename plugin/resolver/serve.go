@@ -24,7 +24,7 @@ import (
 //   - any other name in the federated zone: forwarded unchanged;
 //   - an SRV name of the kube form: a CNAME to the global SRV name, chased;
 //     any other name of the kube-form zone: NODATA or NXDOMAIN.
-func (r *Resolver) Serve(ctx context.Context, w dns.ResponseWriter, query *dnsmsg.Query) {
+func (r *Resolver) Serve(ctx context.Context, w dns.ResponseWriter, query dnsmsg.Query) {
 	req, zone, opt, ecs := query.Req, query.Zone, query.OPT, query.ECS
 	q := req.Question[0]
 	qname := dnsmsg.Lower(q.Name)
