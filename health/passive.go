@@ -90,6 +90,10 @@ func NewPassive(cfg PassiveConfig) *Passive {
 func (p *Passive) Observe(k Key, ok bool, rise, fall int) (up, pending bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if s := p.shards[k]; s != nil && ok == s.raw && ok == s.up { // the common case
+		s.seen = p.epoch
+		return ok, false
+	}
 	o := p.judge(k, ok, rise, fall)
 	p.commit(&o)
 	return o.up, o.pending
@@ -172,10 +176,11 @@ func (p *Passive) Record(obs []Observation) {
 
 // commit makes o the remembered state of its shard; p.mu is held.
 func (p *Passive) commit(o *Observation) {
+	// o.s is current: only commit and sweep change the map, and both run
+	// on the one goroutine that judged o.
 	s := o.s
-	if s == nil || p.shards[o.key] != s {
-		s = p.shards[o.key]
-		if s == nil {
+	if s == nil {
+		if s = p.shards[o.key]; s == nil {
 			s = &passiveShard{}
 			p.shards[o.key] = s
 		}
