@@ -19,6 +19,7 @@ type inbox struct {
 	mu       sync.Mutex
 	clusters map[string]*model.Input
 	pending  map[string]source.Lister // clusters whose objects changed since the last gather
+	removed  map[string]bool          // clusters removed while a gather lists
 	version  uint64                   // changes seen
 
 	// The SOA serial's state: the fingerprint of every cluster gathered,
@@ -37,6 +38,7 @@ func newInbox(wake func(), onError func(string, error)) *inbox {
 		wake: wake, onError: onError,
 		clusters: map[string]*model.Input{},
 		pending:  map[string]source.Lister{},
+		removed:  map[string]bool{},
 		prints:   map[string]uint64{},
 	}
 }
@@ -55,6 +57,7 @@ func (b *inbox) Remove(cluster string) {
 	b.mu.Lock()
 	delete(b.clusters, cluster)
 	delete(b.pending, cluster)
+	b.removed[cluster] = true
 	if _, ok := b.prints[cluster]; ok {
 		delete(b.prints, cluster)
 		b.dirty = true
@@ -111,13 +114,14 @@ func (b *inbox) gather(synced bool, now time.Time) (model.Inputs, uint64, phase)
 	b.mu.Lock()
 	pending := b.pending
 	b.pending = make(map[string]source.Lister, len(pending))
+	clear(b.removed)
 	version := b.version // what came in later is for the next build
 	b.mu.Unlock()
 
 	// List outside the lock: a source's Lister may take a while, and
-	// sources must not wait for it. Remove drops a cluster's pending
-	// Lister, so one listed here for a cluster removed meanwhile is
-	// dropped below.
+	// sources must not wait for it. What a cluster removed meanwhile
+	// listed is dropped below, and so is what a cluster updated meanwhile
+	// listed: the next gather lists it again.
 	listed := make(map[string]source.Objects, len(pending))
 	for name, l := range pending {
 		listed[name] = l.Objects()
@@ -126,8 +130,8 @@ func (b *inbox) gather(synced bool, now time.Time) (model.Inputs, uint64, phase)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for name, objs := range listed {
-		if _, again := b.pending[name]; again {
-			continue // a newer change came in: the next gather lists it
+		if _, again := b.pending[name]; again || b.removed[name] {
+			continue
 		}
 		b.input(name).Objects = objs
 		// A fingerprint of 0 is unknown: every update then counts as a change.

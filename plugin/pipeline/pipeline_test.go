@@ -137,3 +137,30 @@ func TestPipelineVerdictWakesLoop(t *testing.T) {
 	}
 	waitFor(t, func() bool { return !shard().Usable })
 }
+
+// removing is a Lister whose listing races with the cluster's removal:
+// the source removes the cluster while the loop lists it.
+type removing struct {
+	sink    source.Sink
+	cluster string
+}
+
+func (r removing) Objects() source.Objects {
+	r.sink.Remove(r.cluster)
+	return objs("web")
+}
+
+// TestPipelineRemovedWhileListing checks that a cluster removed while the
+// loop lists its objects does not come back in the snapshot.
+func TestPipelineRemovedWhileListing(t *testing.T) {
+	p := New(Config{})
+	p.Sink().Update("a", source.Fixed(objs("web")))
+	p.Sink().Update("b", removing{p.Sink(), "b"})
+	snap := p.Rebuild()
+	if snap.Cluster("b") != nil || snap.Cluster("a") == nil {
+		t.Errorf("clusters %v, want a alone: b was removed while listed", snap.Clusters)
+	}
+	if snap = p.Rebuild(); snap.Cluster("b") != nil {
+		t.Errorf("b came back in the next build")
+	}
+}
