@@ -55,18 +55,9 @@ func (m *Meridian) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Ms
 // Name implements plugin.Handler.
 func (m *Meridian) Name() string { return pluginName }
 
-// fail writes a reply with no records and rcode, with an OPT record when
-// the query had one (RFC 6891 sections 6.1.1 and 7), even a misplaced one.
+// fail writes a reply with no records and rcode (dnsmsg.Fail).
 func (m *Meridian) fail(w dns.ResponseWriter, r *dns.Msg, rcode int) (int, error) {
-	resp := new(dns.Msg)
-	resp.SetRcode(r, rcode)
-	if len(r.Question) > 1 {
-		resp.Question = nil
-	}
-	if opt := dnsmsg.AnyOPT(r); opt != nil {
-		resp.Extra = []dns.RR{dnsmsg.ErrorOPT(opt)}
-	}
-	w.WriteMsg(resp)
+	dnsmsg.Fail(w, r, rcode)
 	return dns.RcodeSuccess, nil
 }
 

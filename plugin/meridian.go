@@ -28,6 +28,7 @@ import (
 	"github.com/meridian-dns/meridian/health"
 	"github.com/meridian-dns/meridian/plugin/authority"
 	"github.com/meridian-dns/meridian/plugin/dnsmsg"
+	"github.com/meridian-dns/meridian/plugin/model"
 	"github.com/meridian-dns/meridian/plugin/pipeline"
 	"github.com/meridian-dns/meridian/plugin/resolver"
 	"github.com/meridian-dns/meridian/plugin/source"
@@ -112,14 +113,12 @@ func (m *Meridian) assemble(loc *geo.Locator) error {
 		pc.Build.ClusterIPs = true
 		pc.Views = append(pc.Views, m.res)
 	default:
+		cfg.Authority.Federation = cfg.Federation
+		m.auth = authority.New(&cfg.Authority, m, loc, answerMetrics{})
+		m.role = m.auth
 		pc.Prober = &health.ProberConfig{Concurrency: cfg.ProbeConcurrency, Allow: cfg.ProbeNetworks, Logger: log, Registerer: registerer()}
 	}
 	m.pipe = pipeline.New(pc)
-	if m.res == nil {
-		cfg.Authority.Federation = cfg.Federation
-		m.auth = authority.New(&cfg.Authority, m.pipe, loc, answerMetrics{})
-		m.role = m.auth
-	}
 	return nil
 }
 
@@ -162,6 +161,10 @@ func (m *Meridian) addSources() error {
 	}
 	return nil
 }
+
+// Snapshot returns the current snapshot, nil before the first build (the
+// authoritative role reads it through this).
+func (m *Meridian) Snapshot() *model.Snapshot { return m.pipe.Snapshot() }
 
 // Start starts the snapshot loop, the sources and the GeoIP reloader.
 func (m *Meridian) Start() error {

@@ -83,12 +83,7 @@ func (au *Authority) SetSeq(n uint64) { au.seq.Store(n) }
 func (au *Authority) Serve(_ context.Context, w dns.ResponseWriter, q dnsmsg.Query) {
 	snap := au.snaps.Snapshot()
 	if snap == nil {
-		resp := new(dns.Msg)
-		resp.SetRcode(q.Req, dns.RcodeServerFailure)
-		if q.OPT != nil {
-			resp.Extra = []dns.RR{dnsmsg.ErrorOPT(q.OPT)}
-		}
-		w.WriteMsg(resp)
+		dnsmsg.Fail(w, q.Req, dns.RcodeServerFailure)
 		return
 	}
 	a := &answerer{au: au, cfg: au.cfg, snap: snap, req: q.Req, zone: q.Zone, qname: dnsmsg.Lower(q.Req.Question[0].Name), client: q.Client, ttl: au.cfg.TTL}

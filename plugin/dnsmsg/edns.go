@@ -134,3 +134,18 @@ func lastRRset(rrs []dns.RR) int {
 	}
 	return i
 }
+
+// Fail writes a reply to r with no records and rcode, with an OPT record
+// when the query had one (RFC 6891 sections 6.1.1 and 7), even a misplaced
+// one. A query with several questions gets none back.
+func Fail(w dns.ResponseWriter, r *dns.Msg, rcode int) {
+	resp := new(dns.Msg)
+	resp.SetRcode(r, rcode)
+	if len(r.Question) > 1 {
+		resp.Question = nil
+	}
+	if opt := AnyOPT(r); opt != nil {
+		resp.Extra = []dns.RR{ErrorOPT(opt)}
+	}
+	w.WriteMsg(resp)
+}
