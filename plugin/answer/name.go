@@ -13,8 +13,6 @@
 // and SRV names prefix any of these with _<port>._<proto>.
 package answer
 
-import "strings"
-
 // Level is the part of the federation a name asks about.
 type Level uint8
 
@@ -171,20 +169,19 @@ func underscore(label string) (string, bool) {
 // names Parse reads, so that Parse(nm.Format(fed, origin), origin, fed) is
 // nm again.
 func (nm Name) Format(fed, origin string) string {
-	var b strings.Builder
-	b.Grow(len(nm.Service) + len(nm.Namespace) + len(fed) + len(nm.Region) + len(nm.Zone) + len(origin) + len(nm.Port) + len(nm.Proto) + 14)
+	// One concatenation, one allocation: the parts a name does not have
+	// are empty.
+	var u1, port, u2, proto, pdot, zone, zdot, region, rdot string
 	if nm.Kind == SRV {
-		b.WriteString("_" + nm.Port + "._" + nm.Proto + ".")
+		u1, port, u2, proto, pdot = "_", nm.Port, "._", nm.Proto, "."
 	}
-	b.WriteString(nm.Service + "." + nm.Namespace + "." + fed + ".svc.")
 	if nm.Level == Zone {
-		b.WriteString(nm.Zone + ".")
+		zone, zdot = nm.Zone, "."
 	}
 	if nm.Level >= Region {
-		b.WriteString(nm.Region + ".")
+		region, rdot = nm.Region, "."
 	}
-	b.WriteString(origin)
-	return b.String()
+	return u1 + port + u2 + proto + pdot + nm.Service + "." + nm.Namespace + "." + fed + ".svc." + zone + zdot + region + rdot + origin
 }
 
 // Up is the name one level above nm, the target of its fall-back CNAME:

@@ -89,25 +89,25 @@ func (a *answerer) service(resp *dns.Msg, owner string, qtype uint16, nm answer.
 	var buf [8]*model.Shard
 	var q answer.Query
 	a.draw(svc, &q)
-	c := answer.Follow(svc, nm, q, &a.cfg.Answer, a.au.loc, a.client, buf[:0])
-	for i := 1; i < c.Hops(); i++ {
-		a.au.metrics.Fallback(c.Name(i - 1).Level)
-		up := c.Name(i).Format(a.cfg.Federation, a.zone)
+	hops, d := answer.Follow(svc, nm, &q, &a.cfg.Answer, a.au.loc, a.client, buf[:0])
+	for range hops - 1 {
+		a.au.metrics.Fallback(nm.Level)
+		nm = nm.Up()
+		up := nm.Format(a.cfg.Federation, a.zone)
 		resp.Answer = append(resp.Answer, dnsmsg.CNAME(owner, up, a.ttl))
 		if qtype == dns.TypeCNAME || qtype == dns.TypeANY {
 			return
 		}
 		owner = up
 	}
-	d, last := &c.Result, c.Last()
-	a.depends(d, &c.Query.Loc)
+	a.depends(&d, &q.Loc)
 	if d.Alias {
-		a.count(svc, d)
+		a.count(svc, &d)
 		resp.Answer = append(resp.Answer, dnsmsg.CNAME(owner, d.Shards[0].Hostname, a.ttl))
 		return
 	}
 	n := len(resp.Answer)
-	a.records(resp, owner, qtype, &last, svc, &c.Query, d)
+	a.records(resp, owner, qtype, &nm, svc, &q, &d)
 	if len(resp.Answer) == n {
 		resp.Ns = []dns.RR{a.soa(a.zone)} // NODATA (RFC 2308 2.2)
 	}
