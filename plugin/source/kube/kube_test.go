@@ -54,8 +54,8 @@ func TestTransforms(t *testing.T) {
 			if o.ignored != tc.ignored || (o.err != nil) != tc.invalid || (o.service != nil) == (tc.ignored || tc.invalid) {
 				t.Errorf("got ignored %v err %v service %v", o.ignored, o.err, o.service)
 			}
-			if o.Name != tc.in.Name || o.ResourceVersion != "7" || len(o.Labels) != 0 {
-				t.Errorf("meta %+v, want only name, namespace and resource version", o.ObjectMeta)
+			if o.GetName() != tc.in.Name || o.GetNamespace() != tc.in.Namespace || o.GetResourceVersion() != "7" || len(o.GetLabels()) != 0 {
+				t.Errorf("meta %+v, want only name, namespace and resource version", o.meta)
 			}
 			again, _ := tf.service(o) // idempotent: a transformed object passes through
 			if again != o {

@@ -5,7 +5,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -18,7 +17,7 @@ import (
 // object's identity and the small struct converted from it, or the reason
 // it was skipped. It is immutable once made.
 type object struct {
-	metav1.ObjectMeta // only Name, Namespace and ResourceVersion are kept
+	meta // name, namespace and resource version: what the cache keys by
 
 	node    *source.Node
 	service *source.Service
@@ -38,10 +37,6 @@ func (o *object) DeepCopyObject() runtime.Object { return o }
 // GetObjectKind implements runtime.Object.
 func (o *object) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
 
-func meta(m metav1.ObjectMeta) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, ResourceVersion: m.ResourceVersion}
-}
-
 // transforms converts API objects at the informer (client-go SetTransform),
 // so full objects never stay in memory. It keeps what the filter says.
 type transforms struct {
@@ -60,7 +55,7 @@ func (t transforms) node(in any) (any, error) {
 		return in, nil // already transformed, or a tombstone
 	}
 	sn := kubeobj.FromNode(n)
-	o := &object{ObjectMeta: meta(n.ObjectMeta), node: &sn}
+	o := &object{meta: metaOf(&n.ObjectMeta), node: &sn}
 	return o.stamp("Node", nodeChangeTime(n), sn), nil
 }
 
@@ -70,7 +65,7 @@ func (t transforms) service(in any) (any, error) {
 	if !ok {
 		return in, nil
 	}
-	o := &object{ObjectMeta: meta(s.ObjectMeta)}
+	o := &object{meta: metaOf(&s.ObjectMeta)}
 	if !t.inNamespace(s.Namespace) || !t.selector.Matches(labels.Set(s.Labels)) {
 		o.ignored = true
 		return o, nil
@@ -90,7 +85,7 @@ func (t transforms) endpointSlice(in any) (any, error) {
 	if !ok {
 		return in, nil
 	}
-	o := &object{ObjectMeta: meta(e.ObjectMeta)}
+	o := &object{meta: metaOf(&e.ObjectMeta)}
 	if !t.inNamespace(e.Namespace) {
 		o.ignored = true
 		return o, nil

@@ -49,7 +49,7 @@ func nodeChangeTime(n *corev1.Node) time.Time {
 // fingerprints; any change of what answers read, or of the time, moves it.
 func (o *object) stamp(kind string, changed time.Time, converted any) *object {
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%v", kind, o.Namespace, o.Name, changed.Unix(), converted)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%v", kind, o.namespace, o.name, changed.Unix(), converted)
 	o.changed, o.fp = changed, splitmix.Mix(h.Sum64())
 	return o
 }

@@ -90,9 +90,9 @@ func TestStamp(t *testing.T) {
 }
 
 func TestStampObjects(t *testing.T) {
-	a := (&object{ObjectMeta: metav1.ObjectMeta{Name: "a"}}).stamp("Service", at(3).Time, "x")
-	b := (&object{ObjectMeta: metav1.ObjectMeta{Name: "b"}}).stamp("Service", at(8).Time, "x")
-	c := (&object{ObjectMeta: metav1.ObjectMeta{Name: "c"}}).stamp("Node", at(1).Time, "y")
+	a := (&object{meta: meta{name: "a"}}).stamp("Service", at(3).Time, "x")
+	b := (&object{meta: meta{name: "b"}}).stamp("Service", at(8).Time, "x")
+	c := (&object{meta: meta{name: "c"}}).stamp("Node", at(1).Time, "y")
 	for _, tc := range []struct {
 		name        string
 		kept        []*object
