@@ -132,7 +132,7 @@ func BenchmarkResolverRebuild(b *testing.B) {
 		svc := objs.Services[0]
 		svc.Name = fmt.Sprintf("svc-%d", i)
 		objs.Services = append(objs.Services, svc)
-		objs.Endpoints = append(objs.Endpoints, source.EndpointSlice{Namespace: "default", Name: svc.Name + "-1", Service: svc.Name, Ready: 1, Total: 1})
+		objs.Endpoints = append(objs.Endpoints, &source.EndpointSlice{Namespace: "default", Name: svc.Name + "-1", Service: svc.Name, Ready: 1, Total: 1})
 	}
 	m.pipe.Sink().Update("us-central1-b", source.Fixed(objs))
 	snap := m.pipe.Rebuild()

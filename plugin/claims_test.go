@@ -62,11 +62,11 @@ func TestServeDNSUnnamedPort(t *testing.T) {
 	objs := testObjects(testClusters[3]) // asia-east1-a
 	lb := []netip.Addr{netip.MustParseAddr("203.0.113.50")}
 	objs.Services = append(objs.Services,
-		source.Service{Namespace: "default", Name: "mixed", Addresses: lb,
+		&source.Service{Namespace: "default", Name: "mixed", Addresses: lb,
 			Ports: []source.Port{{Protocol: "tcp", Port: 8080}, {Name: "http", Protocol: "tcp", Port: 80}}},
-		source.Service{Namespace: "default", Name: "raw", Addresses: lb, Ports: []source.Port{{Protocol: "tcp", Port: 9000}}})
+		&source.Service{Namespace: "default", Name: "raw", Addresses: lb, Ports: []source.Port{{Protocol: "tcp", Port: 9000}}})
 	for _, s := range []string{"mixed", "raw"} {
-		objs.Endpoints = append(objs.Endpoints, source.EndpointSlice{Namespace: "default", Name: s + "-1", Service: s, Ready: 1, Total: 1})
+		objs.Endpoints = append(objs.Endpoints, &source.EndpointSlice{Namespace: "default", Name: s + "-1", Service: s, Ready: 1, Total: 1})
 	}
 	m.pipe.Sink().Update(testClusters[3].name, source.Fixed(objs))
 	m.pipe.Rebuild()

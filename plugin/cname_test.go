@@ -49,9 +49,9 @@ func newFederationPlugin(t testing.TB, clusters []fedCluster) *Meridian {
 	m := newTestPlugin(t)
 	m = assembled(t, m.cfg, m.locator) // without newTestPlugin's clusters
 	for _, c := range clusters {
-		objs := source.Objects{Nodes: []source.Node{{Name: "node-1", Region: c.region, Zone: c.zone, Ready: true}}}
+		objs := source.Objects{Nodes: []*source.Node{{Name: "node-1", Region: c.region, Zone: c.zone, Ready: true}}}
 		for _, sh := range c.shards {
-			svc := source.Service{Namespace: sh.ns, Name: sh.name, Annotations: sh.ann,
+			svc := &source.Service{Namespace: sh.ns, Name: sh.name, Annotations: sh.ann,
 				Ports: []source.Port{{Name: "http", Protocol: "tcp", Port: 80}}}
 			for _, a := range sh.addrs {
 				svc.Addresses = append(svc.Addresses, netip.MustParseAddr(a))
@@ -60,7 +60,7 @@ func newFederationPlugin(t testing.TB, clusters []fedCluster) *Meridian {
 				svc.Hostnames = []string{sh.hostname}
 			}
 			objs.Services = append(objs.Services, svc)
-			objs.Endpoints = append(objs.Endpoints, source.EndpointSlice{Namespace: sh.ns, Name: sh.name + "-1", Service: sh.name,
+			objs.Endpoints = append(objs.Endpoints, &source.EndpointSlice{Namespace: sh.ns, Name: sh.name + "-1", Service: sh.name,
 				Ready: sh.ready, Total: sh.tot})
 		}
 		m.pipe.Sink().Update(c.name, source.Fixed(objs))

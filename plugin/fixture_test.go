@@ -57,22 +57,22 @@ func newTestPlugin(t testing.TB, mod ...func(*Config)) *Meridian {
 }
 
 func testObjects(c testCluster) source.Objects {
-	nginx := source.Service{Namespace: "default", Name: "nginx",
+	nginx := &source.Service{Namespace: "default", Name: "nginx",
 		Ports: []source.Port{{Name: "http", Protocol: "tcp", Port: 80}}}
 	for _, a := range c.nginx {
 		nginx.Addresses = append(nginx.Addresses, netip.MustParseAddr(a))
 	}
 	objs := source.Objects{
-		Nodes:    []source.Node{{Name: "node-1", Region: c.region, Zone: c.zone, Ready: true}},
-		Services: []source.Service{nginx},
-		Endpoints: []source.EndpointSlice{
+		Nodes:    []*source.Node{{Name: "node-1", Region: c.region, Zone: c.zone, Ready: true}},
+		Services: []*source.Service{nginx},
+		Endpoints: []*source.EndpointSlice{
 			{Namespace: "default", Name: "nginx-abc", Service: "nginx", Ready: c.nginxReady, Total: 3},
 		},
 	}
 	if c.web != "" {
-		objs.Services = append(objs.Services, source.Service{Namespace: "shop", Name: "web", Hostnames: []string{c.web},
+		objs.Services = append(objs.Services, &source.Service{Namespace: "shop", Name: "web", Hostnames: []string{c.web},
 			Ports: []source.Port{{Name: "https", Protocol: "tcp", Port: 443}}})
-		objs.Endpoints = append(objs.Endpoints, source.EndpointSlice{Namespace: "shop", Name: "web-1", Service: "web", Ready: 2, Total: 2})
+		objs.Endpoints = append(objs.Endpoints, &source.EndpointSlice{Namespace: "shop", Name: "web-1", Service: "web", Ready: 2, Total: 2})
 	}
 	return objs
 }

@@ -79,13 +79,13 @@ func serveAuthorityOn(t testing.TB, pc net.PacketConn, mod ...func(*Config)) *at
 func localObjects(nginxReady int) source.Objects {
 	port := []source.Port{{Name: "http", Protocol: "tcp", Port: 80}}
 	return source.Objects{
-		Nodes: []source.Node{{Name: "node-1", Region: "us-central1", Zone: "us-central1-b", Ready: true}},
-		Services: []source.Service{
+		Nodes: []*source.Node{{Name: "node-1", Region: "us-central1", Zone: "us-central1-b", Ready: true}},
+		Services: []*source.Service{
 			{Namespace: "default", Name: "nginx", Ports: port, ClusterIPs: []netip.Addr{netip.MustParseAddr("10.96.0.10")}},
 			{Namespace: "default", Name: "echo", Ports: port, ClusterIPs: []netip.Addr{netip.MustParseAddr("10.96.0.20"), netip.MustParseAddr("fd00::20")}},
 			{Namespace: "default", Name: "db", Ports: port},
 		},
-		Endpoints: []source.EndpointSlice{
+		Endpoints: []*source.EndpointSlice{
 			{Namespace: "default", Name: "nginx-1", Service: "nginx", Ready: nginxReady, Total: 3},
 			{Namespace: "default", Name: "echo-1", Service: "echo", Ready: 1, Total: 1},
 			{Namespace: "default", Name: "db-1", Service: "db", Ready: 1, Total: 1},

@@ -28,7 +28,7 @@ func federation(t testing.TB, specs ...shardSpec) *model.Snapshot {
 	t.Helper()
 	in := map[string]*model.Input{}
 	for _, s := range specs {
-		svc := source.Service{Namespace: "default", Name: "nginx",
+		svc := &source.Service{Namespace: "default", Name: "nginx",
 			Ports: []source.Port{{Name: "http", Protocol: "tcp", Port: 80}}}
 		for _, a := range s.addrs {
 			svc.Addresses = append(svc.Addresses, netip.MustParseAddr(a))
@@ -37,9 +37,9 @@ func federation(t testing.TB, specs ...shardSpec) *model.Snapshot {
 			svc.Hostnames = []string{s.hostname}
 		}
 		in[s.cluster] = &model.Input{State: s.state, Objects: source.Objects{
-			Nodes:     []source.Node{{Name: "n1", Region: s.region, Zone: s.zone, Ready: true}},
-			Services:  []source.Service{svc},
-			Endpoints: []source.EndpointSlice{{Namespace: "default", Name: "nginx-1", Service: "nginx", Ready: s.ready, Total: 3}},
+			Nodes:     []*source.Node{{Name: "n1", Region: s.region, Zone: s.zone, Ready: true}},
+			Services:  []*source.Service{svc},
+			Endpoints: []*source.EndpointSlice{{Namespace: "default", Name: "nginx-1", Service: "nginx", Ready: s.ready, Total: 3}},
 		}}
 	}
 	return model.Build(model.Inputs{Clusters: in, Serial: 1, Now: time.Unix(0, 0)}, nil, model.Options{Defaults: policy.Default()}).Snapshot

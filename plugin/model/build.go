@@ -87,7 +87,7 @@ func Build(in Inputs, v Verdicts, opts Options) Built {
 		}
 		ready := countEndpoints(ci.Objects.Endpoints)
 		for i := range ci.Objects.Services {
-			addShard(snap, c, &ci.Objects.Services[i], ready, opts.ClusterIPs)
+			addShard(snap, c, ci.Objects.Services[i], ready, opts.ClusterIPs)
 		}
 	}
 	for _, svc := range snap.Services {
@@ -155,7 +155,7 @@ type counts struct{ ready, total int }
 // address family are summed, and the family with the most ready endpoints
 // stands for the service (a dual-stack Service lists its pods once per
 // family).
-func countEndpoints(slices []source.EndpointSlice) map[Key]counts {
+func countEndpoints(slices []*source.EndpointSlice) map[Key]counts {
 	type famKey struct {
 		Key
 		fam string

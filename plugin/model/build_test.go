@@ -13,12 +13,12 @@ import (
 )
 
 func TestBuildCluster(t *testing.T) {
-	node := func(region, zone string, ready bool) source.Node {
-		return source.Node{Name: "n", Region: region, Zone: zone, Ready: ready}
+	node := func(region, zone string, ready bool) *source.Node {
+		return &source.Node{Name: "n", Region: region, Zone: zone, Ready: ready}
 	}
 	tests := []struct {
 		name       string
-		nodes      []source.Node
+		nodes      []*source.Node
 		ov         Override
 		wantRegion string
 		wantZones  []string
@@ -26,22 +26,22 @@ func TestBuildCluster(t *testing.T) {
 		located    bool
 	}{
 		{name: "majority region, zones of ready nodes",
-			nodes: []source.Node{node("asia-east1", "asia-east1-a", true), node("asia-east1", "asia-east1-b", true),
+			nodes: []*source.Node{node("asia-east1", "asia-east1-a", true), node("asia-east1", "asia-east1-b", true),
 				node("us-central1", "us-central1-a", true), node("asia-east1", "asia-east1-c", false)},
 			wantRegion: "asia-east1", wantZones: []string{"asia-east1-a", "asia-east1-b", "us-central1-a"}, located: true},
 		{name: "unready nodes do not count",
-			nodes:      []source.Node{node("asia-east1", "asia-east1-a", false), node("us-central1", "us-central1-a", true)},
+			nodes:      []*source.Node{node("asia-east1", "asia-east1-a", false), node("us-central1", "us-central1-a", true)},
 			wantRegion: "us-central1", wantZones: []string{"us-central1-a"}, located: true},
 		{name: "tie goes to the lower name",
-			nodes:      []source.Node{node("us-east1", "", true), node("europe-west1", "", true)},
+			nodes:      []*source.Node{node("us-east1", "", true), node("europe-west1", "", true)},
 			wantRegion: "europe-west1", located: true},
-		{name: "no labels: not located", nodes: []source.Node{node("", "", true)}},
-		{name: "unknown region: not located", nodes: []source.Node{node("moon-1", "", true)}, wantRegion: "moon-1"},
+		{name: "no labels: not located", nodes: []*source.Node{node("", "", true)}},
+		{name: "unknown region: not located", nodes: []*source.Node{node("moon-1", "", true)}, wantRegion: "moon-1"},
 		{name: "override region and zones",
-			nodes: []source.Node{node("asia-east1", "asia-east1-a", true)},
+			nodes: []*source.Node{node("asia-east1", "asia-east1-a", true)},
 			ov:    Override{Region: "europe-west1", Zones: []string{"z2", "z1"}}, wantRegion: "europe-west1",
 			wantZones: []string{"z1", "z2"}, located: true},
-		{name: "override coordinates", nodes: []source.Node{node("moon-1", "", true)},
+		{name: "override coordinates", nodes: []*source.Node{node("moon-1", "", true)},
 			ov: Override{Point: geo.Point{Lat: 1, Lon: 2}, Located: true}, wantRegion: "moon-1",
 			wantPoint: geo.Point{Lat: 1, Lon: 2}, located: true},
 	}
@@ -62,25 +62,25 @@ func TestBuildCluster(t *testing.T) {
 }
 
 func TestBuildShards(t *testing.T) {
-	svc := func(addrs ...string) source.Service {
-		s := source.Service{Namespace: "ns", Name: "web", Ports: []source.Port{{Name: "http", Protocol: "tcp", Port: 80}, {Protocol: "tcp", Port: 81}}}
+	svc := func(addrs ...string) *source.Service {
+		s := &source.Service{Namespace: "ns", Name: "web", Ports: []source.Port{{Name: "http", Protocol: "tcp", Port: 80}, {Protocol: "tcp", Port: 81}}}
 		for _, a := range addrs {
 			s.Addresses = append(s.Addresses, netip.MustParseAddr(a))
 		}
 		return s
 	}
-	slices := func(counts ...int) []source.EndpointSlice {
-		var out []source.EndpointSlice
+	slices := func(counts ...int) []*source.EndpointSlice {
+		var out []*source.EndpointSlice
 		for i := 0; i < len(counts); i += 2 {
-			out = append(out, source.EndpointSlice{Namespace: "ns", Name: "x", Service: "web", Ready: counts[i], Total: counts[i+1]})
+			out = append(out, &source.EndpointSlice{Namespace: "ns", Name: "x", Service: "web", Ready: counts[i], Total: counts[i+1]})
 		}
 		return out
 	}
 	tests := []struct {
 		name       string
 		state      health.State
-		svc        source.Service
-		eps        []source.EndpointSlice
+		svc        *source.Service
+		eps        []*source.EndpointSlice
 		minReady   int
 		wantReady  int
 		wantTotal  int
@@ -96,14 +96,14 @@ func TestBuildShards(t *testing.T) {
 		{"cluster down", health.Down, svc("192.0.2.1"), slices(3, 3), 1, 3, 3, false, 1, 0},
 		{"cluster stale", health.Stale, svc("192.0.2.1"), slices(3, 3), 1, 3, 3, true, 1, 0},
 		{"no slices", health.Up, svc("192.0.2.1"), nil, 1, 0, 0, false, 1, 0},
-		{"dual stack: families not summed", health.Up, svc("192.0.2.1"), []source.EndpointSlice{
+		{"dual stack: families not summed", health.Up, svc("192.0.2.1"), []*source.EndpointSlice{
 			{Namespace: "ns", Service: "web", AddressType: "IPv4", Ready: 2, Total: 3},
 			{Namespace: "ns", Service: "web", AddressType: "IPv6", Ready: 2, Total: 3},
 			{Namespace: "ns", Service: "web", AddressType: "IPv4", Ready: 1, Total: 1}}, 1, 3, 4, true, 1, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			in := map[string]*Input{"c": {State: tc.state, Objects: source.Objects{Services: []source.Service{tc.svc}, Endpoints: tc.eps}}}
+			in := map[string]*Input{"c": {State: tc.state, Objects: source.Objects{Services: []*source.Service{tc.svc}, Endpoints: tc.eps}}}
 			snap := Build(Inputs{Clusters: in, Serial: 7, Now: time.Unix(1, 0)}, nil, Options{Defaults: policy.Policy{MinReady: tc.minReady}}).Snapshot
 			s := snap.Services[Key{"ns", "web"}]
 			if s == nil || len(s.Shards) != 1 {
@@ -126,9 +126,9 @@ func TestBuildShards(t *testing.T) {
 
 func TestBuildRegions(t *testing.T) {
 	in := map[string]*Input{
-		"a": {Objects: source.Objects{Nodes: []source.Node{{Region: "r1", Zone: "z2", Ready: true}}}},
-		"b": {Objects: source.Objects{Nodes: []source.Node{{Region: "r1", Zone: "z1", Ready: true}}}},
-		"c": {Objects: source.Objects{Nodes: []source.Node{{Region: "r2", Zone: "z3", Ready: true}}}},
+		"a": {Objects: source.Objects{Nodes: []*source.Node{{Region: "r1", Zone: "z2", Ready: true}}}},
+		"b": {Objects: source.Objects{Nodes: []*source.Node{{Region: "r1", Zone: "z1", Ready: true}}}},
+		"c": {Objects: source.Objects{Nodes: []*source.Node{{Region: "r2", Zone: "z3", Ready: true}}}},
 	}
 	snap := Build(Inputs{Clusters: in, Serial: 1}, nil, Options{}).Snapshot
 	want := map[string][]string{"r1": {"z1", "z2"}, "r2": {"z3"}}
@@ -154,10 +154,10 @@ func build(in map[string]*Input, opts Options) *Snapshot {
 func TestBuildIsPure(t *testing.T) {
 	objs := func() source.Objects {
 		return source.Objects{
-			Nodes: []source.Node{{Name: "n", Region: "europe-west1", Zone: "europe-west1-b", Ready: true}},
-			Services: []source.Service{{Namespace: "ns", Name: "web", Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.1")},
+			Nodes: []*source.Node{{Name: "n", Region: "europe-west1", Zone: "europe-west1-b", Ready: true}},
+			Services: []*source.Service{{Namespace: "ns", Name: "web", Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.1")},
 				Ports: []source.Port{{Name: "http", Protocol: "tcp", Port: 80}}, Annotations: map[string]string{policy.AnnFall: "3"}}},
-			Endpoints: []source.EndpointSlice{{Namespace: "ns", Name: "web-1", Service: "web", AddressType: "IPv4", Ready: 1, Total: 2}},
+			Endpoints: []*source.EndpointSlice{{Namespace: "ns", Name: "web-1", Service: "web", AddressType: "IPv4", Ready: 1, Total: 2}},
 		}
 	}
 	in := Inputs{Clusters: map[string]*Input{"c": {Objects: objs(), State: health.Up}}, Serial: 3, Now: time.Unix(5, 0)}

@@ -37,16 +37,16 @@ func (f *fakeHealth) Probe(t health.TargetKey) bool {
 }
 
 func TestJudge(t *testing.T) {
-	web := func(ann map[string]string, addrs ...string) source.Service {
-		s := source.Service{Namespace: "ns", Name: "web", Annotations: ann,
+	web := func(ann map[string]string, addrs ...string) *source.Service {
+		s := &source.Service{Namespace: "ns", Name: "web", Annotations: ann,
 			Ports: []source.Port{{Name: "dns", Protocol: "udp", Port: 53}, {Name: "http", Protocol: "tcp", Port: 80}, {Name: "admin", Protocol: "tcp", Port: 9000}}}
 		for _, a := range addrs {
 			s.Addresses = append(s.Addresses, netip.MustParseAddr(a))
 		}
 		return s
 	}
-	eps := func(ready, total int) []source.EndpointSlice {
-		return []source.EndpointSlice{{Namespace: "ns", Service: "web", AddressType: "IPv4", Ready: ready, Total: total}}
+	eps := func(ready, total int) []*source.EndpointSlice {
+		return []*source.EndpointSlice{{Namespace: "ns", Service: "web", AddressType: "IPv4", Ready: ready, Total: total}}
 	}
 	tcp := map[string]string{policy.AnnProbe: "tcp"}
 	key := health.Key{Cluster: "c", Namespace: "ns", Name: "web"}
@@ -54,8 +54,8 @@ func TestJudge(t *testing.T) {
 
 	tests := []struct {
 		name         string
-		svc          source.Service
-		eps          []source.EndpointSlice
+		svc          *source.Service
+		eps          []*source.EndpointSlice
 		defaults     policy.Policy
 		h            *fakeHealth
 		wantUsable   bool
@@ -106,7 +106,7 @@ func TestJudge(t *testing.T) {
 			if tc.h != nil {
 				v = tc.h
 			}
-			in := map[string]*Input{"c": {Objects: source.Objects{Services: []source.Service{tc.svc}, Endpoints: tc.eps}}}
+			in := map[string]*Input{"c": {Objects: source.Objects{Services: []*source.Service{tc.svc}, Endpoints: tc.eps}}}
 			built := Build(Inputs{Clusters: in, Serial: 1, Now: time.Unix(1, 0)}, v, opts)
 			snap := built.Snapshot
 			svc := snap.Services[Key{"ns", "web"}]
@@ -138,12 +138,12 @@ func TestJudge(t *testing.T) {
 }
 
 func TestJudgeHostnameProbeAndThresholds(t *testing.T) {
-	svc := source.Service{Namespace: "ns", Name: "web", Hostnames: []string{"lb.example."},
+	svc := &source.Service{Namespace: "ns", Name: "web", Hostnames: []string{"lb.example."},
 		Ports:       []source.Port{{Protocol: "tcp", Port: 443}},
 		Annotations: map[string]string{policy.AnnProbe: "https", policy.AnnRise: "4", policy.AnnFall: "5"}}
 	h := &fakeHealth{hostDown: map[string]bool{"lb.example.": true}}
-	in := map[string]*Input{"c": {Objects: source.Objects{Services: []source.Service{svc},
-		Endpoints: []source.EndpointSlice{{Namespace: "ns", Service: "web", Ready: 1, Total: 1}}}}}
+	in := map[string]*Input{"c": {Objects: source.Objects{Services: []*source.Service{svc},
+		Endpoints: []*source.EndpointSlice{{Namespace: "ns", Service: "web", Ready: 1, Total: 1}}}}}
 	built := Build(Inputs{Clusters: in, Serial: 1, Now: time.Unix(1, 0)}, h, Options{Defaults: policy.Default()})
 	sh := built.Snapshot.Services[Key{"ns", "web"}].Shards[0]
 	if sh.Usable || !sh.Probed || sh.ProbeUp {
@@ -158,14 +158,14 @@ func TestJudgeHostnameProbeAndThresholds(t *testing.T) {
 }
 
 func TestJudgeConflictingAnnotations(t *testing.T) {
-	svc := func(p string) source.Service {
-		return source.Service{Namespace: "ns", Name: "web", Addresses: []netip.Addr{netip.MustParseAddr("127.0.0.1")},
+	svc := func(p string) *source.Service {
+		return &source.Service{Namespace: "ns", Name: "web", Addresses: []netip.Addr{netip.MustParseAddr("127.0.0.1")},
 			Annotations: map[string]string{policy.AnnPolicy: p}}
 	}
-	ep := []source.EndpointSlice{{Namespace: "ns", Service: "web", Ready: 1, Total: 1}}
+	ep := []*source.EndpointSlice{{Namespace: "ns", Service: "web", Ready: 1, Total: 1}}
 	in := map[string]*Input{
-		"b": {Objects: source.Objects{Services: []source.Service{svc("closest")}, Endpoints: ep}},
-		"a": {Objects: source.Objects{Services: []source.Service{svc("roundrobin")}, Endpoints: ep}},
+		"b": {Objects: source.Objects{Services: []*source.Service{svc("closest")}, Endpoints: ep}},
+		"a": {Objects: source.Objects{Services: []*source.Service{svc("roundrobin")}, Endpoints: ep}},
 	}
 	s := build(in, Options{Defaults: policy.Default()}).Services[Key{"ns", "web"}]
 	if s.Policy.Kind != policy.RoundRobin {
@@ -200,9 +200,9 @@ func TestJudgeClusterIPs(t *testing.T) {
 		{"not kept", false, 2, 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			svc := source.Service{Namespace: "ns", Name: "web", ClusterIPs: []netip.Addr{netip.MustParseAddr("10.96.0.10")}}
-			in := map[string]*Input{"c": {Objects: source.Objects{Services: []source.Service{svc},
-				Endpoints: []source.EndpointSlice{{Namespace: "ns", Service: "web", Ready: tc.ready, Total: 2}}}}}
+			svc := &source.Service{Namespace: "ns", Name: "web", ClusterIPs: []netip.Addr{netip.MustParseAddr("10.96.0.10")}}
+			in := map[string]*Input{"c": {Objects: source.Objects{Services: []*source.Service{svc},
+				Endpoints: []*source.EndpointSlice{{Namespace: "ns", Service: "web", Ready: tc.ready, Total: 2}}}}}
 			s := build(in, Options{Defaults: policy.Default(), ClusterIPs: tc.keep}).Services[Key{"ns", "web"}]
 			sh := s.Shards[0]
 			if len(sh.ClusterIPs) != tc.wantIPs || sh.Healthy != tc.wantHealthy || sh.Usable || s.Degraded {

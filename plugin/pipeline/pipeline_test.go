@@ -17,7 +17,7 @@ import (
 func objs(services ...string) source.Objects {
 	var o source.Objects
 	for _, s := range services {
-		o.Services = append(o.Services, source.Service{Namespace: "ns", Name: s})
+		o.Services = append(o.Services, &source.Service{Namespace: "ns", Name: s})
 	}
 	return o
 }
@@ -119,7 +119,7 @@ func TestPipelineVerdictWakesLoop(t *testing.T) {
 	withReady := func(ready int) source.Objects {
 		o := objs("web")
 		o.Services[0].Addresses = []netip.Addr{netip.MustParseAddr("192.0.2.1")}
-		o.Endpoints = []source.EndpointSlice{{Namespace: "ns", Name: "web-1", Service: "web", AddressType: "IPv4", Ready: ready, Total: 1}}
+		o.Endpoints = []*source.EndpointSlice{{Namespace: "ns", Name: "web-1", Service: "web", AddressType: "IPv4", Ready: ready, Total: 1}}
 		return o
 	}
 	shard := func() *model.Shard {

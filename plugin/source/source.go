@@ -58,11 +58,13 @@ type Fixed Objects
 // Objects implements Lister.
 func (f Fixed) Objects() Objects { return Objects(f) }
 
-// Objects is the set of objects of one cluster.
+// Objects is the set of objects of one cluster. The structs are shared, not
+// copied: a source hands out the ones it holds (the Kubernetes source, those
+// of its informer caches), so they must never be changed once made.
 type Objects struct {
-	Nodes     []Node
-	Services  []Service
-	Endpoints []EndpointSlice
+	Nodes     []*Node
+	Services  []*Service
+	Endpoints []*EndpointSlice
 	// Synced is when the source last saw these objects complete.
 	Synced time.Time
 	// Changed is the newest change time the source knows of for these

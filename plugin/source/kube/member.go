@@ -112,7 +112,7 @@ func (m *member) Objects() source.Objects {
 	var kept []*object
 	for _, x := range m.nodes.GetStore().List() {
 		if o := x.(*object); o.node != nil {
-			objs.Nodes = append(objs.Nodes, *o.node)
+			objs.Nodes = append(objs.Nodes, o.node)
 			kept = append(kept, o)
 		}
 	}
@@ -123,7 +123,7 @@ func (m *member) Objects() source.Objects {
 		case o.err != nil:
 			objs.Invalid++
 		default:
-			objs.Services = append(objs.Services, *o.service)
+			objs.Services = append(objs.Services, o.service)
 			kept = append(kept, o)
 		}
 	}
@@ -132,7 +132,7 @@ func (m *member) Objects() source.Objects {
 		case o.err != nil:
 			objs.Invalid++
 		case o.slice != nil:
-			objs.Endpoints = append(objs.Endpoints, *o.slice)
+			objs.Endpoints = append(objs.Endpoints, o.slice)
 			kept = append(kept, o)
 		}
 	}

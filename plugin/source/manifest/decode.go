@@ -142,7 +142,8 @@ func (d *decoded) node(where string, raw []byte) error {
 	case n.Name == "":
 		d.invalid = append(d.invalid, fmt.Errorf("%s: node: no name: %w", where, source.ErrInvalid))
 	case d.first(where, "node "+n.Name):
-		d.objs.Nodes = append(d.objs.Nodes, kubeobj.FromNode(&n))
+		node := kubeobj.FromNode(&n)
+		d.objs.Nodes = append(d.objs.Nodes, &node)
 	}
 	return nil
 }
@@ -164,7 +165,7 @@ func (d *decoded) service(where string, raw []byte) error {
 	case err != nil:
 		d.invalid = append(d.invalid, fmt.Errorf("%s: %w", where, err))
 	case d.first(where, "service "+s.Namespace+"/"+s.Name):
-		d.objs.Services = append(d.objs.Services, out)
+		d.objs.Services = append(d.objs.Services, &out)
 	}
 	return nil
 }
@@ -182,7 +183,7 @@ func (d *decoded) endpointSlice(where string, raw []byte) error {
 	case err != nil:
 		d.invalid = append(d.invalid, fmt.Errorf("%s: %w", where, err))
 	case d.first(where, "endpointslice "+e.Namespace+"/"+e.Name):
-		d.objs.Endpoints = append(d.objs.Endpoints, out)
+		d.objs.Endpoints = append(d.objs.Endpoints, &out)
 	}
 	return nil
 }

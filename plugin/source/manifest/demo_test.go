@@ -70,36 +70,36 @@ func TestDemo(t *testing.T) {
 			}
 			checkDemoNodes(t, c, r.objs.Nodes)
 			checkDemoServices(t, c, r.objs.Services)
-			want := []source.EndpointSlice{
+			want := []*source.EndpointSlice{
 				{Namespace: "default", Name: "api-demo", Service: "api", AddressType: "IPv4", Ready: 2, Total: 2},
 				{Namespace: "default", Name: "nginx-demo", Service: "nginx", AddressType: "IPv4", Ready: 3, Total: 3},
 				{Namespace: "default", Name: "echo-demo", Service: "echo", AddressType: "IPv4", Ready: 3, Total: 3},
 				{Namespace: "shop", Name: "web-demo", Service: "web", AddressType: "IPv4", Ready: 3, Total: 3},
 			}
 			if c.canary {
-				want = slices.Insert(want, 1, source.EndpointSlice{Namespace: "default", Name: "canary-demo", Service: "canary", AddressType: "IPv4", Ready: 1, Total: 1})
+				want = slices.Insert(want, 1, &source.EndpointSlice{Namespace: "default", Name: "canary-demo", Service: "canary", AddressType: "IPv4", Ready: 1, Total: 1})
 			}
-			if !slices.Equal(r.objs.Endpoints, want) {
+			if !slices.EqualFunc(r.objs.Endpoints, want, func(a, b *source.EndpointSlice) bool { return *a == *b }) {
 				t.Errorf("endpoint slices %+v, want %+v", r.objs.Endpoints, want)
 			}
 		})
 	}
 }
 
-func checkDemoNodes(t *testing.T, c demoCluster, nodes []source.Node) {
+func checkDemoNodes(t *testing.T, c demoCluster, nodes []*source.Node) {
 	t.Helper()
 	if len(nodes) != 2 {
 		t.Fatalf("%d nodes, want 2", len(nodes))
 	}
 	for i, n := range nodes {
 		want := source.Node{Name: fmt.Sprintf("%s-node-%d", c.name, i+1), Region: c.region, Zone: c.name, Ready: true}
-		if n != want {
+		if *n != want {
 			t.Errorf("node %+v, want %+v", n, want)
 		}
 	}
 }
 
-func checkDemoServices(t *testing.T, c demoCluster, svcs []source.Service) {
+func checkDemoServices(t *testing.T, c demoCluster, svcs []*source.Service) {
 	t.Helper()
 	type row struct {
 		id    string
