@@ -3,6 +3,8 @@ package kube
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/meridian-dns/meridian/plugin/source/kubeobj"
 )
 
 // meta is the identity an informer's cache needs of an object: its name,
@@ -16,8 +18,9 @@ type meta struct {
 
 var _ metav1.Object = (*meta)(nil)
 
+// metaOf keeps m's identity, with the namespace interned.
 func metaOf(m *metav1.ObjectMeta) meta {
-	return meta{name: m.Name, namespace: m.Namespace, resourceVersion: m.ResourceVersion}
+	return meta{name: m.Name, namespace: kubeobj.Intern(m.Namespace), resourceVersion: m.ResourceVersion}
 }
 
 // The fields meta keeps.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"unique"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -24,8 +25,8 @@ import (
 func FromNode(n *corev1.Node) source.Node {
 	out := source.Node{
 		Name:   n.Name,
-		Region: n.Labels[corev1.LabelTopologyRegion],
-		Zone:   n.Labels[corev1.LabelTopologyZone],
+		Region: Intern(n.Labels[corev1.LabelTopologyRegion]),
+		Zone:   Intern(n.Labels[corev1.LabelTopologyZone]),
 	}
 	for _, c := range n.Status.Conditions {
 		if c.Type == corev1.NodeReady {
@@ -42,7 +43,7 @@ func FromNode(n *corev1.Node) source.Node {
 // It keeps the annotations policy.Parse reads: every key under
 // policy.Prefix, unknown ones too, so that Parse can report them.
 func FromService(s *corev1.Service) (source.Service, error) {
-	out := source.Service{Namespace: s.Namespace, Name: s.Name}
+	out := source.Service{Namespace: Intern(s.Namespace), Name: s.Name}
 	if s.Name == "" {
 		return source.Service{}, fmt.Errorf("service in namespace %q: no name: %w", s.Namespace, source.ErrInvalid)
 	}
@@ -127,15 +128,19 @@ func ports(in []corev1.ServicePort) ([]source.Port, error) {
 		if p.Port < 1 || p.Port > 65535 {
 			return nil, fmt.Errorf("spec.ports[%d].port %d is out of range: %w", i, p.Port, source.ErrInvalid)
 		}
-		proto := strings.ToLower(string(p.Protocol))
-		switch proto {
-		case "":
+		// The constants, not a lower-cased copy per port.
+		var proto string
+		switch strings.ToUpper(string(p.Protocol)) {
+		case "", "TCP":
 			proto = "tcp"
-		case "tcp", "udp", "sctp":
+		case "UDP":
+			proto = "udp"
+		case "SCTP":
+			proto = "sctp"
 		default:
 			return nil, fmt.Errorf("spec.ports[%d].protocol %q is unknown: %w", i, p.Protocol, source.ErrInvalid)
 		}
-		out = append(out, source.Port{Name: p.Name, Protocol: proto, Port: uint16(p.Port)})
+		out = append(out, source.Port{Name: Intern(p.Name), Protocol: proto, Port: uint16(p.Port)})
 	}
 	return out, nil
 }
@@ -151,7 +156,7 @@ func FromEndpointSlice(e *discoveryv1.EndpointSlice) (source.EndpointSlice, erro
 	if e.Name == "" {
 		return source.EndpointSlice{}, fmt.Errorf("endpointslice in namespace %q: no name: %w", e.Namespace, source.ErrInvalid)
 	}
-	out := source.EndpointSlice{Namespace: e.Namespace, Name: e.Name, Service: e.Labels[discoveryv1.LabelServiceName], AddressType: string(e.AddressType)}
+	out := source.EndpointSlice{Namespace: Intern(e.Namespace), Name: e.Name, Service: e.Labels[discoveryv1.LabelServiceName], AddressType: Intern(string(e.AddressType))}
 	if out.Service == "" {
 		return source.EndpointSlice{}, fmt.Errorf("endpointslice %s/%s: no %s label: %w", e.Namespace, e.Name, discoveryv1.LabelServiceName, source.ErrInvalid)
 	}
@@ -206,4 +211,15 @@ func isTrue(b *bool, def bool) bool {
 		return def
 	}
 	return *b
+}
+
+// Intern returns the one copy of s that every converted object shares:
+// namespaces, regions, zones, port names and address types repeat across
+// hundreds of thousands of objects, each decoded into its own string.
+// Strings no object holds any more are freed (package unique).
+func Intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	return unique.Make(s).Value()
 }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -268,5 +269,25 @@ func TestFromServiceKeepsWhatParseReads(t *testing.T) {
 	}
 	if len(probs) != 2 || !errors.Is(probs[0].Err, policy.ErrUnknown) {
 		t.Errorf("problems %v, want the unknown key and the bad shards value", probs)
+	}
+}
+
+// TestInternShares checks that converted objects of one namespace share
+// one copy of its name, and of their port names and protocol.
+func TestInternShares(t *testing.T) {
+	mk := func(name string) *corev1.Service {
+		// Each string is built at run time, as a decoder makes them.
+		ns, port := string([]byte("shop")), string([]byte("http"))
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: port, Port: 80, Protocol: corev1.ProtocolTCP}}}}
+	}
+	a, errA := kubeobj.FromService(mk("a"))
+	b, errB := kubeobj.FromService(mk("b"))
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	same := func(x, y string) bool { return unsafe.StringData(x) == unsafe.StringData(y) }
+	if !same(a.Namespace, b.Namespace) || !same(a.Ports[0].Name, b.Ports[0].Name) || !same(a.Ports[0].Protocol, b.Ports[0].Protocol) {
+		t.Error("two Services of one namespace hold separate copies of its name, port name or protocol")
 	}
 }
