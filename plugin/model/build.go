@@ -46,6 +46,10 @@ type Inputs struct {
 	Clusters map[string]*Input
 	Serial   uint32
 	Now      time.Time
+	// Prev is the snapshot built before, or nil. Build only reads it: the
+	// addresses of a shard whose Service object is the same one as then
+	// (sources hand out immutable structs) are shared, not converted again.
+	Prev *Snapshot
 }
 
 // Built is what Build makes: the snapshot, and what the health trackers
@@ -87,7 +91,7 @@ func Build(in Inputs, v Verdicts, opts Options) Built {
 		}
 		ready := countEndpoints(ci.Objects.Endpoints)
 		for i := range ci.Objects.Services {
-			addShard(snap, c, ci.Objects.Services[i], ready, opts.ClusterIPs)
+			addShard(snap, in.Prev, c, ci.Objects.Services[i], ready, opts.ClusterIPs)
 		}
 	}
 	for _, svc := range snap.Services {
@@ -177,20 +181,15 @@ func countEndpoints(slices []*source.EndpointSlice) map[Key]counts {
 	return m
 }
 
-func addShard(snap *Snapshot, c *Cluster, s *source.Service, ep map[Key]counts, clusterIPs bool) {
+func addShard(snap, prev *Snapshot, c *Cluster, s *source.Service, ep map[Key]counts, clusterIPs bool) {
 	k := Key{s.Namespace, s.Name}
-	sh := &Shard{Cluster: c, Ports: s.Ports, Ready: ep[k].ready, Total: ep[k].total, ann: s.Annotations}
-	for _, a := range s.Addresses {
-		if a.Unmap().Is4() {
-			sh.V4 = append(sh.V4, a.Unmap())
-		} else {
-			sh.V6 = append(sh.V6, a)
-		}
+	sh := &Shard{Cluster: c, Ports: s.Ports, Ready: ep[k].ready, Total: ep[k].total, ann: s.Annotations, src: s}
+	sh.addrs = prevAddrs(prev, c.Name, k, s, clusterIPs)
+	if sh.addrs == nil {
+		sh.addrs = newAddrs(s, clusterIPs)
 	}
-	sh.IP4, sh.IP6 = asIPs(sh.V4), asIPs(sh.V6)
-	if clusterIPs {
-		sh.ClusterIPs = asIPs(s.ClusterIPs)
-	}
+	a := sh.addrs
+	sh.V4, sh.V6, sh.IP4, sh.IP6, sh.ClusterIPs = a.v4, a.v6, a.ip4, a.ip6, a.clusterIPs
 	if len(s.Hostnames) > 0 {
 		sh.Hostname = s.Hostnames[0]
 	}
@@ -212,6 +211,51 @@ func addShard(snap *Snapshot, c *Cluster, s *source.Service, ep map[Key]counts, 
 			svc.Ports = append(svc.Ports, p)
 		}
 	}
+}
+
+// addrs are a shard's addresses as answers use them, converted once per
+// Service object and shared by every snapshot built from that object.
+type addrs struct {
+	v4, v6     []netip.Addr
+	ip4, ip6   []net.IP
+	clusterIPs []net.IP // nil unless kept (Options.ClusterIPs)
+}
+
+func newAddrs(s *source.Service, clusterIPs bool) *addrs {
+	a := &addrs{}
+	for _, ip := range s.Addresses {
+		if ip.Unmap().Is4() {
+			a.v4 = append(a.v4, ip.Unmap())
+		} else {
+			a.v6 = append(a.v6, ip)
+		}
+	}
+	a.ip4, a.ip6 = asIPs(a.v4), asIPs(a.v6)
+	if clusterIPs {
+		a.clusterIPs = asIPs(s.ClusterIPs)
+	}
+	return a
+}
+
+// prevAddrs returns the addresses of cluster's shard of k in prev when it
+// was built from the same Service object s, else nil.
+func prevAddrs(prev *Snapshot, cluster string, k Key, s *source.Service, clusterIPs bool) *addrs {
+	if prev == nil {
+		return nil
+	}
+	svc := prev.Services[k]
+	if svc == nil {
+		return nil
+	}
+	for _, sh := range svc.Shards {
+		if sh.Cluster.Name == cluster {
+			if sh.src == s && (sh.addrs.clusterIPs != nil) == (clusterIPs && len(s.ClusterIPs) > 0) {
+				return sh.addrs
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // asIPs returns addrs as records hold them.

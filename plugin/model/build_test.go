@@ -3,6 +3,7 @@ package model
 import (
 	"net/netip"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -188,3 +189,61 @@ func (v passiveOnly) Passive(k health.Key, ok bool, rise, fall int) health.Obser
 }
 
 func (passiveOnly) Probe(health.TargetKey) bool { return true }
+
+// TestBuildSharesAddresses checks that a build given the snapshot before
+// it shares the addresses of shards built from the same Service objects,
+// converts those of a changed object anew, and answers the same.
+func TestBuildSharesAddresses(t *testing.T) {
+	web := &source.Service{Namespace: "ns", Name: "web", Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")},
+		Ports: []source.Port{{Name: "http", Protocol: "tcp", Port: 80}}}
+	api := &source.Service{Namespace: "ns", Name: "api", Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.2")},
+		Ports: []source.Port{{Name: "http", Protocol: "tcp", Port: 80}}}
+	objs := func(svcs ...*source.Service) map[string]*Input {
+		return map[string]*Input{"c": {Objects: source.Objects{Services: svcs}}}
+	}
+	first := Build(Inputs{Clusters: objs(web, api)}, nil, Options{Defaults: policy.Default()}).Snapshot
+	api2 := *api
+	api2.Addresses = []netip.Addr{netip.MustParseAddr("192.0.2.3")}
+	second := Build(Inputs{Clusters: objs(web, &api2), Prev: first}, nil, Options{Defaults: policy.Default()}).Snapshot
+	shard := func(s *Snapshot, name string) *Shard { return s.Services[Key{"ns", name}].Shards[0] }
+	if a, b := shard(first, "web"), shard(second, "web"); &a.IP4[0] != &b.IP4[0] || &a.V6[0] != &b.V6[0] {
+		t.Error("web's addresses converted again although its Service object is the same")
+	}
+	if got := shard(second, "api").IP4[0].String(); got != "192.0.2.3" {
+		t.Errorf("api's changed address %s, want 192.0.2.3", got)
+	}
+	if got := shard(first, "api").IP4[0].String(); got != "192.0.2.2" {
+		t.Errorf("the first snapshot changed: api %s, want 192.0.2.2", got)
+	}
+}
+
+// BenchmarkBuild100k builds a snapshot of 10 clusters of 10,000 services
+// each: fresh, and from the one before it, as the loop does after a change.
+func BenchmarkBuild100k(b *testing.B) {
+	in := Inputs{Clusters: map[string]*Input{}}
+	for c := range 10 {
+		var objs source.Objects
+		objs.Nodes = []*source.Node{{Name: "n", Region: "europe-west1", Zone: "europe-west1-b", Ready: true}}
+		for i := range 10_000 {
+			name := "svc-" + strconv.Itoa(i)
+			objs.Services = append(objs.Services, &source.Service{Namespace: "default", Name: name,
+				Addresses: []netip.Addr{netip.AddrFrom4([4]byte{198, 18, byte(c), byte(i)})}, Ports: []source.Port{{Name: "http", Protocol: "tcp", Port: 80}}})
+			objs.Endpoints = append(objs.Endpoints, &source.EndpointSlice{Namespace: "default", Name: name + "-1", Service: name, AddressType: "IPv4", Ready: 3, Total: 3})
+		}
+		in.Clusters["cluster-"+strconv.Itoa(c)] = &Input{Objects: objs, State: health.Up}
+	}
+	opts := Options{Defaults: policy.Default()}
+	b.Run("fresh", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			Build(in, nil, opts)
+		}
+	})
+	b.Run("from-prev", func(b *testing.B) {
+		in.Prev = Build(in, nil, opts).Snapshot
+		b.ReportAllocs()
+		for b.Loop() {
+			in.Prev = Build(in, nil, opts).Snapshot
+		}
+	})
+}

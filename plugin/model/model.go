@@ -86,7 +86,9 @@ type Shard struct {
 	Probed  bool
 	ProbeUp bool
 
-	ann map[string]string // the Service's annotations, while building
+	ann   map[string]string // the Service's annotations, while building
+	src   *source.Service   // the object the shard was built from
+	addrs *addrs            // its addresses before probes left any out
 }
 
 // HasAddress reports whether the shard can be named in an answer at all.

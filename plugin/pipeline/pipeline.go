@@ -179,6 +179,7 @@ func (p *Pipeline) Rebuild() *model.Snapshot {
 		p.Wake()
 	}
 
+	in.Prev = p.snap.Load()
 	built := model.Build(in, verdicts{p.passive, p.prober}, p.cfg.Build)
 
 	p.snap.Store(built.Snapshot)
