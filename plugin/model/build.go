@@ -82,6 +82,7 @@ func Build(in Inputs, v Verdicts, opts Options) Built {
 	}
 	sort.Strings(names)
 
+	sizes := shardCounts(in.Clusters)
 	for _, name := range names {
 		ci := in.Clusters[name]
 		c := buildCluster(name, ci, opts.Overrides[name])
@@ -91,7 +92,7 @@ func Build(in Inputs, v Verdicts, opts Options) Built {
 		}
 		ready := countEndpoints(ci.Objects.Endpoints)
 		for i := range ci.Objects.Services {
-			addShard(snap, in.Prev, c, ci.Objects.Services[i], ready, opts.ClusterIPs)
+			addShard(snap, in.Prev, c, ci.Objects.Services[i], ready, sizes, opts.ClusterIPs)
 		}
 	}
 	for _, svc := range snap.Services {
@@ -181,9 +182,19 @@ func countEndpoints(slices []*source.EndpointSlice) map[Key]counts {
 	return m
 }
 
-func addShard(snap, prev *Snapshot, c *Cluster, s *source.Service, ep map[Key]counts, clusterIPs bool) {
+func addShard(snap, prev *Snapshot, c *Cluster, s *source.Service, ep map[Key]counts, sizes map[Key]int, clusterIPs bool) {
 	k := Key{s.Namespace, s.Name}
-	sh := &Shard{Cluster: c, Ports: s.Ports, Ready: ep[k].ready, Total: ep[k].total, ann: s.Annotations, src: s}
+	svc := snap.Services[k]
+	if svc == nil {
+		svc = &Service{Key: k, slab: make([]Shard, 0, sizes[k])}
+		snap.Services[k] = svc
+		snap.Namespaces[k.Namespace] = struct{}{}
+	}
+	// Clusters come in name order. Shards live side by side in the
+	// service's slab, for the answers that walk them all; Shards points
+	// into it once every cluster is in (Service.link).
+	svc.slab = append(svc.slab, Shard{Cluster: c, Ports: s.Ports, Ready: ep[k].ready, Total: ep[k].total, ann: s.Annotations, src: s})
+	sh := &svc.slab[len(svc.slab)-1]
 	sh.addrs = prevAddrs(prev, c.Name, k, s, clusterIPs)
 	if sh.addrs == nil {
 		sh.addrs = newAddrs(s, clusterIPs)
@@ -194,13 +205,6 @@ func addShard(snap, prev *Snapshot, c *Cluster, s *source.Service, ep map[Key]co
 		sh.Hostname = s.Hostnames[0]
 	}
 
-	svc := snap.Services[k]
-	if svc == nil {
-		svc = &Service{Key: k}
-		snap.Services[k] = svc
-		snap.Namespaces[k.Namespace] = struct{}{}
-	}
-	svc.Shards = append(svc.Shards, sh) // clusters come in name order
 	svc.HasV4 = svc.HasV4 || len(sh.V4) > 0
 	svc.HasV6 = svc.HasV6 || len(sh.V6) > 0
 	svc.HasHostname = svc.HasHostname || sh.Hostname != ""
@@ -211,6 +215,39 @@ func addShard(snap, prev *Snapshot, c *Cluster, s *source.Service, ep map[Key]co
 			svc.Ports = append(svc.Ports, p)
 		}
 	}
+}
+
+// shardCounts counts the shards of every service, so that each service's
+// slab is allocated once, at its size.
+func shardCounts(clusters map[string]*Input) map[Key]int {
+	n := 0
+	for _, ci := range clusters {
+		n = max(n, len(ci.Objects.Services))
+	}
+	sizes := make(map[Key]int, n)
+	for _, ci := range clusters {
+		for _, s := range ci.Objects.Services {
+			sizes[Key{s.Namespace, s.Name}]++
+		}
+	}
+	return sizes
+}
+
+// link points Shards at the slab once every cluster's shard is in it.
+func (svc *Service) link() {
+	svc.Shards = make([]*Shard, len(svc.slab))
+	for i := range svc.slab {
+		svc.Shards[i] = &svc.slab[i]
+	}
+	svc.slab = nil
+}
+
+// service returns the service k of s (nil-safe), or nil.
+func (s *Snapshot) service(k Key) *Service {
+	if s == nil {
+		return nil
+	}
+	return s.Services[k]
 }
 
 // addrs are a shard's addresses as answers use them, converted once per
@@ -240,10 +277,7 @@ func newAddrs(s *source.Service, clusterIPs bool) *addrs {
 // prevAddrs returns the addresses of cluster's shard of k in prev when it
 // was built from the same Service object s, else nil.
 func prevAddrs(prev *Snapshot, cluster string, k Key, s *source.Service, clusterIPs bool) *addrs {
-	if prev == nil {
-		return nil
-	}
-	svc := prev.Services[k]
+	svc := prev.service(k)
 	if svc == nil {
 		return nil
 	}

@@ -26,6 +26,7 @@ type Verdicts interface {
 // finishService reads the service's policy from the annotations of its
 // shards over the defaults, then judges every shard.
 func (b *builder) finishService(svc *Service, opts Options) {
+	svc.link()
 	var arr [8]policy.Annotated
 	anns := arr[:0]
 	for _, sh := range svc.Shards {

@@ -119,6 +119,8 @@ type Service struct {
 	// Degraded is true when some shard with an address is not usable:
 	// answers then carry the shorter degraded TTL.
 	Degraded bool
+
+	slab []Shard // the shards, while building
 }
 
 // Port reports whether some shard of the service has the named port name/proto.
