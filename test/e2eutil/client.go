@@ -33,12 +33,33 @@ func (s *Server) Scrape(t testing.TB) string {
 // HasMetric reports whether the metrics page has a line starting with
 // series (name and labels) followed by value.
 func (s *Server) HasMetric(t testing.TB, series, value string) bool {
+	return s.Metric(t, series) == value
+}
+
+// Metric returns the value of series (name and labels) on the metrics
+// page, or "" when the page has no such line.
+func (s *Server) Metric(t testing.TB, series string) string {
 	for _, line := range strings.Split(s.Scrape(t), "\n") {
-		if strings.HasPrefix(line, series+" ") && strings.TrimSpace(strings.TrimPrefix(line, series)) == value {
-			return true
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return strings.TrimSpace(v)
 		}
 	}
-	return false
+	return ""
+}
+
+// WaitMetric polls the metrics page every 20ms until series has the value
+// want returns (asked again each time), and fails the test with the last
+// value seen when limit passes first.
+func (s *Server) WaitMetric(t testing.TB, limit time.Duration, series string, want func() string) {
+	t.Helper()
+	var got, w string
+	start := time.Now()
+	for got, w = s.Metric(t, series), want(); got != w; got, w = s.Metric(t, series), want() {
+		if time.Since(start) > limit {
+			t.Fatalf("%s is %q after %v, want %q", series, got, limit, w)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Ask sends one query for name/qtype, with a client subnet when subnet is
