@@ -3,10 +3,13 @@
 #
 #   harness.sh install                    build kube-apiserver and etcd once into a
 #                                         cache outside the clone; print the bin dir
-#   harness.sh up N DIR [--port-base P]   start one etcd and N API servers
+#   harness.sh up N DIR [--port-base P] [--etcd-data D]
+#                                         start one etcd and N API servers
 #                                         (member-1..member-N) sharing it; write
 #                                         DIR/ready; stay in the foreground until
-#                                         SIGTERM/SIGINT/SIGHUP or stdin (a pipe) closes
+#                                         SIGTERM/SIGINT/SIGHUP or stdin (a pipe) closes;
+#                                         --etcd-data keeps etcd's data in D across
+#                                         runs (the objects outlive the servers)
 #   harness.sh down DIR                   stop what `up` started in DIR
 #
 # Environment:
@@ -118,7 +121,7 @@ stop_all() {
 	rm -f "${dir}"/member-*/pid "${dir}"/member-*/restart
 	if [ -f "${dir}/etcd/pid" ]; then
 		pid=$(<"${dir}/etcd/pid")
-		if proc_has "${pid}" "--data-dir=${dir}/etcd/data"; then
+		if proc_has "${pid}" "--data-dir=$(cat "${dir}/etcd/data-dir" 2>/dev/null || echo "${dir}/etcd/data")"; then
 			log "stopping etcd"
 			stop_pids 4 "${pid}"
 		fi
@@ -332,10 +335,11 @@ etcd_start() {
 	mkdir -p "${e}"
 	echo "$1" >"${e}/port"
 	echo "$2" >"${e}/peer-port"
+	echo "${ETCD_DATA:-${e}/data}" >"${e}/data-dir"
 	local args=(
 		"${BIN}/etcd"
 		--name=meridian
-		--data-dir="${e}/data"
+		--data-dir="${ETCD_DATA:-${e}/data}"
 		--listen-client-urls="http://127.0.0.1:$1"
 		--advertise-client-urls="http://127.0.0.1:$1"
 		--listen-peer-urls="http://127.0.0.1:$2"
@@ -561,6 +565,7 @@ up_exit() {
 cmd_up() {
 	[ $# -ge 2 ] || usage
 	local n=$1 dir=$2 port_base="" i pid ports picked start f
+	ETCD_DATA=""
 	shift 2
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -572,6 +577,11 @@ cmd_up() {
 		--port-base=*)
 			port_base=${1#*=}
 			shift
+			;;
+		--etcd-data)
+			[ $# -ge 2 ] || usage
+			ETCD_DATA=$2
+			shift 2
 			;;
 		*) usage ;;
 		esac
@@ -586,6 +596,10 @@ cmd_up() {
 	fi
 	BIN=$(resolve_bins)
 	[ -n "${BIN}" ] || die "no binaries"
+	if [ -n "${ETCD_DATA}" ]; then
+		mkdir -p "${ETCD_DATA}"
+		ETCD_DATA=$(cd "${ETCD_DATA}" && pwd -P)
+	fi
 	mkdir -p "${dir}"
 	UP_DIR=$(cd "${dir}" && pwd -P)
 	UP_N=${n}

@@ -44,17 +44,18 @@ type federation struct {
 	kubecfg *clientcmdapi.Config             // the harness's admin kubeconfig
 	tokens  map[string]string                // meridian ServiceAccount token by context
 	stdin   io.WriteCloser                   // the harness stops when it closes
+	marker  string                           // BenchmarkScale: written once the kept data is complete
 }
 
 // startFederation starts n API servers sharing one etcd and applies
 // deploy/rbac.yaml to each. It stops them when the test ends.
-func startFederation(t testing.TB, n int) *federation {
+func startFederation(t testing.TB, n int, harnessArgs ...string) *federation {
 	t.Helper()
 	if os.Getenv("MERIDIAN_KUBE_TESTS") == "" {
 		e2eutil.RequireRealParts(t, "set MERIDIAN_KUBE_TESTS=1 (make test does) to run real API servers")
 	}
 	f := &federation{dir: t.TempDir(), admin: map[string]*kubernetes.Clientset{}, tokens: map[string]string{}}
-	cmd := exec.Command(filepath.Join(e2eutil.RepoRoot(), "hack", "kube", "harness.sh"), "up", fmt.Sprint(n), f.dir)
+	cmd := exec.Command(filepath.Join(e2eutil.RepoRoot(), "hack", "kube", "harness.sh"), append([]string{"up", fmt.Sprint(n), f.dir}, harnessArgs...)...)
 	var out e2eutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// The harness stops everything when this pipe closes: if the test

@@ -3,7 +3,9 @@ package kube
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,27 +30,35 @@ var scaleRegions = []string{"us-central1", "us-east1", "us-west1", "europe-west1
 // ready and RSS after sync, and its query throughput against a federation
 // of 10 Services on the same API servers, measured side by side.
 // `make bench-scale` runs it once.
+//
+// Creating the objects takes about 40 minutes on 2 cores. With
+// MERIDIAN_SCALE_DATA=DIR, etcd keeps its data in DIR and a later run with
+// the same count starts its API servers on it and skips the creating
+// (populate-s is then 0): for profiling, not for the figures of record.
 func BenchmarkScale(b *testing.B) {
 	n := 10000
 	if v := os.Getenv("MERIDIAN_SCALE_SERVICES"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
-	f := startFederation(b, len(scaleRegions))
+	f, populated := startScaleFederation(b, n)
 	start := time.Now()
-	var wg sync.WaitGroup
-	for i, region := range scaleRegions {
-		name := fmt.Sprintf("member-%d", i+1)
-		c := f.admin[name]
-		addNode(b, c, member{name: name, region: region, zone: region + "-a"})
-		if _, err := c.CoreV1().Namespaces().Create(context.Background(),
-			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "small"}}, metav1.CreateOptions{}); err != nil {
-			b.Fatal(err)
+	if !populated {
+		var wg sync.WaitGroup
+		for i, region := range scaleRegions {
+			name := fmt.Sprintf("member-%d", i+1)
+			c := f.admin[name]
+			addNode(b, c, member{name: name, region: region, zone: region + "-a"})
+			if _, err := c.CoreV1().Namespaces().Create(context.Background(),
+				&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "small"}}, metav1.CreateOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			wg.Go(func() { populate(b, c, i, n) })
 		}
-		wg.Go(func() { populate(b, c, i, n) })
+		wg.Wait()
+		b.Logf("created %d services with their status and slices in %d clusters in %v", n, len(scaleRegions), time.Since(start).Round(time.Second))
+		f.markPopulated(b)
 	}
-	wg.Wait()
 	b.ReportMetric(time.Since(start).Seconds(), "populate-s")
-	b.Logf("created %d services with their status and slices in %d clusters in %v", n, len(scaleRegions), time.Since(start).Round(time.Second))
 
 	kubeconfig := filepath.Join(b.TempDir(), "kubeconfig")
 	names := make([]string, len(scaleRegions))
@@ -56,12 +66,19 @@ func BenchmarkScale(b *testing.B) {
 		names[i] = fmt.Sprintf("member-%d", i+1)
 	}
 	f.writeKubeconfig(b, kubeconfig, names...)
-	big := startScaleMeridian(b, kubeconfig, "default")
+	var big *e2eutil.Server
+	profile := func(string) {}
+	if dir := os.Getenv("MERIDIAN_SCALE_PROFILE"); dir != "" {
+		big, profile = startProfiledMeridian(b, kubeconfig, "default", dir)
+	} else {
+		big = startScaleMeridian(b, kubeconfig, "default")
+	}
 	small := startScaleMeridian(b, kubeconfig, "small")
 	time.Sleep(2 * time.Second) // let the first rebuilds settle before reading RSS
 	b.ReportMetric(big.ReadyAfter.Seconds(), "ready-s")
 	b.ReportMetric(float64(big.RSS(b))/(1<<20), "rss-MiB")
 	b.ReportMetric(float64(small.RSS(b))/(1<<20), "small-rss-MiB")
+	profile("heap-synced.pb.gz") // after RSS: its GC would lower it
 
 	bigQ, smallQ := scaleQueries("svc-%05d.default", n), scaleQueries("small-%d.small", 10)
 	var bigQPS, smallQPS []float64
@@ -139,8 +156,85 @@ func createService(c kubernetes.Interface, ns, name, ip string) error {
 	return nil
 }
 
+// startScaleFederation starts the scale benchmark's API servers, on the
+// data of MERIDIAN_SCALE_DATA when it is set, and reports whether that data
+// already holds n services per cluster.
+func startScaleFederation(b *testing.B, n int) (_ *federation, populated bool) {
+	data := os.Getenv("MERIDIAN_SCALE_DATA")
+	if data == "" {
+		return startFederation(b, len(scaleRegions)), false
+	}
+	etcd, marker := filepath.Join(data, "etcd"), filepath.Join(data, fmt.Sprintf("populated-%d", n))
+	if _, err := os.Stat(marker); err != nil {
+		// Another count, or a run stopped halfway: start again.
+		if err := os.RemoveAll(data); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.MkdirAll(data, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		populated = false
+	} else {
+		populated = true
+		b.Logf("reusing the objects in %s", data)
+	}
+	f := startFederation(b, len(scaleRegions), "--etcd-data", etcd)
+	f.marker = marker
+	return f, populated
+}
+
+// markPopulated records that the kept etcd data is complete.
+func (f *federation) markPopulated(b *testing.B) {
+	if f.marker == "" || b.Failed() {
+		return
+	}
+	if err := os.WriteFile(f.marker, nil, 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
+
 func startScaleMeridian(b *testing.B, kubeconfig, namespace string) *e2eutil.Server {
 	return startMeridian(b, kubeconfig, "namespaces "+namespace, "startup_timeout 120s", "shard_metrics off")
+}
+
+// startProfiledMeridian is startScaleMeridian with CoreDNS's pprof plugin
+// on 127.0.0.1, and a func that saves the process's heap profile (after a
+// GC) to dir/name.
+func startProfiledMeridian(b *testing.B, kubeconfig, namespace, dir string) (*e2eutil.Server, func(name string)) {
+	db := filepath.Join(e2eutil.RepoRoot(), "testdata", "geoip", "meridian-test-city.mmdb")
+	pprof := e2eutil.FreePort(b)
+	s := e2eutil.Start(b, func(p e2eutil.Ports) string {
+		return fmt.Sprintf(`example.com:%d {
+    bind 127.0.0.1
+    meridian {
+        federation myfed
+        kubeconfig %s
+        geoip %s
+        namespaces %s
+        startup_timeout 120s
+        shard_metrics off
+    }
+    prometheus 127.0.0.1:%d
+    ready 127.0.0.1:%d
+    pprof 127.0.0.1:%d
+}
+`, p.DNS, kubeconfig, db, namespace, p.Metrics, p.Ready, pprof)
+	})
+	return s, func(name string) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap?gc=1", pprof))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, name), body, 0o644)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("heap profile: go tool pprof -sample_index=inuse_space %s", filepath.Join(dir, name))
+	}
 }
 
 // scaleQueries are global-name queries for every service of format (up to
