@@ -243,3 +243,16 @@ func (s *Server) waitReady(limit time.Duration) error {
 	}
 	return fmt.Errorf("not ready after %v", limit)
 }
+
+// Pin binds every thread of process pid (0: this test process) to one CPU
+// with taskset, so that a load generator and a server under measurement
+// do not share a core; threads made later inherit it.
+func Pin(t testing.TB, pid, cpu int) {
+	t.Helper()
+	if pid == 0 {
+		pid = os.Getpid()
+	}
+	if out, err := exec.Command("taskset", "-a", "-p", "-c", fmt.Sprint(cpu), fmt.Sprint(pid)).CombinedOutput(); err != nil {
+		t.Fatalf("taskset %d to CPU %d: %v: %s", pid, cpu, err, out)
+	}
+}
