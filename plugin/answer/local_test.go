@@ -16,7 +16,7 @@ func TestLocal(t *testing.T) {
 	other := &model.Cluster{Name: "away", State: health.Up}
 	ip := []net.IP{net.ParseIP("10.96.0.10").To4()}
 	shard := func(c *model.Cluster, healthy bool, ips []net.IP) *model.Shard {
-		return &model.Shard{Cluster: c, Healthy: healthy, ClusterIPs: ips}
+		return &model.Shard{Cluster: c, Healthy: healthy, Addrs: &model.Addrs{ClusterIPs: ips}}
 	}
 	tests := []struct {
 		name   string

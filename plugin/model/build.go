@@ -195,12 +195,11 @@ func addShard(snap, prev *Snapshot, c *Cluster, s *source.Service, ep map[Key]co
 	// into it once every cluster is in (Service.link).
 	svc.slab = append(svc.slab, Shard{Cluster: c, Ports: s.Ports, Ready: ep[k].ready, Total: ep[k].total, ann: s.Annotations, src: s})
 	sh := &svc.slab[len(svc.slab)-1]
-	sh.addrs = prevAddrs(prev, c.Name, k, s, clusterIPs)
-	if sh.addrs == nil {
-		sh.addrs = newAddrs(s, clusterIPs)
+	sh.orig = prevAddrs(prev, c.Name, k, s, clusterIPs)
+	if sh.orig == nil {
+		sh.orig = newAddrs(s, clusterIPs)
 	}
-	a := sh.addrs
-	sh.V4, sh.V6, sh.IP4, sh.IP6, sh.ClusterIPs = a.v4, a.v6, a.ip4, a.ip6, a.clusterIPs
+	sh.Addrs = sh.orig
 	if len(s.Hostnames) > 0 {
 		sh.Hostname = s.Hostnames[0]
 	}
@@ -250,41 +249,38 @@ func (s *Snapshot) service(k Key) *Service {
 	return s.Services[k]
 }
 
-// addrs are a shard's addresses as answers use them, converted once per
-// Service object and shared by every snapshot built from that object.
-type addrs struct {
-	v4, v6     []netip.Addr
-	ip4, ip6   []net.IP
-	clusterIPs []net.IP // nil unless kept (Options.ClusterIPs)
-}
-
-func newAddrs(s *source.Service, clusterIPs bool) *addrs {
-	a := &addrs{}
+// newAddrs converts the addresses of s once per Service object; every
+// snapshot built from that object shares them.
+func newAddrs(s *source.Service, clusterIPs bool) *Addrs {
+	if len(s.Addresses) == 0 && (!clusterIPs || len(s.ClusterIPs) == 0) {
+		return noAddrs
+	}
+	a := &Addrs{}
 	for _, ip := range s.Addresses {
 		if ip.Unmap().Is4() {
-			a.v4 = append(a.v4, ip.Unmap())
+			a.V4 = append(a.V4, ip.Unmap())
 		} else {
-			a.v6 = append(a.v6, ip)
+			a.V6 = append(a.V6, ip)
 		}
 	}
-	a.ip4, a.ip6 = asIPs(a.v4), asIPs(a.v6)
+	a.IP4, a.IP6 = asIPs(a.V4), asIPs(a.V6)
 	if clusterIPs {
-		a.clusterIPs = asIPs(s.ClusterIPs)
+		a.ClusterIPs = asIPs(s.ClusterIPs)
 	}
 	return a
 }
 
 // prevAddrs returns the addresses of cluster's shard of k in prev when it
 // was built from the same Service object s, else nil.
-func prevAddrs(prev *Snapshot, cluster string, k Key, s *source.Service, clusterIPs bool) *addrs {
+func prevAddrs(prev *Snapshot, cluster string, k Key, s *source.Service, clusterIPs bool) *Addrs {
 	svc := prev.service(k)
 	if svc == nil {
 		return nil
 	}
 	for _, sh := range svc.Shards {
 		if sh.Cluster.Name == cluster {
-			if sh.src == s && (sh.addrs.clusterIPs != nil) == (clusterIPs && len(s.ClusterIPs) > 0) {
-				return sh.addrs
+			if sh.src == s && (sh.orig.ClusterIPs != nil) == (clusterIPs && len(s.ClusterIPs) > 0) {
+				return sh.orig
 			}
 			return nil
 		}
@@ -297,9 +293,22 @@ func asIPs(addrs []netip.Addr) []net.IP {
 	if len(addrs) == 0 {
 		return nil
 	}
-	ips := make([]net.IP, len(addrs))
+	// One backing array for the bytes of them all.
+	n := 0
+	for _, a := range addrs {
+		n += a.BitLen() / 8
+	}
+	ips, buf := make([]net.IP, len(addrs)), make([]byte, 0, n)
 	for i, a := range addrs {
-		ips[i] = a.AsSlice()
+		at := len(buf)
+		if a.Is4() {
+			b := a.As4()
+			buf = append(buf, b[:]...)
+		} else {
+			b := a.As16()
+			buf = append(buf, b[:]...)
+		}
+		ips[i] = net.IP(buf[at:len(buf):len(buf)])
 	}
 	return ips
 }

@@ -120,8 +120,10 @@ func (b *builder) probe(svc *Service, sh *Shard, key health.Key) bool {
 	up6, down6 := split(sh.V6, port, key, check)
 	sh.ProbeUp = len(up4)+len(up6) > 0
 	if sh.ProbeUp && down4+down6 > 0 {
-		sh.V4, sh.V6 = up4, up6
-		sh.IP4, sh.IP6 = asIPs(up4), asIPs(up6)
+		// A copy: the addresses it had are shared with other snapshots.
+		a := *sh.Addrs
+		a.V4, a.V6, a.IP4, a.IP6 = up4, up6, asIPs(up4), asIPs(up6)
+		sh.Addrs = &a
 	}
 	return sh.ProbeUp
 }

@@ -56,20 +56,17 @@ func (c *Cluster) InZone(z string) bool {
 	return false
 }
 
-// Shard is the part of a service that runs in one cluster.
+// Shard is the part of a service that runs in one cluster. The fields an
+// answer reads come first, so that ranking a service's shards touches one
+// cache line of each.
 type Shard struct {
-	Cluster  *Cluster
-	V4       []netip.Addr
-	V6       []netip.Addr
-	IP4      []net.IP // V4 as records hold them, made once per snapshot
-	IP6      []net.IP // V6 likewise
-	Hostname string   // first load-balancer hostname (FQDN), "" if none
-	// ClusterIPs are the Service's cluster IPs in its own cluster, as
-	// records hold them: what the local-first resolver answers pods with.
-	ClusterIPs []net.IP
-	Ports      []source.Port
-	Ready      int // ready endpoints
-	Total      int // endpoints that are not terminating
+	Cluster *Cluster
+	// Addrs are the shard's addresses (sh.V4, sh.IP4, ...): never nil,
+	// never changed, shared by every snapshot built from the same Service
+	// object while no probe leaves an address out.
+	*Addrs
+	Ready int // ready endpoints
+	Total int // endpoints that are not terminating
 	// Healthy is true when its ready endpoints meet the service's
 	// minimums and its probe, if any, passes, both after rise/fall
 	// hysteresis (see package health), whatever its cluster's state.
@@ -83,13 +80,30 @@ type Shard struct {
 	Degraded bool
 	// Probed is true when the service's probe applies to the shard;
 	// ProbeUp is the probe's verdict then.
-	Probed  bool
-	ProbeUp bool
+	Probed   bool
+	ProbeUp  bool
+	Hostname string // first load-balancer hostname (FQDN), "" if none
+	Ports    []source.Port
 
-	ann   map[string]string // the Service's annotations, while building
-	src   *source.Service   // the object the shard was built from
-	addrs *addrs            // its addresses before probes left any out
+	ann  map[string]string // the Service's annotations, while building
+	src  *source.Service   // the object the shard was built from
+	orig *Addrs            // its addresses before probes left any out
 }
+
+// Addrs are a shard's addresses, in the two forms answers use.
+type Addrs struct {
+	V4  []netip.Addr
+	V6  []netip.Addr
+	IP4 []net.IP // V4 as records hold them
+	IP6 []net.IP // V6 likewise
+	// ClusterIPs are the Service's cluster IPs in its own cluster, as
+	// records hold them: what the local-first resolver answers pods with
+	// (nil unless Options.ClusterIPs).
+	ClusterIPs []net.IP
+}
+
+// noAddrs are the addresses of a shard that has none.
+var noAddrs = &Addrs{}
 
 // HasAddress reports whether the shard can be named in an answer at all.
 func (s *Shard) HasAddress() bool {

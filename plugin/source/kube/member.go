@@ -6,7 +6,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	discoveryinformers "k8s.io/client-go/informers/discovery/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
@@ -66,9 +71,17 @@ func (m *member) firstSync(ctx context.Context) (informers.SharedInformerFactory
 		return f, false
 	}
 	defer func() { <-m.syncs }()
-	m.nodes = m.informer(f.Core().V1().Nodes().Informer(), m.tf.node)
-	m.services = m.informer(f.Core().V1().Services().Informer(), m.tf.service)
-	m.slices = m.informer(f.Discovery().V1().EndpointSlices().Informer(), m.tf.endpointSlice)
+	// Without the factory's namespace index: nothing looks objects up by
+	// namespace, and the index would hold a second key per object.
+	m.nodes = m.informer(f.InformerFor(&corev1.Node{}, func(c kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
+		return coreinformers.NewNodeInformer(c, resync, cache.Indexers{})
+	}), m.tf.node)
+	m.services = m.informer(f.InformerFor(&corev1.Service{}, func(c kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
+		return coreinformers.NewServiceInformer(c, metav1.NamespaceAll, resync, cache.Indexers{})
+	}), m.tf.service)
+	m.slices = m.informer(f.InformerFor(&discoveryv1.EndpointSlice{}, func(c kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
+		return discoveryinformers.NewEndpointSliceInformer(c, metav1.NamespaceAll, resync, cache.Indexers{})
+	}), m.tf.endpointSlice)
 	f.Start(ctx.Done())
 	return f, cache.WaitForCacheSync(ctx.Done(), m.nodes.HasSynced, m.services.HasSynced, m.slices.HasSynced)
 }

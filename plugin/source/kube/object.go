@@ -25,10 +25,23 @@ type object struct {
 	ignored bool  // a Service without the federation label
 	err     error // conversion failed: the object is skipped
 
-	// changed and fp are the change time and fingerprint of a kept
-	// object (see stamp), from which the SOA serial is derived.
-	changed time.Time
+	// changed (Unix nanoseconds, 0 for none: a time.Time would take 24
+	// bytes of every cached object) and fp are the change time and
+	// fingerprint of a kept object (see stamp), from which the SOA serial
+	// is derived.
+	changed int64
 	fp      uint64
+}
+
+// changedAt returns the change time of a kept object.
+func (o *object) changedAt() time.Time { return unixNano(o.changed) }
+
+// unixNano is time.Unix(0, ns), with 0 for the zero time.
+func unixNano(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
 }
 
 // DeepCopyObject implements runtime.Object; objects are never mutated.

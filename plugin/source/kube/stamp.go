@@ -50,7 +50,10 @@ func nodeChangeTime(n *corev1.Node) time.Time {
 func (o *object) stamp(kind string, changed time.Time, converted any) *object {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%v", kind, o.namespace, o.name, changed.Unix(), converted)
-	o.changed, o.fp = changed, splitmix.Mix(h.Sum64())
+	o.fp = splitmix.Mix(h.Sum64())
+	if !changed.IsZero() {
+		o.changed = changed.UnixNano()
+	}
 	return o
 }
 
@@ -58,13 +61,11 @@ func (o *object) stamp(kind string, changed time.Time, converted any) *object {
 // cluster publishes: the newest change time of the objects kept, and the
 // sum of their fingerprints (never 0, which means unknown).
 func stampObjects(kept []*object) (time.Time, uint64) {
-	var newest time.Time
+	var newest int64
 	var sum uint64
 	for _, o := range kept {
-		if o.changed.After(newest) {
-			newest = o.changed
-		}
+		newest = max(newest, o.changed)
 		sum += o.fp
 	}
-	return newest, max(sum, 1)
+	return unixNano(newest), max(sum, 1)
 }

@@ -76,8 +76,8 @@ func TestStamp(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before, now := conv(tc.before), conv(tc.now)
-			if !now.changed.Equal(tc.wantChanged) {
-				t.Errorf("changed %v, want %v", now.changed, tc.wantChanged)
+			if !now.changedAt().Equal(tc.wantChanged) {
+				t.Errorf("changed %v, want %v", now.changedAt(), tc.wantChanged)
 			}
 			if moved := now.fp != before.fp; moved != tc.wantMoved {
 				t.Errorf("fingerprint moved %v, want %v", moved, tc.wantMoved)
