@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"testing"
 
 	"github.com/coredns/coredns/plugin/test"
@@ -139,5 +140,55 @@ func BenchmarkResolverRebuild(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.res.Publish(snap)
+	}
+}
+
+// BenchmarkServeDNSScale answers global names of a federation of 10
+// clusters with 10 and with 10,000 Services (100 and 100,000 shards),
+// asking for 10 or 1,000 different names in turn from five client
+// networks: the in-process view of the scale benchmark's query-rate ratio
+// (test/kube BenchmarkScale), where a large snapshot costs only in cache
+// misses.
+func BenchmarkServeDNSScale(b *testing.B) {
+	regions := []string{"us-central1", "us-east1", "us-west1", "europe-west1", "europe-west3",
+		"asia-east1", "asia-northeast1", "asia-southeast1", "australia-southeast1", "southamerica-east1"}
+	subnets := []string{"27.0.0.0/24", "24.0.0.0/24", "81.0.0.0/24", "36.0.0.0/24", "177.0.0.0/24"}
+	for _, n := range []int{10, 10000} {
+		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
+			m := newTestPlugin(b)
+			for ci, region := range regions {
+				objs := source.Objects{Nodes: []*source.Node{{Name: "node-1", Region: region, Zone: region + "-a", Ready: true}}}
+				for i := range n {
+					name := fmt.Sprintf("svc-%05d", i)
+					idx := ci*n + i
+					objs.Services = append(objs.Services, &source.Service{Namespace: "default", Name: name,
+						Addresses: []netip.Addr{netip.AddrFrom4([4]byte{198, byte(18 + idx>>16), byte(idx >> 8), byte(idx)})},
+						Ports:     []source.Port{{Name: "http", Protocol: "tcp", Port: 80}}})
+					objs.Endpoints = append(objs.Endpoints, &source.EndpointSlice{Namespace: "default", Name: name + "-1", Service: name, Ready: 3, Total: 3})
+				}
+				m.pipe.Sink().Update("member-"+region, source.Fixed(objs))
+				m.pipe.Sink().SetState("member-"+region, health.Up)
+			}
+			m.pipe.Rebuild()
+			var msgs []*dns.Msg
+			for i := 0; i < n && i < 1000; i++ {
+				name := fmt.Sprintf("svc-%05d.default.myfed.svc.example.com.", i*max(1, n/1000))
+				msgs = append(msgs, query(name, dns.TypeA, subnets[i%len(subnets)]))
+			}
+			w := &counter{rcode: dns.RcodeSuccess, sourceWriter: sourceWriter{remote: (&test.ResponseWriter{}).RemoteAddr()}}
+			ctx := context.Background()
+			for _, msg := range msgs { // warm the location cache
+				m.ServeDNS(ctx, w, msg)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				m.ServeDNS(ctx, w, msgs[i%len(msgs)])
+				i++
+			}
+			if w.replies != i+len(msgs) || w.bad != 0 {
+				b.Fatalf("%d replies to %d queries, %d not NOERROR with an answer; the last: %v", w.replies, i+len(msgs), w.bad, w.last)
+			}
+		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -240,5 +241,22 @@ func (f *federation) restart(t testing.TB, member string) {
 	cmd := exec.Command(filepath.Join(f.dir, member, "start.sh"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("restart %s: %v\n%s", member, err, out)
+	}
+}
+
+// pin binds the harness's API servers and etcd to one CPU (e2eutil.Pin).
+func (f *federation) pin(t testing.TB, cpu int) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(f.dir, "*", "pid"))
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		e2eutil.Pin(t, pid, cpu)
 	}
 }

@@ -28,9 +28,11 @@ var scaleRegions = []string{"us-central1", "us-east1", "us-west1", "europe-west1
 // federated Services each (100,000 shards; MERIDIAN_SCALE_SERVICES changes
 // the count) and reports: the time to create them, Meridian's time to
 // ready and RSS after sync, and its query throughput against a federation
-// of 10 Services on the same API servers, measured side by side (five
-// alternating rounds of 5 s, medians; both servers pinned to CPU 1 and the
-// load generator, this process, to CPU 0).
+// of 10 Services on the same API servers, measured side by side: both
+// servers pinned to CPU 1, everything else to CPU 0; five alternating
+// rounds of 5 s of dnsperf (saturated, qps-ratio), then three of four
+// clients each waiting for its reply (latency-bound, go-qps-ratio, as
+// this benchmark measured before), medians.
 // `make bench-scale` runs it once.
 //
 // Creating the objects takes about 40 minutes on 2 cores. With
@@ -82,32 +84,55 @@ func BenchmarkScale(b *testing.B) {
 	b.ReportMetric(float64(small.RSS(b))/(1<<20), "small-rss-MiB")
 	profile("heap-synced.pb.gz") // after RSS: its GC would lower it
 
-	// Both servers on CPU 1, the load generator (this process) on CPU 0.
+	// Both servers on CPU 1; the load generators (dnsperf, this process)
+	// and the API servers and etcd on CPU 0.
 	e2eutil.Pin(b, big.Pid, 1)
 	e2eutil.Pin(b, small.Pid, 1)
 	e2eutil.Pin(b, 0, 0)
+	f.pin(b, 0)
 	bigQ, smallQ := scaleQueries("svc-%05d.default", n), scaleQueries("small-%d.small", 10)
+	// Saturated: dnsperf with 100 queries in flight, five alternating
+	// rounds (drift on this noisy machine hits both alike), medians.
 	var bigQPS, smallQPS []float64
-	for range 5 { // alternate, so drift on this noisy machine hits both alike
+	for range 5 {
+		for _, x := range []struct {
+			s   *e2eutil.Server
+			q   [][]byte
+			qps *[]float64
+		}{{small, smallQ, &smallQPS}, {big, bigQ, &bigQPS}} {
+			r := e2eutil.Dnsperf(b, x.s.DNS, x.q, 5*time.Second, 0)
+			if r.NoError != r.Sent-r.Lost {
+				b.Fatalf("%d of %d replies were not NOERROR:\n%s", r.Sent-r.Lost-r.NoError, r.Sent-r.Lost, r.RawOutput)
+			}
+			*x.qps = append(*x.qps, r.QPS)
+		}
+	}
+	// Latency-bound, as this benchmark measured before dnsperf: four
+	// clients each waiting for its reply; every reply checked for an
+	// answer.
+	var bigGo, smallGo []float64
+	for range 3 {
 		sr := e2eutil.Load(small.DNS, smallQ, 4, 5*time.Second)
-		smallQPS = append(smallQPS, sr.QPS)
 		br := e2eutil.Load(big.DNS, bigQ, 4, 5*time.Second)
-		bigQPS = append(bigQPS, br.QPS)
 		if sr.Bad+br.Bad > 0 {
 			b.Fatalf("replies that were not NOERROR with an answer: %d (small) and %d (big)", sr.Bad, br.Bad)
 		}
-		if sr.Lost+br.Lost > 0 {
-			b.Logf("lost %d (small) and %d (big) queries", sr.Lost, br.Lost)
-		}
+		smallGo, bigGo = append(smallGo, sr.QPS), append(bigGo, br.QPS)
 	}
-	slices.Sort(bigQPS)
-	slices.Sort(smallQPS)
-	mid := len(bigQPS) / 2
-	b.ReportMetric(bigQPS[mid], "qps")
-	b.ReportMetric(smallQPS[mid], "small-qps")
-	b.ReportMetric(bigQPS[mid]/smallQPS[mid], "qps-ratio")
+	b.ReportMetric(median(bigQPS), "qps")
+	b.ReportMetric(median(smallQPS), "small-qps")
+	b.ReportMetric(median(bigQPS)/median(smallQPS), "qps-ratio")
+	b.ReportMetric(median(bigGo)/median(smallGo), "go-qps-ratio")
 	b.ReportMetric(0, "ns/op")
-	b.Logf("qps rounds: 100k shards %v, 100 shards %v", bigQPS, smallQPS)
+	b.Logf("dnsperf rounds: 100k shards %v, 100 shards %v", bigQPS, smallQPS)
+	b.Logf("4 waiting clients: 100k shards %v, 100 shards %v", bigGo, smallGo)
+}
+
+// median returns the median of xs (the upper one of an even count).
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // populate creates n federated Services in namespace default and 10 in
