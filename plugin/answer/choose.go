@@ -111,9 +111,9 @@ func Exists(snap *model.Snapshot, nm Name) bool {
 func fits(sh *model.Shard, f Family) bool {
 	switch f {
 	case V4:
-		return len(sh.V4) > 0
+		return sh.HasV4()
 	case V6:
-		return len(sh.V6) > 0
+		return sh.HasV6()
 	}
 	return sh.HasAddress()
 }

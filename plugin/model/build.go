@@ -199,16 +199,16 @@ func addShard(snap, prev *Snapshot, c *Cluster, s *source.Service, ep map[Key]co
 	if sh.orig == nil {
 		sh.orig = newAddrs(s, clusterIPs)
 	}
-	sh.Addrs = sh.orig
 	if len(s.Hostnames) > 0 {
 		sh.Hostname = s.Hostnames[0]
 	}
+	sh.setAddrs(sh.orig)
 
-	svc.HasV4 = svc.HasV4 || len(sh.V4) > 0
-	svc.HasV6 = svc.HasV6 || len(sh.V6) > 0
+	svc.HasV4 = svc.HasV4 || sh.HasV4()
+	svc.HasV6 = svc.HasV6 || sh.HasV6()
 	svc.HasHostname = svc.HasHostname || sh.Hostname != ""
-	svc.MissingV4 = svc.MissingV4 || (sh.HasAddress() && len(sh.V4) == 0)
-	svc.MissingV6 = svc.MissingV6 || (sh.HasAddress() && len(sh.V6) == 0)
+	svc.MissingV4 = svc.MissingV4 || (sh.HasAddress() && !sh.HasV4())
+	svc.MissingV6 = svc.MissingV6 || (sh.HasAddress() && !sh.HasV6())
 	for _, p := range s.Ports {
 		if p.Name != "" && !svc.Port(p.Name, p.Protocol) {
 			svc.Ports = append(svc.Ports, p)

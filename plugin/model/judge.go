@@ -123,7 +123,7 @@ func (b *builder) probe(svc *Service, sh *Shard, key health.Key) bool {
 		// A copy: the addresses it had are shared with other snapshots.
 		a := *sh.Addrs
 		a.V4, a.V6, a.IP4, a.IP6 = up4, up6, asIPs(up4), asIPs(up6)
-		sh.Addrs = &a
+		sh.setAddrs(&a)
 	}
 	return sh.ProbeUp
 }

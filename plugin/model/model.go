@@ -63,8 +63,12 @@ type Shard struct {
 	Cluster *Cluster
 	// Addrs are the shard's addresses (sh.V4, sh.IP4, ...): never nil,
 	// never changed, shared by every snapshot built from the same Service
-	// object while no probe leaves an address out.
+	// object while no probe leaves an address out. Only package model sets
+	// them (setAddrs), with has.
 	*Addrs
+	// has says which kinds of address the shard has (hasV4, hasV6,
+	// hasHostname), so that ranking reads no Addrs but the chosen ones'.
+	has   uint8
 	Ready int // ready endpoints
 	Total int // endpoints that are not terminating
 	// Healthy is true when its ready endpoints meet the service's
@@ -105,13 +109,38 @@ type Addrs struct {
 // noAddrs are the addresses of a shard that has none.
 var noAddrs = &Addrs{}
 
-// HasAddress reports whether the shard can be named in an answer at all.
-func (s *Shard) HasAddress() bool {
-	return len(s.V4) > 0 || len(s.V6) > 0 || s.Hostname != ""
+// The bits of Shard.has.
+const (
+	hasV4 = 1 << iota
+	hasV6
+	hasHostname
+)
+
+// setAddrs makes a the shard's addresses; its Hostname is already set.
+func (s *Shard) setAddrs(a *Addrs) {
+	s.Addrs, s.has = a, 0
+	if len(a.V4) > 0 {
+		s.has |= hasV4
+	}
+	if len(a.V6) > 0 {
+		s.has |= hasV6
+	}
+	if s.Hostname != "" {
+		s.has |= hasHostname
+	}
 }
 
+// HasAddress reports whether the shard can be named in an answer at all.
+func (s *Shard) HasAddress() bool { return s.has != 0 }
+
 // HasIP reports whether the shard has an IP address of either family.
-func (s *Shard) HasIP() bool { return len(s.V4) > 0 || len(s.V6) > 0 }
+func (s *Shard) HasIP() bool { return s.has&(hasV4|hasV6) != 0 }
+
+// HasV4 reports whether the shard has an IPv4 address (len(s.V4) > 0).
+func (s *Shard) HasV4() bool { return s.has&hasV4 != 0 }
+
+// HasV6 reports whether the shard has an IPv6 address (len(s.V6) > 0).
+func (s *Shard) HasV6() bool { return s.has&hasV6 != 0 }
 
 // Service is a federated service: its shards in every cluster that runs it.
 type Service struct {
