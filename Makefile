@@ -41,7 +41,7 @@ bench: kube-tools build coredns
 	bench/resolver/run.sh
 
 ## bench-scale: 10 real API servers x 10,000 federated Services (about 45 minutes on 2 cores);
-## MERIDIAN_SCALE_DATA=DIR keeps the objects for later runs, MERIDIAN_SCALE_PROFILE=DIR saves a heap profile
+## MERIDIAN_SCALE_DATA=DIR keeps the objects for later runs, MERIDIAN_SCALE_PROFILE=DIR saves heap and CPU profiles
 bench-scale: kube-tools build
 	MERIDIAN_BIN=$(CURDIR)/$(BIN) MERIDIAN_KUBE_TESTS=1 $(GO) test -run '^$$' -bench Scale -benchtime 1x -timeout 58m ./test/kube/
 

@@ -75,35 +75,42 @@ func Lookup(snap *model.Snapshot, nm Name) *model.Service {
 // Exists reports whether nm names something in snap: records, a CNAME, or
 // an empty non-terminal with a name below it.
 func Exists(snap *model.Snapshot, nm Name) bool {
+	_, ok := Find(snap, nm)
+	return ok
+}
+
+// Find is Exists that also returns the service a service or SRV name
+// names (nil for other names), with one lookup.
+func Find(snap *model.Snapshot, nm Name) (*model.Service, bool) {
 	switch nm.Kind {
 	case Unknown:
-		return false
+		return nil, false
 	case Apex:
-		return true
+		return nil, true
 	}
 	if nm.Level >= Region && !snap.HasRegion(nm.Region) {
-		return false
+		return nil, false
 	}
 	if nm.Level == Zone && !snap.HasZone(nm.Region, nm.Zone) {
-		return false
+		return nil, false
 	}
 	switch {
 	case nm.Namespace == "":
-		return len(snap.Services) > 0
+		return nil, len(snap.Services) > 0
 	case nm.Service == "":
 		_, ok := snap.Namespaces[nm.Namespace]
-		return ok
+		return nil, ok
 	}
 	svc := Lookup(snap, nm)
 	switch {
 	case svc == nil:
-		return false
+		return nil, false
 	case nm.Kind == SRV:
-		return svc.Port(nm.Port, nm.Proto)
+		return svc, svc.Port(nm.Port, nm.Proto)
 	case nm.Kind == Node:
-		return svc.HasProto(nm.Proto)
+		return svc, svc.HasProto(nm.Proto)
 	}
-	return true
+	return svc, true
 }
 
 // fits reports whether sh can answer for family f: an address of the

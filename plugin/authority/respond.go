@@ -62,13 +62,14 @@ func (a *answerer) respond() *dns.Msg {
 		return a.nameserverReply(resp, ns)
 	}
 	nm := answer.Parse(a.qname, a.zone, a.cfg.Federation)
+	svc, ok := answer.Find(a.snap, nm)
 	switch {
-	case !answer.Exists(a.snap, nm):
+	case !ok:
 		return a.negative(resp, dns.RcodeNameError)
 	case nm.Kind == answer.Apex:
 		return a.apex(resp)
 	case nm.Kind == answer.Service, nm.Kind == answer.SRV:
-		a.service(resp, q.Name, q.Qtype, nm, answer.Lookup(a.snap, nm))
+		a.service(resp, q.Name, q.Qtype, nm, svc)
 		return resp
 	}
 	return a.negative(resp, dns.RcodeSuccess) // an empty non-terminal, ANY too

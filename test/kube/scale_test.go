@@ -70,19 +70,15 @@ func BenchmarkScale(b *testing.B) {
 		names[i] = fmt.Sprintf("member-%d", i+1)
 	}
 	f.writeKubeconfig(b, kubeconfig, names...)
-	var big *e2eutil.Server
-	profile := func(string) {}
-	if dir := os.Getenv("MERIDIAN_SCALE_PROFILE"); dir != "" {
-		big, profile = startProfiledMeridian(b, kubeconfig, "default", dir)
-	} else {
-		big = startScaleMeridian(b, kubeconfig, "default")
-	}
-	small := startScaleMeridian(b, kubeconfig, "small")
+	dir := os.Getenv("MERIDIAN_SCALE_PROFILE")
+	big, bigProf := startProfiledMeridian(b, kubeconfig, "default", dir)
+	small, smallProf := startProfiledMeridian(b, kubeconfig, "small", dir)
 	time.Sleep(2 * time.Second) // let the first rebuilds settle before reading RSS
 	b.ReportMetric(big.ReadyAfter.Seconds(), "ready-s")
 	b.ReportMetric(float64(big.RSS(b))/(1<<20), "rss-MiB")
 	b.ReportMetric(float64(small.RSS(b))/(1<<20), "small-rss-MiB")
-	profile("heap-synced.pb.gz") // after RSS: its GC would lower it
+	bigProf.heap("heap-big.pb.gz") // after RSS: its GC would lower it
+	smallProf.heap("heap-small.pb.gz")
 
 	// Both servers on CPU 1; the load generators (dnsperf, this process)
 	// and the API servers and etcd on CPU 0.
@@ -94,13 +90,19 @@ func BenchmarkScale(b *testing.B) {
 	// Saturated: dnsperf with 100 queries in flight, five alternating
 	// rounds (drift on this noisy machine hits both alike), medians.
 	var bigQPS, smallQPS []float64
-	for range 5 {
+	for round := range 5 {
 		for _, x := range []struct {
-			s   *e2eutil.Server
-			q   [][]byte
-			qps *[]float64
-		}{{small, smallQ, &smallQPS}, {big, bigQ, &bigQPS}} {
+			s    *e2eutil.Server
+			q    [][]byte
+			qps  *[]float64
+			prof *profiler
+			name string
+		}{{small, smallQ, &smallQPS, smallProf, "cpu-small.pb.gz"}, {big, bigQ, &bigQPS, bigProf, "cpu-big.pb.gz"}} {
+			if round == 2 { // the middle round, profiled
+				x.prof.cpu(x.name, 4)
+			}
 			r := e2eutil.Dnsperf(b, x.s.DNS, x.q, 5*time.Second, 0)
+			x.prof.wait()
 			if r.NoError != r.Sent-r.Lost {
 				b.Fatalf("%d of %d replies were not NOERROR:\n%s", r.Sent-r.Lost-r.NoError, r.Sent-r.Lost, r.RawOutput)
 			}
@@ -229,13 +231,24 @@ func startScaleMeridian(b *testing.B, kubeconfig, namespace string) *e2eutil.Ser
 	return startMeridian(b, kubeconfig, "namespaces "+namespace, "startup_timeout 120s", "shard_metrics off")
 }
 
+// profiler fetches profiles from CoreDNS's pprof plugin into dir; a nil
+// profiler does nothing.
+type profiler struct {
+	b    *testing.B
+	addr string // the pprof plugin's 127.0.0.1:port
+	dir  string
+	wg   sync.WaitGroup
+}
+
 // startProfiledMeridian is startScaleMeridian with CoreDNS's pprof plugin
-// on 127.0.0.1, and a func that saves the process's heap profile (after a
-// GC) to dir/name.
-func startProfiledMeridian(b *testing.B, kubeconfig, namespace, dir string) (*e2eutil.Server, func(name string)) {
+// on 127.0.0.1 when dir is not "", and a profiler for it.
+func startProfiledMeridian(b *testing.B, kubeconfig, namespace, dir string) (*e2eutil.Server, *profiler) {
+	if dir == "" {
+		return startScaleMeridian(b, kubeconfig, namespace), nil
+	}
 	db := filepath.Join(e2eutil.RepoRoot(), "testdata", "geoip", "meridian-test-city.mmdb")
-	pprof := e2eutil.FreePort(b)
-	s := e2eutil.Start(b, func(p e2eutil.Ports) string {
+	p := &profiler{b: b, addr: fmt.Sprintf("127.0.0.1:%d", e2eutil.FreePort(b)), dir: dir}
+	s := e2eutil.Start(b, func(ports e2eutil.Ports) string {
 		return fmt.Sprintf(`example.com:%d {
     bind 127.0.0.1
     meridian {
@@ -248,25 +261,50 @@ func startProfiledMeridian(b *testing.B, kubeconfig, namespace, dir string) (*e2
     }
     prometheus 127.0.0.1:%d
     ready 127.0.0.1:%d
-    pprof 127.0.0.1:%d
+    pprof %s
 }
-`, p.DNS, kubeconfig, db, namespace, p.Metrics, p.Ready, pprof)
+`, ports.DNS, kubeconfig, db, namespace, ports.Metrics, ports.Ready, p.addr)
 	})
-	return s, func(name string) {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap?gc=1", pprof))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err == nil {
-			err = os.WriteFile(filepath.Join(dir, name), body, 0o644)
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Logf("heap profile: go tool pprof -sample_index=inuse_space %s", filepath.Join(dir, name))
+	return s, p
+}
+
+// heap saves the heap profile, after a GC, as name.
+func (p *profiler) heap(name string) {
+	if p != nil {
+		p.fetch("heap?gc=1", name)
 	}
+}
+
+// cpu starts saving a CPU profile of the next secs seconds as name; wait
+// waits for it.
+func (p *profiler) cpu(name string, secs int) {
+	if p != nil {
+		p.wg.Go(func() { p.fetch(fmt.Sprintf("profile?seconds=%d", secs), name) })
+	}
+}
+
+func (p *profiler) wait() {
+	if p != nil {
+		p.wg.Wait()
+	}
+}
+
+func (p *profiler) fetch(what, name string) {
+	resp, err := http.Get("http://" + p.addr + "/debug/pprof/" + what)
+	if err != nil {
+		p.b.Error(err) // not Fatal: cpu runs on its own goroutine
+		return
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(p.dir, name), body, 0o644)
+	}
+	if err != nil {
+		p.b.Error(err)
+		return
+	}
+	p.b.Logf("profile: go tool pprof %s", filepath.Join(p.dir, name))
 }
 
 // scaleQueries are global-name queries for every service of format (up to
