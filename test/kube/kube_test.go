@@ -37,6 +37,12 @@ var members = []member{
 // startMeridian starts meridian for federation myfed on kubeconfig, with
 // extra lines in its meridian block.
 func startMeridian(t testing.TB, kubeconfig string, extra ...string) *e2eutil.Server {
+	return startMeridianBlock(t, kubeconfig, nil, extra...)
+}
+
+// startMeridianBlock is startMeridian with more lines (server) in the
+// server block, after the meridian block.
+func startMeridianBlock(t testing.TB, kubeconfig string, server []string, extra ...string) *e2eutil.Server {
 	db := filepath.Join(e2eutil.RepoRoot(), "testdata", "geoip", "meridian-test-city.mmdb")
 	return e2eutil.Start(t, func(p e2eutil.Ports) string {
 		return fmt.Sprintf(`example.com:%d {
@@ -49,8 +55,9 @@ func startMeridian(t testing.TB, kubeconfig string, extra ...string) *e2eutil.Se
     }
     prometheus 127.0.0.1:%d
     ready 127.0.0.1:%d
+    %s
 }
-`, p.DNS, kubeconfig, db, strings.Join(extra, "\n        "), p.Metrics, p.Ready)
+`, p.DNS, kubeconfig, db, strings.Join(extra, "\n        "), p.Metrics, p.Ready, strings.Join(server, "\n    "))
 	})
 }
 

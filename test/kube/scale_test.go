@@ -228,7 +228,8 @@ func (f *federation) markPopulated(b *testing.B) {
 }
 
 func startScaleMeridian(b *testing.B, kubeconfig, namespace string) *e2eutil.Server {
-	return startMeridian(b, kubeconfig, "namespaces "+namespace, "startup_timeout 120s", "shard_metrics off")
+	s, _ := startProfiledMeridian(b, kubeconfig, namespace, "")
+	return s
 }
 
 // profiler fetches profiles from CoreDNS's pprof plugin into dir; a nil
@@ -241,30 +242,15 @@ type profiler struct {
 }
 
 // startProfiledMeridian is startScaleMeridian with CoreDNS's pprof plugin
-// on 127.0.0.1 when dir is not "", and a profiler for it.
+// on 127.0.0.1 when dir is not "", and a profiler for it (nil without).
 func startProfiledMeridian(b *testing.B, kubeconfig, namespace, dir string) (*e2eutil.Server, *profiler) {
-	if dir == "" {
-		return startScaleMeridian(b, kubeconfig, namespace), nil
+	var p *profiler
+	var server []string
+	if dir != "" {
+		p = &profiler{b: b, addr: fmt.Sprintf("127.0.0.1:%d", e2eutil.FreePort(b)), dir: dir}
+		server = []string{"pprof " + p.addr}
 	}
-	db := filepath.Join(e2eutil.RepoRoot(), "testdata", "geoip", "meridian-test-city.mmdb")
-	p := &profiler{b: b, addr: fmt.Sprintf("127.0.0.1:%d", e2eutil.FreePort(b)), dir: dir}
-	s := e2eutil.Start(b, func(ports e2eutil.Ports) string {
-		return fmt.Sprintf(`example.com:%d {
-    bind 127.0.0.1
-    meridian {
-        federation myfed
-        kubeconfig %s
-        geoip %s
-        namespaces %s
-        startup_timeout 120s
-        shard_metrics off
-    }
-    prometheus 127.0.0.1:%d
-    ready 127.0.0.1:%d
-    pprof %s
-}
-`, ports.DNS, kubeconfig, db, namespace, ports.Metrics, ports.Ready, p.addr)
-	})
+	s := startMeridianBlock(b, kubeconfig, server, "namespaces "+namespace, "startup_timeout 120s", "shard_metrics off")
 	return s, p
 }
 
