@@ -200,9 +200,13 @@ func startScaleFederation(b *testing.B, n int) (_ *federation, populated bool) {
 	}
 	etcd, marker := filepath.Join(data, "etcd"), filepath.Join(data, fmt.Sprintf("populated-%d", n))
 	if _, err := os.Stat(marker); err != nil {
-		// Another count, or a run stopped halfway: start again.
-		if err := os.RemoveAll(data); err != nil {
-			b.Fatal(err)
+		// Another count, or a run stopped halfway: start again. Only what
+		// this benchmark put there goes: DIR itself is the caller's.
+		old, _ := filepath.Glob(filepath.Join(data, "populated-*"))
+		for _, p := range append(old, etcd) {
+			if err := os.RemoveAll(p); err != nil {
+				b.Fatal(err)
+			}
 		}
 		if err := os.MkdirAll(data, 0o755); err != nil {
 			b.Fatal(err)
