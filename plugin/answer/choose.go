@@ -72,15 +72,9 @@ func Lookup(snap *model.Snapshot, nm Name) *model.Service {
 	return snap.Services[model.Key{Namespace: nm.Namespace, Name: nm.Service}]
 }
 
-// Exists reports whether nm names something in snap: records, a CNAME, or
-// an empty non-terminal with a name below it.
-func Exists(snap *model.Snapshot, nm Name) bool {
-	_, ok := Find(snap, nm)
-	return ok
-}
-
-// Find is Exists that also returns the service a service or SRV name
-// names (nil for other names), with one lookup.
+// Find reports whether nm names something in snap (records, a CNAME, or
+// an empty non-terminal with a name below it) and returns the service a
+// service or SRV name names (nil for other names), with one lookup.
 func Find(snap *model.Snapshot, nm Name) (*model.Service, bool) {
 	switch nm.Kind {
 	case Unknown:

@@ -204,7 +204,7 @@ func TestChooseSpreadsTies(t *testing.T) {
 	}
 }
 
-func TestExists(t *testing.T) {
+func TestFind(t *testing.T) {
 	snap := demo(t)
 	tests := []struct {
 		qname string
@@ -231,8 +231,13 @@ func TestExists(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.qname, func(t *testing.T) {
-			if got := Exists(snap, Parse(tc.qname, "example.com.", "myfed")); got != tc.want {
-				t.Errorf("Exists = %v, want %v", got, tc.want)
+			nm := Parse(tc.qname, "example.com.", "myfed")
+			svc, got := Find(snap, nm)
+			if got != tc.want {
+				t.Errorf("Find exists = %v, want %v", got, tc.want)
+			}
+			if want := Lookup(snap, nm); got && svc != want {
+				t.Errorf("Find service = %v, want %v (Lookup)", svc, want)
 			}
 		})
 	}
