@@ -229,15 +229,16 @@ func (r *registry) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descServices, float64(len(snap.Services)))
 	gauge(descSnapshot, float64(snap.Built.UnixNano())/1e9)
-	for _, c := range snap.Clusters {
+	for i, c := range snap.Clusters {
+		in := snap.Intake[i]
 		gauge(descClusterUp, b2f(c.State.Usable()), c.Name, c.Region)
 		for _, st := range []health.State{health.Up, health.Stale, health.Down} {
 			gauge(descClusterState, b2f(c.State == st), c.Name, st.String())
 		}
-		gauge(descSkipped, float64(c.Ignored), c.Name, "ignored")
-		gauge(descSkipped, float64(c.Invalid), c.Name, "invalid")
-		if !c.Synced.IsZero() {
-			gauge(descLastUpdate, float64(c.Synced.UnixNano())/1e9, c.Name)
+		gauge(descSkipped, float64(in.Ignored), c.Name, "ignored")
+		gauge(descSkipped, float64(in.Invalid), c.Name, "invalid")
+		if !in.Synced.IsZero() {
+			gauge(descLastUpdate, float64(in.Synced.UnixNano())/1e9, c.Name)
 		}
 	}
 	if !m.cfg.ShardMetrics {

@@ -67,54 +67,87 @@ type Built struct {
 // verdicts v (nil: every shard is judged by its passive signal alone, at
 // once). It is pure: it changes nothing it is given, and the same inputs
 // and verdicts give the same result.
+//
+// Given the snapshot before (in.Prev, built with the same opts), Build
+// makes only what changed (see reuse.go): a cluster whose place and state
+// are the same is the same *Cluster, and a service whose Service objects,
+// endpoint counts, clusters and verdicts are all the same is the same
+// *Service, shared with the snapshot before. It still reads every object
+// and asks the verdicts about every shard, so its time grows with the
+// federation, but what it allocates grows with what changed.
 func Build(in Inputs, v Verdicts, opts Options) Built {
 	snap := &Snapshot{
 		Serial:     in.Serial,
 		Built:      in.Now,
-		Services:   make(map[Key]*Service),
+		Services:   make(map[Key]*Service, len(in.Prev.services())),
 		Namespaces: make(map[string]struct{}),
 		Regions:    make(map[string][]string),
+		opts:       opts,
 	}
-	b := &builder{snap: snap, v: v}
+	b := &builder{snap: snap, v: v, opts: &opts}
+	if in.Prev != nil && sameOptions(&in.Prev.opts, &opts) {
+		b.prev = in.Prev
+	}
 	names := make([]string, 0, len(in.Clusters))
 	for name := range in.Clusters {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 
-	sizes := shardCounts(in.Clusters)
-	for _, name := range names {
+	clusters := make([]*Cluster, len(names))
+	for i, name := range names {
 		ci := in.Clusters[name]
-		c := buildCluster(name, ci, opts.Overrides[name])
+		c := b.cluster(buildCluster(name, ci, opts.Overrides[name]))
+		clusters[i] = c
 		snap.Clusters = append(snap.Clusters, c)
+		snap.Intake = append(snap.Intake, Intake{Synced: ci.Objects.Synced, Ignored: ci.Objects.Ignored, Invalid: ci.Objects.Invalid})
 		if c.Region != "" {
 			snap.Regions[c.Region] = mergeSorted(snap.Regions[c.Region], c.Zones)
 		}
-		ready := countEndpoints(ci.Objects.Endpoints)
-		for i := range ci.Objects.Services {
-			addShard(snap, in.Prev, c, ci.Objects.Services[i], ready, sizes, opts.ClusterIPs)
-		}
 	}
-	for _, svc := range snap.Services {
-		b.finishService(svc, opts)
+	snap.counts = make(map[string]endpointCounts, len(names))
+	for _, name := range names {
+		snap.counts[name] = b.countEndpoints(name, in.Clusters[name].Objects.Endpoints)
+	}
+	g := group(in.Clusters, names, clusters, snap.counts)
+	for i, k := range g.keys {
+		b.service(k, g.entries(i))
 	}
 	return Built{Snapshot: snap, Probes: b.probes, Passive: b.passive}
 }
 
-// builder is one Build's state while it judges the shards.
+// builder is one Build's state while it makes the services.
 type builder struct {
 	snap    *Snapshot
+	prev    *Snapshot // nil, or the snapshot before when built with the same options
 	v       Verdicts
+	opts    *Options
 	probes  []health.Target
 	passive []health.Observation
+}
+
+// service makes the service k from its shards' entries, in cluster-name
+// order, or takes the one of the snapshot before when nothing changed.
+func (b *builder) service(k Key, ents []entry) {
+	b.snap.Namespaces[k.Namespace] = struct{}{}
+	prev := b.prev.service(k)
+	if b.reuse(prev, ents) {
+		b.snap.Services[k] = prev
+		return
+	}
+	svc := &Service{Key: k, slab: make([]Shard, 0, len(ents))}
+	for _, e := range ents {
+		svc.addShard(prev, e, b.opts.ClusterIPs)
+	}
+	b.snap.Services[k] = svc
+	b.finishService(svc)
 }
 
 // buildCluster places a cluster: majority region of its ready Nodes, every
 // zone that has a ready Node, coordinates from the region table; the
 // override wins where it says something.
 func buildCluster(name string, in *Input, ov Override) *Cluster {
-	c := &Cluster{Name: name, State: in.State, Synced: in.Objects.Synced, Hash: hashString(name),
-		Ignored: in.Objects.Ignored, Invalid: in.Objects.Invalid}
+	c := &Cluster{Name: name, State: in.State, Hash: hashString(name)}
 	regions := map[string]int{}
 	zones := map[string]struct{}{}
 	for _, n := range in.Objects.Nodes {
@@ -156,6 +189,26 @@ func buildCluster(name string, in *Input, ov Override) *Cluster {
 
 type counts struct{ ready, total int }
 
+// endpointCounts are one cluster's endpoint counts by service, with the
+// list they were counted from: a build reuses the counts of the snapshot
+// before while a cluster's list is the same one (the pipeline lists only
+// the clusters that changed).
+type endpointCounts struct {
+	from []*source.EndpointSlice
+	n    map[Key]counts
+}
+
+// countEndpoints returns the endpoint counts of cluster from its slices.
+func (b *builder) countEndpoints(cluster string, slices []*source.EndpointSlice) endpointCounts {
+	if b.prev != nil {
+		if c, ok := b.prev.counts[cluster]; ok && len(c.from) == len(slices) &&
+			(len(slices) == 0 || &c.from[0] == &slices[0]) {
+			return c
+		}
+	}
+	return endpointCounts{from: slices, n: countEndpoints(slices)}
+}
+
 // countEndpoints counts the endpoints of each service: slices of one
 // address family are summed, and the family with the most ready endpoints
 // stands for the service (a dual-stack Service lists its pods once per
@@ -182,20 +235,77 @@ func countEndpoints(slices []*source.EndpointSlice) map[Key]counts {
 	return m
 }
 
-func addShard(snap, prev *Snapshot, c *Cluster, s *source.Service, ep map[Key]counts, sizes map[Key]int, clusterIPs bool) {
-	k := Key{s.Namespace, s.Name}
-	svc := snap.Services[k]
-	if svc == nil {
-		svc = &Service{Key: k, slab: make([]Shard, 0, sizes[k])}
-		snap.Services[k] = svc
-		snap.Namespaces[k.Namespace] = struct{}{}
+// entry is what one cluster says about one service: the input of a shard.
+type entry struct {
+	c *Cluster
+	s *source.Service
+	n counts
+}
+
+// groups are the entries of every service, each service's side by side in
+// cluster-name order.
+type groups struct {
+	keys  []Key   // in the order first seen
+	start []int32 // the entries of keys[i] are all[start[i]:start[i+1]]
+	all   []entry
+}
+
+func (g *groups) entries(i int) []entry { return g.all[g.start[i]:g.start[i+1]] }
+
+// group gathers the entries of every service from the clusters named in
+// names (sorted), whose built clusters are clusters and whose endpoint
+// counts are eps.
+func group(in map[string]*Input, names []string, clusters []*Cluster, eps map[string]endpointCounts) groups {
+	n := 0
+	for _, ci := range in {
+		n = max(n, len(ci.Objects.Services))
 	}
-	// Clusters come in name order. Shards live side by side in the
-	// service's slab, for the answers that walk them all; Shards points
-	// into it once every cluster is in (Service.link).
-	svc.slab = append(svc.slab, Shard{Cluster: c, Ports: s.Ports, Ready: ep[k].ready, Total: ep[k].total, ann: s.Annotations, src: s})
+	var g groups
+	index := make(map[Key]int32, n)
+	var sizes []int32
+	total := 0
+	for _, name := range names {
+		for _, s := range in[name].Objects.Services {
+			k := Key{s.Namespace, s.Name}
+			i, ok := index[k]
+			if !ok {
+				i = int32(len(g.keys))
+				index[k] = i
+				g.keys = append(g.keys, k)
+				sizes = append(sizes, 0)
+			}
+			sizes[i]++
+			total++
+		}
+	}
+	g.start = make([]int32, len(g.keys)+1)
+	for i, sz := range sizes {
+		g.start[i+1] = g.start[i] + sz
+	}
+	next := make([]int32, len(g.keys)) // each key's next free entry
+	copy(next, g.start)
+	g.all = make([]entry, total)
+	for ci, name := range names {
+		ep := eps[name].n
+		for _, s := range in[name].Objects.Services {
+			k := Key{s.Namespace, s.Name}
+			i := index[k]
+			g.all[next[i]] = entry{c: clusters[ci], s: s, n: ep[k]}
+			next[i]++
+		}
+	}
+	return g
+}
+
+// addShard adds the shard of entry e; prev is the service in the snapshot
+// before, or nil. Shards live side by side in the service's slab, for the
+// answers that walk them all; Shards points into it once every cluster is
+// in (Service.link).
+func (svc *Service) addShard(prev *Service, e entry, clusterIPs bool) {
+	s := e.s
+	svc.slab = append(svc.slab, Shard{Cluster: e.c, Ports: s.Ports, Ready: e.n.ready, Total: e.n.total, ann: s.Annotations, src: s})
 	sh := &svc.slab[len(svc.slab)-1]
-	sh.orig = prevAddrs(prev, c.Name, k, s, clusterIPs)
+	sh.orig = prevAddrs(prev, e.c.Name, s, clusterIPs)
 	if sh.orig == nil {
 		sh.orig = newAddrs(s, clusterIPs)
 	}
@@ -216,22 +326,6 @@ func addShard(snap, prev *Snapshot, c *Cluster, s *source.Service, ep map[Key]co
 	}
 }
 
-// shardCounts counts the shards of every service, so that each service's
-// slab is allocated once, at its size.
-func shardCounts(clusters map[string]*Input) map[Key]int {
-	n := 0
-	for _, ci := range clusters {
-		n = max(n, len(ci.Objects.Services))
-	}
-	sizes := make(map[Key]int, n)
-	for _, ci := range clusters {
-		for _, s := range ci.Objects.Services {
-			sizes[Key{s.Namespace, s.Name}]++
-		}
-	}
-	return sizes
-}
-
 // link points Shards at the slab once every cluster's shard is in it.
 func (svc *Service) link() {
 	svc.Shards = make([]*Shard, len(svc.slab))
@@ -247,6 +341,14 @@ func (s *Snapshot) service(k Key) *Service {
 		return nil
 	}
 	return s.Services[k]
+}
+
+// services returns the services of s (nil-safe).
+func (s *Snapshot) services() map[Key]*Service {
+	if s == nil {
+		return nil
+	}
+	return s.Services
 }
 
 // newAddrs converts the addresses of s once per Service object; every
@@ -270,14 +372,14 @@ func newAddrs(s *source.Service, clusterIPs bool) *Addrs {
 	return a
 }
 
-// prevAddrs returns the addresses of cluster's shard of k in prev when it
-// was built from the same Service object s, else nil.
-func prevAddrs(prev *Snapshot, cluster string, k Key, s *source.Service, clusterIPs bool) *Addrs {
-	svc := prev.service(k)
-	if svc == nil {
+// prevAddrs returns the addresses of cluster's shard of the service in the
+// snapshot before, prev, when it was built from the same Service object s,
+// else nil.
+func prevAddrs(prev *Service, cluster string, s *source.Service, clusterIPs bool) *Addrs {
+	if prev == nil {
 		return nil
 	}
-	for _, sh := range svc.Shards {
+	for _, sh := range prev.Shards {
 		if sh.Cluster.Name == cluster {
 			if sh.src == s && (sh.orig.ClusterIPs != nil) == (clusterIPs && len(s.ClusterIPs) > 0) {
 				return sh.orig

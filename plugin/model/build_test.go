@@ -3,6 +3,7 @@ package model
 import (
 	"net/netip"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -218,7 +219,9 @@ func TestBuildSharesAddresses(t *testing.T) {
 }
 
 // BenchmarkBuild100k builds a snapshot of 10 clusters of 10,000 services
-// each: fresh, and from the one before it, as the loop does after a change.
+// each: fresh; from the one before it with nothing changed (a resync, a
+// verdict that did not move); and from the one before it after one
+// Service object changed, as the loop does after most changes.
 func BenchmarkBuild100k(b *testing.B) {
 	in := Inputs{Clusters: map[string]*Input{}}
 	for c := range 10 {
@@ -243,6 +246,21 @@ func BenchmarkBuild100k(b *testing.B) {
 		in.Prev = Build(in, nil, opts).Snapshot
 		b.ReportAllocs()
 		for b.Loop() {
+			in.Prev = Build(in, nil, opts).Snapshot
+		}
+	})
+	b.Run("one-change", func(b *testing.B) {
+		in.Prev = Build(in, nil, opts).Snapshot
+		c := in.Clusters["cluster-3"]
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			cp := *c
+			cp.Objects.Services = slices.Clone(c.Objects.Services)
+			s := *cp.Objects.Services[i%10_000]
+			cp.Objects.Services[i%10_000] = &s
+			in.Clusters["cluster-3"] = &cp
+			b.StartTimer()
 			in.Prev = Build(in, nil, opts).Snapshot
 		}
 	})

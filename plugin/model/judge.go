@@ -25,7 +25,7 @@ type Verdicts interface {
 
 // finishService reads the service's policy from the annotations of its
 // shards over the defaults, then judges every shard.
-func (b *builder) finishService(svc *Service, opts Options) {
+func (b *builder) finishService(svc *Service) {
 	svc.link()
 	var arr [8]policy.Annotated
 	anns := arr[:0]
@@ -38,7 +38,7 @@ func (b *builder) finishService(svc *Service, opts Options) {
 	if len(anns) > 0 {
 		merged, svc.Problems = policy.Merge(anns)
 	}
-	pol, problems := policy.Parse(merged, opts.Defaults)
+	pol, problems := policy.Parse(merged, b.opts.Defaults)
 	svc.Policy = pol
 	svc.Problems = append(svc.Problems, problems...)
 	for _, sh := range svc.Shards {

@@ -25,7 +25,9 @@ type Key struct {
 	Name      string
 }
 
-// Cluster is one member cluster.
+// Cluster is one member cluster: what answers read of it. Snapshots share
+// it while its place and state stay the same (what its source reports
+// beside the objects is in Intake).
 type Cluster struct {
 	Name   string
 	Region string   // "" when neither the Nodes nor the Corefile say
@@ -36,14 +38,18 @@ type Cluster struct {
 	Vec     geo.Vec3 // Point on the unit sphere, for fast comparisons
 	Located bool
 	State   health.State
-	Synced  time.Time // when its source last saw it complete
-	// Ignored and Invalid count the objects its source left out: Services
-	// outside the federation filter, and objects with bad data.
-	Ignored int
-	Invalid int
 	// Hash is a hash of Name, mixed with a client's network to break ties
 	// between equally close clusters (rendezvous hashing).
 	Hash uint64
+}
+
+// Intake is what a cluster's source reported with its objects.
+type Intake struct {
+	Synced time.Time // when the source last saw the cluster complete
+	// Ignored and Invalid count the objects the source left out: Services
+	// outside the federation filter, and objects with bad data.
+	Ignored int
+	Invalid int
 }
 
 // InZone reports whether the cluster has zone z.
@@ -191,11 +197,17 @@ type Snapshot struct {
 	Serial   uint32 // SOA serial, from the objects' change times (package pipeline)
 	Built    time.Time
 	Clusters []*Cluster // sorted by name
+	Intake   []Intake   // Intake[i] is what Clusters[i]'s source reported
+	// Services are the federated services. A service is shared with the
+	// snapshot before while nothing it was made from changed (Build).
 	Services map[Key]*Service
 	// Namespaces holds every namespace with a federated service.
 	Namespaces map[string]struct{}
 	// Regions maps each known region to its zones.
 	Regions map[string][]string
+
+	opts   Options                   // what it was built with
+	counts map[string]endpointCounts // by cluster, for the next build
 }
 
 // HasRegion reports whether some cluster is in region r.

@@ -60,7 +60,10 @@ func (f Fixed) Objects() Objects { return Objects(f) }
 
 // Objects is the set of objects of one cluster. The structs are shared, not
 // copied: a source hands out the ones it holds (the Kubernetes source, those
-// of its informer caches), so they must never be changed once made.
+// of its informer caches), so they must never be changed once made, and a
+// changed object is a new struct. The lists too are never changed once
+// handed out: a snapshot build reuses what it made from a struct or a list
+// while it is the same one (model.Build).
 type Objects struct {
 	Nodes     []*Node
 	Services  []*Service

@@ -1,0 +1,255 @@
+package model
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/meridian-dns/meridian/geo"
+	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/policy"
+	"github.com/meridian-dns/meridian/plugin/source"
+)
+
+// TestBuildReuse changes a small federation at random, one thing at a
+// time, and checks after every change that the build from the snapshot
+// before equals a fresh build of the same inputs (snapshot, probe targets
+// and observations), that it made anew exactly the services the change
+// touched, and that it took every other one from the snapshot before.
+func TestBuildReuse(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	w := newWorld()
+	v := &fakeVerdicts{down: map[health.Key]bool{}, pending: map[health.Key]bool{}, probeDown: map[netip.Addr]bool{}}
+	// c2's place and zones are configured: a new region from its Nodes
+	// changes nothing else about it.
+	opts := Options{Defaults: policy.Default(), ClusterIPs: true,
+		Overrides: map[string]Override{"c2": {Zones: []string{"z"}, Point: geo.Point{Lat: 1, Lon: 2}, Located: true}}}
+	prev := Build(w.inputs(nil), v, opts).Snapshot
+	kinds := map[string]int{}
+	for step := range 3000 {
+		what, touched := w.change(r, v, prev)
+		kinds[what]++
+		in := w.inputs(prev)
+		got := Build(in, v, opts)
+		in.Prev = nil
+		want := Build(in, v, opts)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("step %d (%s): the build from the snapshot before differs from a fresh build", step, what)
+		}
+		for k, svc := range got.Snapshot.Services {
+			old := prev.Services[k]
+			switch {
+			case touched(k) && old == svc:
+				t.Fatalf("step %d (%s): %v taken from the snapshot before although the change touched it", step, what, k)
+			case !touched(k) && old != svc:
+				t.Fatalf("step %d (%s): %v made anew although nothing it reads changed", step, what, k)
+			}
+		}
+		prev = got.Snapshot
+	}
+	for _, k := range []string{"object", "copy", "endpoints", "state", "region", "zone", "passive", "pending", "probe", "annotation", "remove", "add"} {
+		if kinds[k] == 0 {
+			t.Errorf("no %q change in the run: the test does not cover it", k)
+		}
+	}
+}
+
+// world is a federation the test changes, as a source would: every change
+// makes new objects and new lists, never changing one handed out.
+type world struct {
+	clusters map[string]*Input
+}
+
+const worldServices = 6
+
+func newWorld() *world {
+	w := &world{clusters: map[string]*Input{}}
+	for c, region := range []string{"europe-west1", "us-east1", "asia-east1"} {
+		name := "c" + strconv.Itoa(c)
+		objs := source.Objects{Nodes: []*source.Node{{Name: "n", Region: region, Zone: region + "-b", Ready: true}}}
+		for i := range worldServices {
+			objs.Services = append(objs.Services, service(c, i, 0))
+			objs.Endpoints = append(objs.Endpoints, slice(i, 2, 2))
+		}
+		w.clusters[name] = &Input{Objects: objs, State: health.Up}
+	}
+	return w
+}
+
+func service(c, i, gen int) *source.Service {
+	s := &source.Service{Namespace: "ns", Name: "svc-" + strconv.Itoa(i),
+		Addresses:  []netip.Addr{netip.AddrFrom4([4]byte{192, 0, byte(c), byte(i*10 + gen%10)})},
+		ClusterIPs: []netip.Addr{netip.AddrFrom4([4]byte{10, 0, byte(c), byte(i)})},
+		Ports:      []source.Port{{Name: "http", Protocol: "tcp", Port: 80}}}
+	if i%3 == 0 { // some services are probed, svc-0 on two addresses
+		s.Annotations = map[string]string{policy.AnnProbe: "tcp"}
+		if i == 0 {
+			s.Addresses = append(s.Addresses, netip.AddrFrom4([4]byte{192, 0, byte(c), 200}))
+		}
+	}
+	return s
+}
+
+func slice(i, ready, total int) *source.EndpointSlice {
+	name := "svc-" + strconv.Itoa(i)
+	return &source.EndpointSlice{Namespace: "ns", Name: name + "-1", Service: name, AddressType: "IPv4", Ready: ready, Total: total}
+}
+
+// inputs copies the clusters' inputs, as the pipeline's inbox does.
+func (w *world) inputs(prev *Snapshot) Inputs {
+	in := Inputs{Clusters: map[string]*Input{}, Serial: 7, Now: time.Unix(9, 0), Prev: prev}
+	for name, ci := range w.clusters {
+		cp := *ci
+		in.Clusters[name] = &cp
+	}
+	return in
+}
+
+// change makes one random change and returns its kind and which services
+// it touched.
+func (w *world) change(r *rand.Rand, v *fakeVerdicts, prev *Snapshot) (string, func(Key) bool) {
+	c := r.IntN(3)
+	name := "c" + strconv.Itoa(c)
+	ci := w.clusters[name]
+	i := r.IntN(worldServices)
+	k := Key{"ns", "svc-" + strconv.Itoa(i)}
+	one := func(x Key) bool { return x == k }
+	all := func(Key) bool { return true }
+	objs := ci.Objects
+	at := func() int { // the index of k's Service in the cluster, or -1
+		for j, s := range objs.Services {
+			if s.Name == k.Name {
+				return j
+			}
+		}
+		return -1
+	}
+	j := at()
+	kind := []string{"object", "copy", "endpoints", "state", "region", "passive", "pending", "probe", "annotation", "remove", "add", "zone"}[r.IntN(12)]
+	switch {
+	case kind == "add" && j < 0:
+		objs.Services = append(append([]*source.Service(nil), objs.Services...), service(c, i, r.IntN(10)))
+	case kind == "add" || kind == "remove":
+		if j < 0 {
+			return kind, func(Key) bool { return false }
+		}
+		objs.Services = append(append([]*source.Service(nil), objs.Services[:j]...), objs.Services[j+1:]...)
+		kind = "remove"
+	case j < 0:
+		return "none", func(Key) bool { return false }
+	case kind == "object", kind == "copy", kind == "annotation":
+		s := service(c, i, r.IntN(10))
+		switch kind {
+		case "copy":
+			cp := *objs.Services[j]
+			s = &cp
+		case "annotation":
+			s.Annotations = map[string]string{policy.AnnPolicy: "roundrobin"}
+		}
+		objs.Services = append([]*source.Service(nil), objs.Services...)
+		objs.Services[j] = s
+	case kind == "endpoints":
+		eps := append([]*source.EndpointSlice(nil), objs.Endpoints...)
+		for e := range eps {
+			if eps[e].Service == k.Name {
+				ready, total := eps[e].Ready, eps[e].Total
+				if r.IntN(2) == 0 {
+					ready = ready%3 + 1 // 1, 2, 3 in turn
+				} else {
+					total = 7 - max(total, 3) // 3 and 4 in turn, above ready
+				}
+				eps[e] = slice(i, ready, total)
+			}
+		}
+		objs.Endpoints = eps
+	case kind == "state":
+		cp := *ci
+		cp.State = []health.State{health.Up, health.Stale, health.Down}[(int(ci.State)+1)%3]
+		w.clusters[name] = &cp
+		return kind, w.inCluster(name)
+	case kind == "region":
+		n := *objs.Nodes[0]
+		n.Region = map[string]string{"europe-west1": "europe-west4", "europe-west4": "europe-west1",
+			"us-east1": "us-west1", "us-west1": "us-east1", "asia-east1": "asia-south1", "asia-south1": "asia-east1"}[n.Region]
+		n.Zone = n.Region + "-b"
+		objs.Nodes = []*source.Node{&n}
+		cp := *ci
+		cp.Objects = objs
+		w.clusters[name] = &cp
+		return kind, w.inCluster(name)
+	case kind == "zone":
+		n := *objs.Nodes[0]
+		n.Zone = map[bool]string{true: n.Region + "-c", false: n.Region + "-b"}[n.Zone == n.Region+"-b"]
+		objs.Nodes = []*source.Node{&n}
+		cp := *ci
+		cp.Objects = objs
+		w.clusters[name] = &cp
+		if name == "c2" { // its zones are configured
+			return kind, func(Key) bool { return false }
+		}
+		return kind, w.inCluster(name)
+	case kind == "passive":
+		hk := health.Key{Cluster: name, Namespace: k.Namespace, Name: k.Name}
+		v.down[hk] = !v.down[hk]
+		// A shard whose probe is down is down whatever its passive state.
+		moves := false
+		for _, sh := range prev.Services[k].Shards {
+			moves = moves || (sh.Cluster.Name == name && (!sh.Probed || sh.ProbeUp))
+		}
+		return kind, func(x Key) bool { return x == k && moves }
+	case kind == "pending":
+		hk := health.Key{Cluster: name, Namespace: k.Namespace, Name: k.Name}
+		v.pending[hk] = !v.pending[hk]
+		// A pending transition changes only a usable shard with no
+		// endpoint unready: it makes it degraded, or not.
+		moves := false
+		for _, sh := range prev.Services[k].Shards {
+			moves = moves || (sh.Cluster.Name == name && sh.Usable && sh.Ready >= sh.Total)
+		}
+		return kind, func(x Key) bool { return x == k && moves }
+	case kind == "probe":
+		as := objs.Services[j].Addresses
+		a := as[r.IntN(len(as))]
+		v.probeDown[a] = !v.probeDown[a]
+		// Only a probed shard reads it (its service's merged policy says).
+		probed := false
+		for _, sh := range prev.Services[k].Shards {
+			probed = probed || (sh.Cluster.Name == name && sh.Probed)
+		}
+		return kind, func(x Key) bool { return x == k && probed }
+	}
+	cp := *ci
+	cp.Objects = objs
+	w.clusters[name] = &cp
+	if kind == "state" || kind == "region" {
+		return kind, all
+	}
+	return kind, one
+}
+
+// inCluster returns whether a service has a shard in cluster name.
+func (w *world) inCluster(name string) func(Key) bool {
+	return func(k Key) bool {
+		for _, s := range w.clusters[name].Objects.Services {
+			if s.Name == k.Name {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// fakeVerdicts are verdicts the test sets per shard and per address.
+type fakeVerdicts struct {
+	down, pending map[health.Key]bool
+	probeDown     map[netip.Addr]bool
+}
+
+func (v *fakeVerdicts) Passive(k health.Key, ok bool, rise, fall int) health.Observation {
+	return health.Observed(k, ok && !v.down[k], v.pending[k])
+}
+
+func (v *fakeVerdicts) Probe(t health.TargetKey) bool { return !v.probeDown[t.Addr.Addr()] }
