@@ -80,7 +80,8 @@ type localIndex struct {
 
 // localService is one service's decision and its counters.
 type localService struct {
-	shard         *model.Shard // the local shard, answered or not; nil if none
+	from          *model.Service // what it was decided from
+	shard         *model.Shard   // the local shard, answered or not; nil if none
 	why           answer.Why
 	local, remote prometheus.Counter
 }
@@ -132,14 +133,19 @@ func (r *Resolver) Publish(snap *model.Snapshot) {
 	seen := make(map[model.Key]answer.Why, len(snap.Services))
 	local := 0
 	for k, svc := range snap.Services {
-		sh, why := answer.Local(svc, r.cfg.Cluster)
-		ls := &localService{shard: sh, why: why}
-		// The counters outlive snapshots: look them up once per service.
-		if old := prev.service(k); old != nil {
-			ls.local, ls.remote = old.local, old.remote
-		} else {
-			ls.local, ls.remote = r.counters(k)
+		old := prev.service(k)
+		ls := old
+		if old == nil || old.from != svc { // a service a build shares is decided already
+			sh, why := answer.Local(svc, r.cfg.Cluster)
+			ls = &localService{from: svc, shard: sh, why: why}
+			// The counters outlive snapshots: look them up once per service.
+			if old != nil {
+				ls.local, ls.remote = old.local, old.remote
+			} else {
+				ls.local, ls.remote = r.counters(k)
+			}
 		}
+		why := ls.why
 		idx.services[k] = ls
 		seen[k] = why
 		if why.Local() {
