@@ -105,11 +105,14 @@ func Build(in Inputs, v Verdicts, opts Options) Built {
 			snap.Regions[c.Region] = mergeSorted(snap.Regions[c.Region], c.Zones)
 		}
 	}
-	snap.counts = make(map[string]endpointCounts, len(names))
-	for _, name := range names {
-		snap.counts[name] = b.countEndpoints(name, in.Clusters[name].Objects.Endpoints)
+	snap.endpoints = make(map[string][]*source.EndpointSlice, len(names))
+	b.lists, b.same, b.fresh = make([][]*source.EndpointSlice, len(names)), make([]bool, len(names)), make([]map[Key]counts, len(names))
+	for i, name := range names {
+		l := in.Clusters[name].Objects.Endpoints
+		snap.endpoints[name], b.lists[i] = l, l
+		b.same[i] = b.prev != nil && sameList(b.prev.endpoints[name], l)
 	}
-	g := group(in.Clusters, names, clusters, snap.counts)
+	g := group(in.Clusters, names, clusters)
 	for i, k := range g.keys {
 		b.service(k, g.entries(i))
 	}
@@ -124,6 +127,12 @@ type builder struct {
 	opts    *Options
 	probes  []health.Target
 	passive []health.Observation
+	// The clusters' EndpointSlice lists by cluster index, whether each is
+	// the list the snapshot before was counted from, and the counts made
+	// from it in this build (nil until needed).
+	lists [][]*source.EndpointSlice
+	same  []bool
+	fresh []map[Key]counts
 }
 
 // service makes the service k from its shards' entries, in cluster-name
@@ -131,6 +140,9 @@ type builder struct {
 func (b *builder) service(k Key, ents []entry) {
 	b.snap.Namespaces[k.Namespace] = struct{}{}
 	prev := b.prev.service(k)
+	for i := range ents {
+		ents[i].n = b.count(ents[i].ci, k, prev)
+	}
 	if b.reuse(prev, ents) {
 		b.snap.Services[k] = prev
 		return
@@ -189,24 +201,28 @@ func buildCluster(name string, in *Input, ov Override) *Cluster {
 
 type counts struct{ ready, total int }
 
-// endpointCounts are one cluster's endpoint counts by service, with the
-// list they were counted from: a build reuses the counts of the snapshot
-// before while a cluster's list is the same one (the pipeline lists only
-// the clusters that changed).
-type endpointCounts struct {
-	from []*source.EndpointSlice
-	n    map[Key]counts
-}
-
-// countEndpoints returns the endpoint counts of cluster from its slices.
-func (b *builder) countEndpoints(cluster string, slices []*source.EndpointSlice) endpointCounts {
-	if b.prev != nil {
-		if c, ok := b.prev.counts[cluster]; ok && len(c.from) == len(slices) &&
-			(len(slices) == 0 || &c.from[0] == &slices[0]) {
-			return c
+// count returns the endpoint counts of service k in the cluster of index
+// ci. While the cluster's list of EndpointSlices is the one the snapshot
+// before was built from, they are those of its shard there, when it had
+// one; else they are counted from the list, once per cluster and build.
+func (b *builder) count(ci int, k Key, prev *Service) counts {
+	if b.same[ci] && prev != nil {
+		name := b.snap.Clusters[ci].Name
+		for _, sh := range prev.Shards {
+			if sh.Cluster.Name == name {
+				return counts{sh.Ready, sh.Total}
+			}
 		}
 	}
-	return endpointCounts{from: slices, n: countEndpoints(slices)}
+	if b.fresh[ci] == nil {
+		b.fresh[ci] = countEndpoints(b.lists[ci])
+	}
+	return b.fresh[ci][k]
+}
+
+// sameList reports whether a and b are the same list (not equal ones).
+func sameList[T any](a, b []*T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // countEndpoints counts the endpoints of each service: slices of one
@@ -237,9 +253,10 @@ func countEndpoints(slices []*source.EndpointSlice) map[Key]counts {
 
 // entry is what one cluster says about one service: the input of a shard.
 type entry struct {
-	c *Cluster
-	s *source.Service
-	n counts
+	c  *Cluster
+	ci int // c's index in the snapshot's clusters
+	s  *source.Service
+	n  counts // set by builder.service
 }
 
 // groups are the entries of every service, each service's side by side in
@@ -253,9 +270,8 @@ type groups struct {
 func (g *groups) entries(i int) []entry { return g.all[g.start[i]:g.start[i+1]] }
 
 // group gathers the entries of every service from the clusters named in
-// names (sorted), whose built clusters are clusters and whose endpoint
-// counts are eps.
-func group(in map[string]*Input, names []string, clusters []*Cluster, eps map[string]endpointCounts) groups {
+// names (sorted), whose built clusters are clusters.
+func group(in map[string]*Input, names []string, clusters []*Cluster) groups {
 	n := 0
 	for _, ci := range in {
 		n = max(n, len(ci.Objects.Services))
@@ -286,11 +302,9 @@ func group(in map[string]*Input, names []string, clusters []*Cluster, eps map[st
 	copy(next, g.start)
 	g.all = make([]entry, total)
 	for ci, name := range names {
-		ep := eps[name].n
 		for _, s := range in[name].Objects.Services {
-			k := Key{s.Namespace, s.Name}
-			i := index[k]
-			g.all[next[i]] = entry{c: clusters[ci], s: s, n: ep[k]}
+			i := index[Key{s.Namespace, s.Name}]
+			g.all[next[i]] = entry{c: clusters[ci], ci: ci, s: s}
 			next[i]++
 		}
 	}

@@ -4,8 +4,9 @@
 // loop (package pipeline) builds a new one off the query path and swaps it
 // in, so queries read it without locks.
 //
-// Build makes a snapshot from the sources' inputs and the health verdicts;
-// see docs/architecture.md for the loop that calls it.
+// Build makes a snapshot from the sources' inputs and the health verdicts,
+// sharing with the snapshot before it every cluster and service that did
+// not change; see docs/architecture.md for the loop that calls it.
 package model
 
 import (
@@ -206,8 +207,10 @@ type Snapshot struct {
 	// Regions maps each known region to its zones.
 	Regions map[string][]string
 
-	opts   Options                   // what it was built with
-	counts map[string]endpointCounts // by cluster, for the next build
+	opts Options // what it was built with
+	// endpoints are the EndpointSlice lists, by cluster, that the shards'
+	// counts were made from, for the next build (builder.count).
+	endpoints map[string][]*source.EndpointSlice
 }
 
 // HasRegion reports whether some cluster is in region r.

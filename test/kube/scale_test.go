@@ -10,10 +10,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -32,7 +34,9 @@ var scaleRegions = []string{"us-central1", "us-east1", "us-west1", "europe-west1
 // servers pinned to CPU 1, everything else to CPU 0; five alternating
 // rounds of 5 s of dnsperf (saturated, qps-ratio), then three of four
 // clients each waiting for its reply (latency-bound, go-qps-ratio, as
-// this benchmark measured before), medians.
+// this benchmark measured before), medians; and how long one changed
+// EndpointSlice takes to reach the answers (flip-down-p50-ms and
+// flip-up-p50-ms, hysteresis included).
 // `make bench-scale` runs it once.
 //
 // Creating the objects takes about 40 minutes on 2 cores. With
@@ -121,6 +125,9 @@ func BenchmarkScale(b *testing.B) {
 		}
 		smallGo, bigGo = append(smallGo, sr.QPS), append(bigGo, br.QPS)
 	}
+	down, up := flipAtScale(b, f.admin["member-1"], big)
+	b.ReportMetric(float64(down[len(down)/2].Microseconds())/1000, "flip-down-p50-ms")
+	b.ReportMetric(float64(up[len(up)/2].Microseconds())/1000, "flip-up-p50-ms")
 	b.ReportMetric(median(bigQPS), "qps")
 	b.ReportMetric(median(smallQPS), "small-qps")
 	b.ReportMetric(median(bigQPS)/median(smallQPS), "qps-ratio")
@@ -128,6 +135,57 @@ func BenchmarkScale(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 	b.Logf("dnsperf rounds: 100k shards %v, 100 shards %v", bigQPS, smallQPS)
 	b.Logf("4 waiting clients: 100k shards %v, 100 shards %v", bigGo, smallGo)
+}
+
+// flipAtScale takes the ready endpoints of svc-00000 in member-1 away and
+// gives them back, five times each, and returns how long the big server
+// took to move its answer each way (sorted): from the API server's reply
+// to the update to the first answer that shows it. A client with no
+// location is answered by member-1 while it is ready, by another cluster
+// while not. The passive hysteresis is part of it: with the defaults a
+// shard falls after (fall-1) x 250 ms = 500 ms and rises after 250 ms
+// (docs/health.md), so the rest is Meridian's work at this scale.
+func flipAtScale(b *testing.B, c kubernetes.Interface, s *e2eutil.Server) (down, up []time.Duration) {
+	const name = "svc-00000.default.myfed.svc.example.com."
+	ctx := context.Background()
+	answer := func() string {
+		r, err := s.Exchange("udp", name, dns.TypeA, "")
+		if err != nil {
+			return ""
+		}
+		return strings.Join(e2eutil.Addrs(r), ",")
+	}
+	ready := answer()
+	e, err := c.DiscoveryV1().EndpointSlices("default").Get(ctx, "svc-00000-1", metav1.GetOptions{})
+	if err != nil || ready == "" {
+		b.Fatalf("svc-00000 before the flips: answer %q, slice: %v", ready, err)
+	}
+	for i := range 10 {
+		n := 3 * (i % 2) // 0, 3, 0, ...: ends as populated
+		e.Endpoints = slice("svc-00000", n).Endpoints
+		if e, err = c.DiscoveryV1().EndpointSlices("default").Update(ctx, e, metav1.UpdateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		acked := time.Now()
+		for {
+			got := answer()
+			if got != "" && (got == ready) == (n > 0) {
+				break
+			}
+			if time.Since(acked) > 10*time.Second {
+				b.Fatalf("flip %d: the answer stayed %q for 10s", i, got)
+			}
+		}
+		if n == 0 {
+			down = append(down, time.Since(acked))
+		} else {
+			up = append(up, time.Since(acked))
+		}
+	}
+	slices.Sort(down)
+	slices.Sort(up)
+	b.Logf("flips at scale: down %v, up %v", down, up)
+	return down, up
 }
 
 // median returns the median of xs (the upper one of an even count).
