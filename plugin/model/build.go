@@ -113,6 +113,9 @@ func Build(in Inputs, v Verdicts, opts Options) Built {
 		b.same[i] = b.prev != nil && sameList(b.prev.endpoints[name], l)
 	}
 	g := group(in.Clusters, names, clusters)
+	if v != nil { // one observation per shard with an address, at most
+		b.passive = make([]health.Observation, 0, len(g.all))
+	}
 	for i, k := range g.keys {
 		b.service(k, g.entries(i))
 	}

@@ -125,7 +125,9 @@ func BenchmarkScale(b *testing.B) {
 		}
 		smallGo, bigGo = append(smallGo, sr.QPS), append(bigGo, br.QPS)
 	}
+	bigProf.cpu("cpu-flips.pb.gz", 10)
 	down, up := flipAtScale(b, f.admin["member-1"], big)
+	bigProf.wait()
 	b.ReportMetric(float64(down[len(down)/2].Microseconds())/1000, "flip-down-p50-ms")
 	b.ReportMetric(float64(up[len(up)/2].Microseconds())/1000, "flip-up-p50-ms")
 	b.ReportMetric(median(bigQPS), "qps")
