@@ -260,3 +260,32 @@ func TestPassiveJudgeRecord(t *testing.T) {
 		t.Errorf("b forgotten, judged anew: up %v pending %v, want false false", o.Up(), o.Pending())
 	}
 }
+
+// TestPassiveJudgeAt checks that a handle finds its shard as the key does,
+// and that a handle to a shard the tracker forgot is ignored: the shard
+// remembered anew under the same key is judged instead.
+func TestPassiveJudgeAt(t *testing.T) {
+	clk := clock.NewFake(epoch)
+	p := NewPassive(PassiveConfig{Clock: clk})
+	a := Key{Cluster: "c1", Name: "a"}
+	if h := p.Judge(a, true, 2, 2); h.Handle() != (Handle{}) {
+		t.Fatal("a shard the tracker does not know has a handle")
+	}
+	p.Record([]Observation{p.Judge(a, true, 2, 2)})
+	o := p.Judge(a, true, 2, 2)
+	h := o.Handle()
+	if h == (Handle{}) {
+		t.Fatal("no handle for a remembered shard")
+	}
+	p.Record([]Observation{p.JudgeAt(a, h, false, 2, 2)}) // pending fall
+	if got, want := p.JudgeAt(a, h, false, 2, 2), p.Judge(a, false, 2, 2); got != want {
+		t.Errorf("JudgeAt %+v, Judge %+v: want the same", got, want)
+	}
+	p.Record(nil) // a forgotten: h is stale
+	p.Record([]Observation{p.Judge(a, false, 2, 2)})
+	// a is remembered anew, down at once (unknown shards take their signal).
+	got := p.JudgeAt(a, h, true, 2, 2)
+	if got.Handle() == h || got != p.Judge(a, true, 2, 2) {
+		t.Errorf("JudgeAt with a stale handle: %+v, want the new record's %+v", got, p.Judge(a, true, 2, 2))
+	}
+}

@@ -209,12 +209,9 @@ type counts struct{ ready, total int }
 // before was built from, they are those of its shard there, when it had
 // one; else they are counted from the list, once per cluster and build.
 func (b *builder) count(ci int, k Key, prev *Service) counts {
-	if b.same[ci] && prev != nil {
-		name := b.snap.Clusters[ci].Name
-		for _, sh := range prev.Shards {
-			if sh.Cluster.Name == name {
-				return counts{sh.Ready, sh.Total}
-			}
+	if b.same[ci] {
+		if sh := prev.shardIn(b.snap.Clusters[ci].Name); sh != nil {
+			return counts{sh.Ready, sh.Total}
 		}
 	}
 	if b.fresh[ci] == nil {
@@ -322,7 +319,14 @@ func (svc *Service) addShard(prev *Service, e entry, clusterIPs bool) {
 	s := e.s
 	svc.slab = append(svc.slab, Shard{Cluster: e.c, Ports: s.Ports, Ready: e.n.ready, Total: e.n.total, ann: s.Annotations, src: s})
 	sh := &svc.slab[len(svc.slab)-1]
-	sh.orig = prevAddrs(prev, e.c.Name, s, clusterIPs)
+	// The shard of the snapshot before lends its passive handle, and its
+	// addresses when it was made from the same Service object.
+	if old := prev.shardIn(e.c.Name); old != nil {
+		sh.passive = old.passive
+		if old.src == s && (old.orig.ClusterIPs != nil) == (clusterIPs && len(s.ClusterIPs) > 0) {
+			sh.orig = old.orig
+		}
+	}
 	if sh.orig == nil {
 		sh.orig = newAddrs(s, clusterIPs)
 	}
@@ -389,19 +393,14 @@ func newAddrs(s *source.Service, clusterIPs bool) *Addrs {
 	return a
 }
 
-// prevAddrs returns the addresses of cluster's shard of the service in the
-// snapshot before, prev, when it was built from the same Service object s,
-// else nil.
-func prevAddrs(prev *Service, cluster string, s *source.Service, clusterIPs bool) *Addrs {
-	if prev == nil {
+// shardIn returns the shard of svc (nil-safe) in cluster, or nil.
+func (svc *Service) shardIn(cluster string) *Shard {
+	if svc == nil {
 		return nil
 	}
-	for _, sh := range prev.Shards {
+	for _, sh := range svc.Shards {
 		if sh.Cluster.Name == cluster {
-			if sh.src == s && (sh.orig.ClusterIPs != nil) == (clusterIPs && len(s.ClusterIPs) > 0) {
-				return sh.orig
-			}
-			return nil
+			return sh
 		}
 	}
 	return nil

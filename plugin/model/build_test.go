@@ -185,8 +185,8 @@ func TestBuildIsPure(t *testing.T) {
 // passiveOnly is Verdicts from a passive tracker, with no probes.
 type passiveOnly struct{ p *health.Passive }
 
-func (v passiveOnly) Passive(k health.Key, ok bool, rise, fall int) health.Observation {
-	return v.p.Judge(k, ok, rise, fall)
+func (v passiveOnly) Passive(k health.Key, h health.Handle, ok bool, rise, fall int) health.Observation {
+	return v.p.JudgeAt(k, h, ok, rise, fall)
 }
 
 func (passiveOnly) Probe(health.TargetKey) bool { return true }

@@ -14,10 +14,11 @@ import (
 type Verdicts interface {
 	// Passive judges shard k given its raw signal now (enough ready
 	// endpoints), after rise/fall hysteresis, without recording anything
-	// (health.Passive.Judge): the observation holds the stable state and
+	// (health.Passive.JudgeAt): the observation holds the stable state and
 	// whether a transition is pending, and Build returns it for the
-	// tracker to record once the snapshot is published.
-	Passive(k health.Key, ok bool, rise, fall int) health.Observation
+	// tracker to record once the snapshot is published. h is the handle
+	// of k's observation in the build before, or the zero Handle.
+	Passive(k health.Key, h health.Handle, ok bool, rise, fall int) health.Observation
 	// Probe returns the verdict of the probe of target t: true while the
 	// target is up or has no result yet.
 	Probe(t health.TargetKey) bool
@@ -70,7 +71,8 @@ func (b *builder) judge(svc *Service, sh *Shard) {
 	up := hasCapacity(sh, pol)
 	pending := false
 	if b.v != nil {
-		o := b.v.Passive(key, up, rise, fall)
+		o := b.v.Passive(key, sh.passive, up, rise, fall)
+		sh.passive = o.Handle()
 		b.passive = append(b.passive, o)
 		up, pending = o.Up(), o.Pending()
 	}

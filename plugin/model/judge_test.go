@@ -21,7 +21,7 @@ type fakeHealth struct {
 	asked     []int // rise, fall of the last Passive call
 }
 
-func (f *fakeHealth) Passive(k health.Key, ok bool, rise, fall int) health.Observation {
+func (f *fakeHealth) Passive(k health.Key, _ health.Handle, ok bool, rise, fall int) health.Observation {
 	f.asked = []int{rise, fall}
 	if up, set := f.passive[k]; set {
 		return health.Observed(k, up, f.pending[k])

@@ -96,9 +96,12 @@ type Shard struct {
 	Hostname string // first load-balancer hostname (FQDN), "" if none
 	Ports    []source.Port
 
-	ann  map[string]string // the Service's annotations, while building
-	src  *source.Service   // the object the shard was built from
-	orig *Addrs            // its addresses before probes left any out
+	// passive is the passive tracker's handle for the shard, from its
+	// last observation: the next build's verdict needs no lookup.
+	passive health.Handle
+	ann     map[string]string // the Service's annotations, while building
+	src     *source.Service   // the object the shard was built from
+	orig    *Addrs            // its addresses before probes left any out
 }
 
 // Addrs are a shard's addresses, in the two forms answers use.

@@ -63,7 +63,8 @@ func (b *builder) reuse(prev *Service, ents []entry) bool {
 		cp.setAddrs(sh.orig)
 		b.judge(&scratch, &cp)
 		if cp.Healthy != sh.Healthy || cp.Usable != sh.Usable || cp.Degraded != sh.Degraded ||
-			cp.Probed != sh.Probed || cp.ProbeUp != sh.ProbeUp || !sameAddrs(cp.Addrs, sh.Addrs) {
+			cp.Probed != sh.Probed || cp.ProbeUp != sh.ProbeUp || !sameAddrs(cp.Addrs, sh.Addrs) ||
+			cp.passive != sh.passive {
 			b.passive, b.probes = b.passive[:np], b.probes[:nt]
 			return false
 		}

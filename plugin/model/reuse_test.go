@@ -10,6 +10,7 @@ import (
 
 	"github.com/meridian-dns/meridian/geo"
 	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/internal/clock"
 	"github.com/meridian-dns/meridian/plugin/policy"
 	"github.com/meridian-dns/meridian/plugin/source"
 )
@@ -248,8 +249,61 @@ type fakeVerdicts struct {
 	probeDown     map[netip.Addr]bool
 }
 
-func (v *fakeVerdicts) Passive(k health.Key, ok bool, rise, fall int) health.Observation {
+func (v *fakeVerdicts) Passive(k health.Key, _ health.Handle, ok bool, rise, fall int) health.Observation {
 	return health.Observed(k, ok && !v.down[k], v.pending[k])
 }
 
 func (v *fakeVerdicts) Probe(t health.TargetKey) bool { return !v.probeDown[t.Addr.Addr()] }
+
+// TestBuildReuseTracked is TestBuildReuse with a real passive tracker
+// deciding the passive verdicts (rise and fall in time, on a fake clock),
+// as the pipeline runs it: every build's observations are recorded before
+// the next build, which judges each shard through the tracker's handle
+// from the build before. Every build must equal a fresh one, and most
+// services must still be shared from one snapshot to the next.
+func TestBuildReuseTracked(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	w := newWorld()
+	clk := clock.NewFake(time.Unix(100, 0))
+	fake := &fakeVerdicts{down: map[health.Key]bool{}, pending: map[health.Key]bool{}, probeDown: map[netip.Addr]bool{}}
+	v := trackedVerdicts{health.NewPassive(health.PassiveConfig{Clock: clk}), fake}
+	opts := Options{Defaults: policy.Default(), ClusterIPs: true}
+	first := Build(w.inputs(nil), v, opts)
+	v.p.Record(first.Passive)
+	prev := first.Snapshot
+	shared, total := 0, 0
+	for step := range 2000 {
+		clk.Advance(time.Duration(r.IntN(400)) * time.Millisecond)
+		what, _ := w.change(r, fake, prev)
+		in := w.inputs(prev)
+		got := Build(in, v, opts)
+		in.Prev = nil
+		if want := Build(in, v, opts); !reflect.DeepEqual(got, want) {
+			t.Fatalf("step %d (%s): the build from the snapshot before differs from a fresh build", step, what)
+		}
+		for k, svc := range got.Snapshot.Services {
+			total++
+			if prev.Services[k] == svc {
+				shared++
+			}
+		}
+		v.p.Record(got.Passive)
+		prev = got.Snapshot
+	}
+	if shared < total/2 {
+		t.Errorf("%d of %d services shared with the snapshot before, want at least half", shared, total)
+	}
+}
+
+// trackedVerdicts are passive verdicts from a real tracker, fed the
+// signal the test sets (fakeVerdicts.down), and the fake's probes.
+type trackedVerdicts struct {
+	p *health.Passive
+	f *fakeVerdicts
+}
+
+func (v trackedVerdicts) Passive(k health.Key, h health.Handle, ok bool, rise, fall int) health.Observation {
+	return v.p.JudgeAt(k, h, ok && !v.f.down[k], rise, fall)
+}
+
+func (v trackedVerdicts) Probe(t health.TargetKey) bool { return v.f.Probe(t) }

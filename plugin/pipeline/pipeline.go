@@ -214,8 +214,8 @@ type verdicts struct {
 	prober  *health.Prober
 }
 
-func (v verdicts) Passive(k health.Key, ok bool, rise, fall int) health.Observation {
-	return v.passive.Judge(k, ok, rise, fall)
+func (v verdicts) Passive(k health.Key, h health.Handle, ok bool, rise, fall int) health.Observation {
+	return v.passive.JudgeAt(k, h, ok, rise, fall)
 }
 
 func (v verdicts) Probe(t health.TargetKey) bool {
