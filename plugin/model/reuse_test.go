@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -112,50 +113,67 @@ func (w *world) inputs(prev *Snapshot) Inputs {
 // change makes one random change and returns its kind and which services
 // it touched.
 func (w *world) change(r *rand.Rand, v *fakeVerdicts, prev *Snapshot) (string, func(Key) bool) {
-	c := r.IntN(3)
-	name := "c" + strconv.Itoa(c)
-	ci := w.clusters[name]
-	i := r.IntN(worldServices)
-	k := Key{"ns", "svc-" + strconv.Itoa(i)}
-	one := func(x Key) bool { return x == k }
-	all := func(Key) bool { return true }
-	objs := ci.Objects
-	at := func() int { // the index of k's Service in the cluster, or -1
-		for j, s := range objs.Services {
-			if s.Name == k.Name {
-				return j
-			}
-		}
-		return -1
-	}
-	j := at()
+	c, i := r.IntN(3), r.IntN(worldServices)
+	name, k := "c"+strconv.Itoa(c), Key{"ns", "svc-" + strconv.Itoa(i)}
 	kind := []string{"object", "copy", "endpoints", "state", "region", "passive", "pending", "probe", "annotation", "remove", "add", "zone"}[r.IntN(12)]
-	switch {
-	case kind == "add" && j < 0:
-		objs.Services = append(append([]*source.Service(nil), objs.Services...), service(c, i, r.IntN(10)))
-	case kind == "add" || kind == "remove":
+	j := slices.IndexFunc(w.clusters[name].Objects.Services, func(s *source.Service) bool { return s.Name == k.Name })
+	none := func(Key) bool { return false }
+	switch kind {
+	case "state", "region", "zone":
+		if !w.changeCluster(name, kind) {
+			return kind, none
+		}
+		return kind, w.inCluster(name)
+	case "add", "remove":
+		kind = w.addOrRemove(c, i, j, r)
+	case "object", "copy", "annotation", "endpoints":
 		if j < 0 {
-			return kind, func(Key) bool { return false }
+			return "none", none
 		}
-		objs.Services = append(append([]*source.Service(nil), objs.Services[:j]...), objs.Services[j+1:]...)
-		kind = "remove"
-	case j < 0:
-		return "none", func(Key) bool { return false }
-	case kind == "object", kind == "copy", kind == "annotation":
-		s := service(c, i, r.IntN(10))
-		switch kind {
-		case "copy":
-			cp := *objs.Services[j]
-			s = &cp
-		case "annotation":
-			s.Annotations = map[string]string{policy.AnnPolicy: "roundrobin"}
+		w.changeObject(c, i, j, kind, r)
+	default: // the verdicts
+		if j < 0 {
+			return "none", none
 		}
-		objs.Services = append([]*source.Service(nil), objs.Services...)
-		objs.Services[j] = s
-	case kind == "endpoints":
-		eps := append([]*source.EndpointSlice(nil), objs.Endpoints...)
+		as := w.clusters[name].Objects.Services[j].Addresses
+		return kind, v.change(kind, health.Key{Cluster: name, Namespace: k.Namespace, Name: k.Name}, as[r.IntN(len(as))], prev.Services[k])
+	}
+	return kind, func(x Key) bool { return x == k }
+}
+
+// setObjects makes objs the objects of cluster name, in a new Input.
+func (w *world) setObjects(name string, objs source.Objects) {
+	cp := *w.clusters[name]
+	cp.Objects = objs
+	w.clusters[name] = &cp
+}
+
+// addOrRemove adds svc-i to cluster c when it is not there (j < 0), else
+// removes it, and says which it did.
+func (w *world) addOrRemove(c, i, j int, r *rand.Rand) string {
+	name := "c" + strconv.Itoa(c)
+	objs := w.clusters[name].Objects
+	if j < 0 {
+		objs.Services = append(slices.Clone(objs.Services), service(c, i, r.IntN(10)))
+		w.setObjects(name, objs)
+		return "add"
+	}
+	objs.Services = slices.Delete(slices.Clone(objs.Services), j, j+1)
+	w.setObjects(name, objs)
+	return "remove"
+}
+
+// changeObject replaces svc-i's Service object (at j) in cluster c with a
+// new one, a copy or one with other annotations, or its EndpointSlice with
+// one of other counts.
+func (w *world) changeObject(c, i, j int, kind string, r *rand.Rand) {
+	name := "c" + strconv.Itoa(c)
+	objs := w.clusters[name].Objects
+	switch kind {
+	case "endpoints":
+		eps := slices.Clone(objs.Endpoints)
 		for e := range eps {
-			if eps[e].Service == k.Name {
+			if eps[e].Service == "svc-"+strconv.Itoa(i) {
 				ready, total := eps[e].Ready, eps[e].Total
 				if r.IntN(2) == 0 {
 					ready = ready%3 + 1 // 1, 2, 3 in turn
@@ -166,69 +184,69 @@ func (w *world) change(r *rand.Rand, v *fakeVerdicts, prev *Snapshot) (string, f
 			}
 		}
 		objs.Endpoints = eps
-	case kind == "state":
+	default:
+		s := service(c, i, r.IntN(10))
+		switch kind {
+		case "copy":
+			cp := *objs.Services[j]
+			s = &cp
+		case "annotation":
+			s.Annotations = map[string]string{policy.AnnPolicy: "roundrobin"}
+		}
+		objs.Services = slices.Clone(objs.Services)
+		objs.Services[j] = s
+	}
+	w.setObjects(name, objs)
+}
+
+// changeCluster moves cluster name to its next state, region or zone, and
+// reports whether that changed the cluster (c2's zones are configured).
+func (w *world) changeCluster(name, kind string) bool {
+	ci := w.clusters[name]
+	if kind == "state" {
 		cp := *ci
 		cp.State = []health.State{health.Up, health.Stale, health.Down}[(int(ci.State)+1)%3]
 		w.clusters[name] = &cp
-		return kind, w.inCluster(name)
-	case kind == "region":
-		n := *objs.Nodes[0]
+		return true
+	}
+	objs := ci.Objects
+	n := *objs.Nodes[0]
+	if kind == "region" {
 		n.Region = map[string]string{"europe-west1": "europe-west4", "europe-west4": "europe-west1",
 			"us-east1": "us-west1", "us-west1": "us-east1", "asia-east1": "asia-south1", "asia-south1": "asia-east1"}[n.Region]
 		n.Zone = n.Region + "-b"
-		objs.Nodes = []*source.Node{&n}
-		cp := *ci
-		cp.Objects = objs
-		w.clusters[name] = &cp
-		return kind, w.inCluster(name)
-	case kind == "zone":
-		n := *objs.Nodes[0]
+	} else {
 		n.Zone = map[bool]string{true: n.Region + "-c", false: n.Region + "-b"}[n.Zone == n.Region+"-b"]
-		objs.Nodes = []*source.Node{&n}
-		cp := *ci
-		cp.Objects = objs
-		w.clusters[name] = &cp
-		if name == "c2" { // its zones are configured
-			return kind, func(Key) bool { return false }
-		}
-		return kind, w.inCluster(name)
-	case kind == "passive":
-		hk := health.Key{Cluster: name, Namespace: k.Namespace, Name: k.Name}
+	}
+	objs.Nodes = []*source.Node{&n}
+	w.setObjects(name, objs)
+	return kind == "region" || name != "c2"
+}
+
+// change flips the verdict of kind (passive, pending, probe of address a)
+// for shard hk, and returns which services that touched: svc, the
+// service before, tells whether the flip can change its shard.
+func (v *fakeVerdicts) change(kind string, hk health.Key, a netip.Addr, svc *Service) func(Key) bool {
+	var moves func(sh *Shard) bool
+	switch kind {
+	case "passive":
 		v.down[hk] = !v.down[hk]
 		// A shard whose probe is down is down whatever its passive state.
-		moves := false
-		for _, sh := range prev.Services[k].Shards {
-			moves = moves || (sh.Cluster.Name == name && (!sh.Probed || sh.ProbeUp))
-		}
-		return kind, func(x Key) bool { return x == k && moves }
-	case kind == "pending":
-		hk := health.Key{Cluster: name, Namespace: k.Namespace, Name: k.Name}
+		moves = func(sh *Shard) bool { return !sh.Probed || sh.ProbeUp }
+	case "pending":
 		v.pending[hk] = !v.pending[hk]
 		// A pending transition changes only a usable shard with no
 		// endpoint unready: it makes it degraded, or not.
-		moves := false
-		for _, sh := range prev.Services[k].Shards {
-			moves = moves || (sh.Cluster.Name == name && sh.Usable && sh.Ready >= sh.Total)
-		}
-		return kind, func(x Key) bool { return x == k && moves }
-	case kind == "probe":
-		as := objs.Services[j].Addresses
-		a := as[r.IntN(len(as))]
+		moves = func(sh *Shard) bool { return sh.Usable && sh.Ready >= sh.Total }
+	case "probe":
 		v.probeDown[a] = !v.probeDown[a]
 		// Only a probed shard reads it (its service's merged policy says).
-		probed := false
-		for _, sh := range prev.Services[k].Shards {
-			probed = probed || (sh.Cluster.Name == name && sh.Probed)
-		}
-		return kind, func(x Key) bool { return x == k && probed }
+		moves = func(sh *Shard) bool { return sh.Probed }
 	}
-	cp := *ci
-	cp.Objects = objs
-	w.clusters[name] = &cp
-	if kind == "state" || kind == "region" {
-		return kind, all
-	}
-	return kind, one
+	sh := svc.shardIn(hk.Cluster)
+	touched := sh != nil && moves(sh)
+	k := Key{hk.Namespace, hk.Name}
+	return func(x Key) bool { return x == k && touched }
 }
 
 // inCluster returns whether a service has a shard in cluster name.

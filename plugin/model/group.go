@@ -1,0 +1,116 @@
+package model
+
+import "github.com/meridian-dns/meridian/plugin/source"
+
+// Grouping: a build gathers what every cluster says about each service
+// (its entries) before it makes the service, so that it can tell whether
+// anything changed before it allocates anything.
+
+type counts struct{ ready, total int }
+
+// count returns the endpoint counts of service k in the cluster of index
+// ci. While the cluster's list of EndpointSlices is the one the snapshot
+// before was built from, they are those of its shard there, when it had
+// one; else they are counted from the list, once per cluster and build.
+func (b *builder) count(ci int, k Key, prev *Service) counts {
+	if b.same[ci] {
+		if sh := prev.shardIn(b.snap.Clusters[ci].Name); sh != nil {
+			return counts{sh.Ready, sh.Total}
+		}
+	}
+	if b.fresh[ci] == nil {
+		b.fresh[ci] = countEndpoints(b.lists[ci])
+	}
+	return b.fresh[ci][k]
+}
+
+// sameList reports whether a and b are the same list (not equal ones).
+func sameList[T any](a, b []*T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// countEndpoints counts the endpoints of each service: slices of one
+// address family are summed, and the family with the most ready endpoints
+// stands for the service (a dual-stack Service lists its pods once per
+// family).
+func countEndpoints(slices []*source.EndpointSlice) map[Key]counts {
+	type famKey struct {
+		Key
+		fam string
+	}
+	byFam := make(map[famKey]counts, len(slices))
+	for _, e := range slices {
+		k := famKey{Key{e.Namespace, e.Service}, e.AddressType}
+		c := byFam[k]
+		c.ready += e.Ready
+		c.total += e.Total
+		byFam[k] = c
+	}
+	m := make(map[Key]counts, len(byFam))
+	for k, c := range byFam {
+		if best, ok := m[k.Key]; !ok || c.ready > best.ready || (c.ready == best.ready && c.total > best.total) {
+			m[k.Key] = c
+		}
+	}
+	return m
+}
+
+// entry is what one cluster says about one service: the input of a shard.
+type entry struct {
+	c  *Cluster
+	ci int // c's index in the snapshot's clusters
+	s  *source.Service
+	n  counts // set by builder.service
+}
+
+// groups are the entries of every service, each service's side by side in
+// cluster-name order.
+type groups struct {
+	keys  []Key   // in the order first seen
+	start []int32 // the entries of keys[i] are all[start[i]:start[i+1]]
+	all   []entry
+}
+
+func (g *groups) entries(i int) []entry { return g.all[g.start[i]:g.start[i+1]] }
+
+// group gathers the entries of every service from the clusters named in
+// names (sorted), whose built clusters are clusters.
+func group(in map[string]*Input, names []string, clusters []*Cluster) groups {
+	n := 0
+	for _, ci := range in {
+		n = max(n, len(ci.Objects.Services))
+	}
+	var g groups
+	index := make(map[Key]int32, n)
+	var sizes []int32
+	total := 0
+	for _, name := range names {
+		for _, s := range in[name].Objects.Services {
+			k := Key{s.Namespace, s.Name}
+			i, ok := index[k]
+			if !ok {
+				i = int32(len(g.keys))
+				index[k] = i
+				g.keys = append(g.keys, k)
+				sizes = append(sizes, 0)
+			}
+			sizes[i]++
+			total++
+		}
+	}
+	g.start = make([]int32, len(g.keys)+1)
+	for i, sz := range sizes {
+		g.start[i+1] = g.start[i] + sz
+	}
+	next := make([]int32, len(g.keys)) // each key's next free entry
+	copy(next, g.start)
+	g.all = make([]entry, total)
+	for ci, name := range names {
+		for _, s := range in[name].Objects.Services {
+			i := index[Key{s.Namespace, s.Name}]
+			g.all[next[i]] = entry{c: clusters[ci], ci: ci, s: s}
+			next[i]++
+		}
+	}
+	return g
+}
