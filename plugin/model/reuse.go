@@ -3,6 +3,8 @@ package model
 import (
 	"reflect"
 	"slices"
+
+	"github.com/meridian-dns/meridian/health"
 )
 
 // A build makes only what changed since the snapshot before it. The rule
@@ -64,7 +66,7 @@ func (b *builder) reuse(prev *Service, ents []entry) bool {
 		b.judge(&scratch, &cp)
 		if cp.Healthy != sh.Healthy || cp.Usable != sh.Usable || cp.Degraded != sh.Degraded ||
 			cp.Probed != sh.Probed || cp.ProbeUp != sh.ProbeUp || !sameAddrs(cp.Addrs, sh.Addrs) ||
-			cp.passive != sh.passive {
+			!sameHandle(sh.passive, cp.passive) {
 			b.passive, b.probes = b.passive[:np], b.probes[:nt]
 			return false
 		}
@@ -79,3 +81,11 @@ func (b *builder) reuse(prev *Service, ents []entry) bool {
 func sameAddrs(a, b *Addrs) bool {
 	return a == b || (slices.Equal(a.V4, b.V4) && slices.Equal(a.V6, b.V6))
 }
+
+// sameHandle reports whether a shard whose passive handle was may keep it,
+// now that the tracker gave now. A handle only spares a lookup, so a
+// shard with none keeps none (the tracker has no record of a shard until
+// the build after its first, and remaking every service for it, once,
+// right after start, cost a peak of garbage); a shard whose record the
+// tracker replaced takes the new one.
+func sameHandle(was, now health.Handle) bool { return was == now || was == health.Handle{} }
