@@ -136,6 +136,8 @@ type builder struct {
 	lists [][]*source.EndpointSlice
 	same  []bool
 	fresh []map[Key]counts
+	// upgrades counts the services made anew only for passive handles.
+	upgrades int
 }
 
 // service makes the service k from its shards' entries, in cluster-name

@@ -59,6 +59,7 @@ func (b *builder) reuse(prev *Service, ents []entry) bool {
 	// that judging sets.
 	np, nt := len(b.passive), len(b.probes)
 	scratch := Service{Key: prev.Key, Policy: prev.Policy}
+	upgrade := false // some shard has no passive handle and the tracker has one now
 	for _, sh := range prev.Shards {
 		cp := *sh
 		cp.Healthy, cp.Usable, cp.Degraded, cp.Probed, cp.ProbeUp = false, false, false, false, false
@@ -66,13 +67,26 @@ func (b *builder) reuse(prev *Service, ents []entry) bool {
 		b.judge(&scratch, &cp)
 		if cp.Healthy != sh.Healthy || cp.Usable != sh.Usable || cp.Degraded != sh.Degraded ||
 			cp.Probed != sh.Probed || cp.ProbeUp != sh.ProbeUp || !sameAddrs(cp.Addrs, sh.Addrs) ||
-			!sameHandle(sh.passive, cp.passive) {
+			(cp.passive != sh.passive && sh.passive != health.Handle{}) {
 			b.passive, b.probes = b.passive[:np], b.probes[:nt]
 			return false
 		}
+		upgrade = upgrade || cp.passive != sh.passive
+	}
+	if upgrade && b.upgrades < maxUpgrades {
+		b.upgrades++
+		b.passive, b.probes = b.passive[:np], b.probes[:nt]
+		return false
 	}
 	return true // and so is svc.Degraded, which follows the shards' Usable
 }
+
+// maxUpgrades bounds how many services a build makes anew only to give
+// their shards the passive tracker's handles. The tracker knows a shard
+// from the build after its first, so right after start every service would
+// be made twice at once, a peak of garbage at 100,000 shards; a handle
+// only spares a lookup, so they come a thousand services a build.
+const maxUpgrades = 1000
 
 // sameAddrs reports whether a and b, made from the same addresses before
 // probes, hold the same ones: the same object, or equal lists where probes
@@ -81,11 +95,3 @@ func (b *builder) reuse(prev *Service, ents []entry) bool {
 func sameAddrs(a, b *Addrs) bool {
 	return a == b || (slices.Equal(a.V4, b.V4) && slices.Equal(a.V6, b.V6))
 }
-
-// sameHandle reports whether a shard whose passive handle was may keep it,
-// now that the tracker gave now. A handle only spares a lookup, so a
-// shard with none keeps none (the tracker has no record of a shard until
-// the build after its first, and remaking every service for it, once,
-// right after start, cost a peak of garbage); a shard whose record the
-// tracker replaced takes the new one.
-func sameHandle(was, now health.Handle) bool { return was == now || was == health.Handle{} }

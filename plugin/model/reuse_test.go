@@ -311,6 +311,16 @@ func TestBuildReuseTracked(t *testing.T) {
 	if shared < total/2 {
 		t.Errorf("%d of %d services shared with the snapshot before, want at least half", shared, total)
 	}
+	// With nothing changed, every shard has the tracker's handle after
+	// one more build (maxUpgrades is above the services here).
+	last := Build(w.inputs(prev), v, opts).Snapshot
+	for k, svc := range last.Services {
+		for _, sh := range svc.Shards {
+			if sh.passive == (health.Handle{}) {
+				t.Errorf("%v in %s: no passive handle after a build with nothing changed", k, sh.Cluster.Name)
+			}
+		}
+	}
 }
 
 // trackedVerdicts are passive verdicts from a real tracker, fed the
@@ -329,7 +339,7 @@ func (v trackedVerdicts) Probe(t health.TargetKey) bool { return v.f.Probe(t) }
 // sameBuilt reports whether a and b are the same builds but for the
 // shards' passive handles, which only spare the tracker a lookup: a shard
 // shared from the snapshot before may have none where a fresh build has
-// one (sameHandle).
+// one (maxUpgrades).
 func sameBuilt(a, b Built) bool {
 	sa, sb := *a.Snapshot, *b.Snapshot
 	sa.Services, sb.Services = nil, nil
