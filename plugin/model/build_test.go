@@ -12,6 +12,7 @@ import (
 	"github.com/meridian-dns/meridian/health"
 	"github.com/meridian-dns/meridian/plugin/policy"
 	"github.com/meridian-dns/meridian/plugin/source"
+	"github.com/meridian-dns/meridian/plugin/source/sourcetest"
 )
 
 func TestBuildCluster(t *testing.T) {
@@ -225,15 +226,7 @@ func TestBuildSharesAddresses(t *testing.T) {
 func BenchmarkBuild100k(b *testing.B) {
 	in := Inputs{Clusters: map[string]*Input{}}
 	for c := range 10 {
-		var objs source.Objects
-		objs.Nodes = []*source.Node{{Name: "n", Region: "europe-west1", Zone: "europe-west1-b", Ready: true}}
-		for i := range 10_000 {
-			name := "svc-" + strconv.Itoa(i)
-			objs.Services = append(objs.Services, &source.Service{Namespace: "default", Name: name,
-				Addresses: []netip.Addr{netip.AddrFrom4([4]byte{198, 18, byte(c), byte(i)})}, Ports: []source.Port{{Name: "http", Protocol: "tcp", Port: 80}}})
-			objs.Endpoints = append(objs.Endpoints, &source.EndpointSlice{Namespace: "default", Name: name + "-1", Service: name, AddressType: "IPv4", Ready: 3, Total: 3})
-		}
-		in.Clusters["cluster-"+strconv.Itoa(c)] = &Input{Objects: objs, State: health.Up}
+		in.Clusters["cluster-"+strconv.Itoa(c)] = &Input{Objects: sourcetest.Cluster(c, 10_000), State: health.Up}
 	}
 	opts := Options{Defaults: policy.Default()}
 	b.Run("fresh", func(b *testing.B) {

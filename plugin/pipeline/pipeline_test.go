@@ -14,6 +14,7 @@ import (
 	"github.com/meridian-dns/meridian/plugin/model"
 	"github.com/meridian-dns/meridian/plugin/policy"
 	"github.com/meridian-dns/meridian/plugin/source"
+	"github.com/meridian-dns/meridian/plugin/source/sourcetest"
 )
 
 func objs(services ...string) source.Objects {
@@ -175,15 +176,8 @@ func BenchmarkRebuild100k(b *testing.B) {
 	p := New(Config{})
 	lists := make([]source.Objects, 10)
 	for c := range lists {
-		o := &lists[c]
-		o.Nodes = []*source.Node{{Name: "n", Region: "europe-west1", Zone: "europe-west1-b", Ready: true}}
-		for i := range 10_000 {
-			name := "svc-" + strconv.Itoa(i)
-			o.Services = append(o.Services, &source.Service{Namespace: "default", Name: name,
-				Addresses: []netip.Addr{netip.AddrFrom4([4]byte{198, 18, byte(c), byte(i)})}, Ports: []source.Port{{Name: "http", Protocol: "tcp", Port: 80}}})
-			o.Endpoints = append(o.Endpoints, &source.EndpointSlice{Namespace: "default", Name: name + "-1", Service: name, AddressType: "IPv4", Ready: 3, Total: 3})
-		}
-		p.Sink().Update("cluster-"+strconv.Itoa(c), source.Fixed(*o))
+		lists[c] = sourcetest.Cluster(c, 10_000)
+		p.Sink().Update("cluster-"+strconv.Itoa(c), source.Fixed(lists[c]))
 	}
 	for range 11 { // the passive tracker's handles come 1,000 services a build
 		p.Rebuild()
