@@ -94,11 +94,9 @@ func Build(in Inputs, v Verdicts, opts Options) Built {
 	}
 	sort.Strings(names)
 
-	clusters := make([]*Cluster, len(names))
-	for i, name := range names {
+	for _, name := range names {
 		ci := in.Clusters[name]
 		c := b.cluster(buildCluster(name, ci, opts.Overrides[name]))
-		clusters[i] = c
 		snap.Clusters = append(snap.Clusters, c)
 		snap.Intake = append(snap.Intake, Intake{Synced: ci.Objects.Synced, Ignored: ci.Objects.Ignored, Invalid: ci.Objects.Invalid})
 		if c.Region != "" {
@@ -106,13 +104,13 @@ func Build(in Inputs, v Verdicts, opts Options) Built {
 		}
 	}
 	snap.endpoints = make(map[string][]*source.EndpointSlice, len(names))
-	b.lists, b.same, b.fresh = make([][]*source.EndpointSlice, len(names)), make([]bool, len(names)), make([]map[Key]counts, len(names))
+	b.same, b.fresh = make([]bool, len(names)), make([]map[Key]counts, len(names))
 	for i, name := range names {
 		l := in.Clusters[name].Objects.Endpoints
-		snap.endpoints[name], b.lists[i] = l, l
+		snap.endpoints[name] = l
 		b.same[i] = b.prev != nil && sameList(b.prev.endpoints[name], l)
 	}
-	g := group(in.Clusters, names, clusters)
+	g := group(in.Clusters, names, snap.Clusters)
 	if v != nil { // one observation per shard with an address, at most
 		b.passive = make([]health.Observation, 0, len(g.all))
 	}
@@ -130,10 +128,9 @@ type builder struct {
 	opts    *Options
 	probes  []health.Target
 	passive []health.Observation
-	// The clusters' EndpointSlice lists by cluster index, whether each is
-	// the list the snapshot before was counted from, and the counts made
-	// from it in this build (nil until needed).
-	lists [][]*source.EndpointSlice
+	// By cluster index: whether the cluster's EndpointSlice list is the
+	// one the snapshot before was counted from, and the counts made from
+	// it in this build (nil until needed).
 	same  []bool
 	fresh []map[Key]counts
 	// upgrades counts the services made anew only for passive handles.

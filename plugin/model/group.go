@@ -19,7 +19,7 @@ func (b *builder) count(ci int, k Key, prev *Service) counts {
 		}
 	}
 	if b.fresh[ci] == nil {
-		b.fresh[ci] = countEndpoints(b.lists[ci])
+		b.fresh[ci] = countEndpoints(b.snap.endpoints[b.snap.Clusters[ci].Name])
 	}
 	return b.fresh[ci][k]
 }
