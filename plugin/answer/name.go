@@ -13,6 +13,8 @@
 // and SRV names prefix any of these with _<port>._<proto>.
 package answer
 
+import "github.com/meridian-dns/meridian/plugin/hosts"
+
 // Level is the part of the federation a name asks about.
 type Level uint8
 
@@ -99,8 +101,8 @@ func Parse(qname, origin, fed string) Name {
 // parseLabels parses the labels of a relative name, rightmost first.
 func parseLabels(l []string, fed string) Name {
 	k := -1
-	for i := 0; i < 3 && i < len(l); i++ {
-		if l[i] == "svc" {
+	for i := 0; i < hosts.FederationDepth && i < len(l); i++ {
+		if l[i] == hosts.FederationLabel {
 			k = i
 			break
 		}
