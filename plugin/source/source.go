@@ -134,6 +134,32 @@ type EndpointSlice struct {
 	Total       int // endpoints that are not terminating
 }
 
+// Ingress is the part of a networking.k8s.io/v1 Ingress that an answer
+// reads (Federated Ingress, issue 12; no source lists them yet).
+type Ingress struct {
+	Namespace string
+	Name      string
+	Created   time.Time // the creation timestamp: the oldest claim owns a host
+	// Rules are the hosts it routes, each once, in the order first written.
+	Rules []Rule
+	// Addresses and Hostnames are its load-balancer ingress points, as for
+	// a Service.
+	Addresses []netip.Addr
+	Hostnames []string
+	// Annotations holds only Meridian's annotations, as for a Service.
+	Annotations map[string]string
+}
+
+// Rule is one host of an Ingress or a route and the backend Services that
+// serve it in its cluster.
+type Rule struct {
+	// Host is lower case and fully qualified; a wildcard starts with "*.".
+	Host string
+	// Services are the names of the backend Services, in the object's
+	// namespace, sorted, each once.
+	Services []string
+}
+
 // Errors reported through Sink.Error wrap one of these.
 var (
 	// ErrMalformed is a file or object that cannot be decoded at all.

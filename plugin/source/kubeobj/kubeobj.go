@@ -60,15 +60,24 @@ func FromService(s *corev1.Service) (source.Service, error) {
 	if out.Ports, err = ports(s.Spec.Ports); err != nil {
 		return source.Service{}, wrap(err)
 	}
-	for k, v := range s.Annotations {
+	out.Annotations = owned(s.Annotations)
+	return out, nil
+}
+
+// owned returns the annotations policy.Parse reads: every key under
+// policy.Prefix, unknown ones too, so that Parse can report them; nil when
+// there are none.
+func owned(annotations map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range annotations {
 		if policy.Owns(k) {
-			if out.Annotations == nil {
-				out.Annotations = make(map[string]string)
+			if out == nil {
+				out = make(map[string]string)
 			}
-			out.Annotations[k] = v
+			out[k] = v
 		}
 	}
-	return out, nil
+	return out
 }
 
 // ingress splits load-balancer ingress points into IPs and hostnames. An
