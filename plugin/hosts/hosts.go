@@ -9,6 +9,7 @@ package hosts
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/meridian-dns/meridian/internal/dnsname"
@@ -99,20 +100,11 @@ func Effective(listener *Host, route []Host) []Host {
 				continue
 			}
 		}
-		if !contains(out, h) {
+		if !slices.Contains(out, h) {
 			out = append(out, h)
 		}
 	}
 	return out
-}
-
-func contains(hs []Host, h Host) bool {
-	for _, x := range hs {
-		if x == h {
-			return true
-		}
-	}
-	return false
 }
 
 // Placement is where a host falls among the served zones.

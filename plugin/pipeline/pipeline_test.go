@@ -189,7 +189,7 @@ func BenchmarkRebuild100k(b *testing.B) {
 		o.Services = slices.Clone(o.Services)
 		o.Endpoints = slices.Clone(o.Endpoints)
 		e := *o.Endpoints[i%10_000]
-		e.Ready = 2 + i%2
+		e.Ready = 5 - e.Ready // 3 and 2 in turn: always a change
 		o.Endpoints[i%10_000] = &e
 		p.Sink().Update("cluster-3", source.Fixed(o))
 		b.StartTimer()
