@@ -62,6 +62,7 @@ const (
 	AnnWeights          = Prefix + "weights"            // "cluster=W, cluster=W"
 	AnnMinReady         = Prefix + "min-ready"          // N ready endpoints
 	AnnMinReadyFraction = Prefix + "min-ready-fraction" // 0.5 or 50%
+	AnnBackends         = Prefix + "backends"           // all|any: hosts only
 	AnnSpill            = Prefix + "spill"              // 10 or 10%: share of answers moved while degraded
 	AnnRise             = Prefix + "rise"               // N, passive and probe
 	AnnFall             = Prefix + "fall"               // N, passive and probe
@@ -98,6 +99,10 @@ type Policy struct {
 	// must be ready (0 to 1).
 	MinReady         int
 	MinReadyFraction float64
+	// AnyBackend makes a host shard (an Ingress or route host) usable
+	// when any one of its backend Services meets the minimums, not every
+	// one (the default).
+	AnyBackend bool
 	// Spill is the share of answers (0 to 1) that go to the next-closest
 	// usable shard while the closest one is degraded.
 	Spill float64

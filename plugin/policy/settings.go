@@ -84,6 +84,12 @@ var settings = [...]Setting{
 		Doc:  "the least share of a shard's endpoints that must be ready (default 0: off)",
 	},
 	{
+		Annotation: "backends", Corefile: "backends", Form: "all|any", Roles: Authoritative | Resolver, Set: setBackends,
+		Want: "all or any",
+		Doc: "for an Ingress or route host, whether every backend Service of the host in a cluster must meet " +
+			"min_ready and min_ready_fraction there, or any one of them (default all); Services ignore it",
+	},
+	{
 		Annotation: "spill", Corefile: "spill", Form: "PERCENT", Roles: Authoritative, Set: setSpill,
 		Want: "a percentage from 0 to 100 (10 or 10%)",
 		Doc: "the share of answers that go to the next-closest usable shard while the closest is degraded, " +
@@ -109,7 +115,7 @@ var settings = [...]Setting{
 	{
 		Annotation: "probe-port", Corefile: "probe_port", Form: "PORT|PORT_NAME", Roles: Authoritative, Set: setProbePort,
 		Want: "a port number from 1 to 65535 or a Service port name",
-		Doc:  "the port probed (default: the shard's first TCP port)",
+		Doc:  "the port probed (default: the shard's first TCP port; for an Ingress or route host, 80 for http and 443 for https and tcp)",
 	},
 	{
 		Annotation: "probe-path", Corefile: "probe_path", Form: "PATH", Roles: Authoritative, Set: setProbePath,
@@ -119,7 +125,7 @@ var settings = [...]Setting{
 	{
 		Annotation: "probe-host", Corefile: "probe_host", Form: "HOSTNAME", Roles: Authoritative, Set: setProbeHost,
 		Want: "a host name such as api.example.com",
-		Doc:  "the HTTP Host header and TLS server name (default: the address probed)",
+		Doc:  "the HTTP Host header and TLS server name (default: the address probed; for an Ingress or route host, the host itself)",
 	},
 	{
 		Annotation: "probe-interval", Corefile: "probe_interval", Form: "DURATION", Roles: Authoritative, Set: setProbeInterval,

@@ -12,7 +12,7 @@ import (
 // two names, its forms, its roles, its setter and its doc, and the names
 // follow one rule.
 func TestSettingsComplete(t *testing.T) {
-	anns := []string{AnnPolicy, AnnShards, AnnFailover, AnnWeights, AnnMinReady, AnnMinReadyFraction, AnnSpill, AnnRise,
+	anns := []string{AnnPolicy, AnnShards, AnnFailover, AnnWeights, AnnMinReady, AnnMinReadyFraction, AnnBackends, AnnSpill, AnnRise,
 		AnnFall, AnnProbe, AnnProbePort, AnnProbePath, AnnProbeHost, AnnProbeInterval, AnnProbeTimeout, AnnProbeExpect, AnnProbeBody}
 	all := Settings()
 	if len(all) != len(anns) {
@@ -102,6 +102,7 @@ var bounds = []bound{
 	{"min-ready-fraction", "0", true}, {"min-ready-fraction", "1", true}, {"min-ready-fraction", "0.5", true},
 	{"min-ready-fraction", "100%", true}, {"min-ready-fraction", "50 %", true}, {"min-ready-fraction", "1.01", false},
 	{"min-ready-fraction", "101%", false}, {"min-ready-fraction", "NaN", false}, {"min-ready-fraction", "-0.1", false},
+	{"backends", "all", true}, {"backends", "ANY", true}, {"backends", "some", false}, {"backends", "", false},
 	{"spill", "0", true}, {"spill", "100", true}, {"spill", "10%", true}, {"spill", "101", false},
 	{"spill", "-1%", false}, {"spill", "NaN", false},
 	{"rise", "1", true}, {"rise", "100", true}, {"rise", "0", false}, {"rise", "101", false},

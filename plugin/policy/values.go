@@ -67,6 +67,18 @@ func setMinReady(p *Policy, v string) error {
 	return nil
 }
 
+func setBackends(p *Policy, v string) error {
+	switch strings.ToLower(v) {
+	case "all":
+		p.AnyBackend = false
+	case "any":
+		p.AnyBackend = true
+	default:
+		return ErrValue
+	}
+	return nil
+}
+
 func setRise(p *Policy, v string) error {
 	n, ok := intIn(v, 1, maxRiseFall)
 	if !ok {

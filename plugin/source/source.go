@@ -68,6 +68,10 @@ type Objects struct {
 	Nodes     []*Node
 	Services  []*Service
 	Endpoints []*EndpointSlice
+	// Ingresses are the Ingresses and Gateway API routes whose hosts the
+	// cluster serves, in the order the source lists them (Ingresses
+	// first).
+	Ingresses []*Ingress
 	// Synced is when the source last saw these objects complete.
 	Synced time.Time
 	// Changed is the newest change time the source knows of for these
@@ -81,8 +85,9 @@ type Objects struct {
 	// same objects again (a resync). 0 means unknown: every Replace then
 	// counts as a change.
 	Fingerprint uint64
-	// Ignored counts Services left out by the federation filter (label
-	// selector, namespaces); Invalid counts objects skipped for bad data.
+	// Ignored counts Services, Ingresses and routes left out by the
+	// federation filter (label selector, namespaces); Invalid counts
+	// objects skipped for bad data.
 	Ignored int
 	Invalid int
 }
@@ -134,21 +139,33 @@ type EndpointSlice struct {
 	Total       int // endpoints that are not terminating
 }
 
-// Ingress is the part of a networking.k8s.io/v1 Ingress that an answer
-// reads (Federated Ingress, issue 12; no source lists them yet).
+// Ingress is the part of a networking.k8s.io/v1 Ingress, or of a Gateway
+// API route with the Gateways it is attached to, that an answer reads
+// (Federated Ingress, docs/ingress-and-gateway.md).
 type Ingress struct {
+	Kind      string // KindIngress, KindHTTPRoute or KindGRPCRoute
 	Namespace string
 	Name      string
 	Created   time.Time // the creation timestamp: the oldest claim owns a host
 	// Rules are the hosts it routes, each once, in the order first written.
 	Rules []Rule
 	// Addresses and Hostnames are its load-balancer ingress points, as for
-	// a Service.
+	// a Service: for a route, its Gateways' addresses.
 	Addresses []netip.Addr
 	Hostnames []string
+	// Detached is true for a route that no Programmed Gateway has
+	// Accepted: its claim on its hosts stands, but it serves nothing.
+	Detached bool
 	// Annotations holds only Meridian's annotations, as for a Service.
 	Annotations map[string]string
 }
+
+// The kinds of Ingress.
+const (
+	KindIngress   = "Ingress"
+	KindHTTPRoute = "HTTPRoute"
+	KindGRPCRoute = "GRPCRoute"
+)
 
 // Rule is one host of an Ingress or a route and the backend Services that
 // serve it in its cluster.

@@ -28,7 +28,7 @@ func FromIngress(in *networkingv1.Ingress) (source.Ingress, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("ingress %s/%s: %w", in.Namespace, in.Name, err)
 	}
-	out := source.Ingress{Namespace: Intern(in.Namespace), Name: in.Name, Created: in.CreationTimestamp.Time}
+	out := source.Ingress{Kind: source.KindIngress, Namespace: Intern(in.Namespace), Name: in.Name, Created: in.CreationTimestamp.Time}
 	var err error
 	// An Ingress's load-balancer status has a type of its own, with the
 	// fields of a Service's.

@@ -73,7 +73,7 @@ func TestFromIngress(t *testing.T) {
 			}
 			continue
 		}
-		want := source.Ingress{Namespace: "shop", Name: "web", Created: created, Rules: tc.want, Addresses: tc.addrs, Hostnames: tc.hosts}
+		want := source.Ingress{Kind: source.KindIngress, Namespace: "shop", Name: "web", Created: created, Rules: tc.want, Addresses: tc.addrs, Hostnames: tc.hosts}
 		if tc.ann != nil {
 			want.Annotations = map[string]string{policy.AnnPolicy: "failover"}
 		}
