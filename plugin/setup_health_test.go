@@ -44,7 +44,7 @@ func TestSettingLines(t *testing.T) {
 func TestParseSettingsAsAnnotations(t *testing.T) {
 	samples := map[string]string{
 		"policy": "roundrobin", "shards": "3", "failover": "eu, us-central1", "weights": "a=1, b=2",
-		"min_ready": "2", "min_ready_fraction": "50%", "spill": "10", "rise": "4", "fall": "5", "probe": "https",
+		"min_ready": "2", "min_ready_fraction": "50%", "backends": "any", "spill": "10", "rise": "4", "fall": "5", "probe": "https",
 		"probe_port": "Admin", "probe_path": "/ready", "probe_host": "api.example.com", "probe_interval": "20s",
 		"probe_timeout": "3s", "probe_expect": "204", "probe_body": " all  good ",
 	}

@@ -28,7 +28,7 @@ func Owner(claims []Claim) (owned, conflicts []Claim) {
 	if len(claims) == 0 {
 		return nil, nil
 	}
-	first := oldest(claims)
+	first := Oldest(claims)
 	for _, c := range claims {
 		if c.Namespace == first.Namespace && c.Name == first.Name {
 			owned = append(owned, c)
@@ -39,8 +39,9 @@ func Owner(claims []Claim) (owned, conflicts []Claim) {
 	return owned, conflicts
 }
 
-// oldest returns the claim that decides ownership.
-func oldest(claims []Claim) Claim {
+// Oldest returns the claim that decides who owns a host (see Owner); claims
+// must not be empty.
+func Oldest(claims []Claim) Claim {
 	return slices.MinFunc(claims, func(a, b Claim) int {
 		if c := a.Created.Compare(b.Created); c != 0 {
 			return c

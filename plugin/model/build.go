@@ -9,6 +9,7 @@ import (
 
 	"github.com/meridian-dns/meridian/geo"
 	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/hosts"
 	"github.com/meridian-dns/meridian/plugin/policy"
 	"github.com/meridian-dns/meridian/plugin/source"
 )
@@ -38,6 +39,12 @@ type Options struct {
 	// ClusterIPs keeps the Services' cluster IPs in the shards, for the
 	// local-first resolver; the authoritative role leaves them out.
 	ClusterIPs bool
+	// Zones are the served zones, lower case and fully qualified: the
+	// hosts of Ingresses and routes in none of them are ignored.
+	Zones []string
+	// HostRules restrict which namespaces may claim hosts under which
+	// suffixes (hosts.Allowed); nil lets any namespace claim any host.
+	HostRules []hosts.Rule
 }
 
 // Inputs are what the sources last said about every cluster, with the
@@ -104,19 +111,21 @@ func Build(in Inputs, v Verdicts, opts Options) Built {
 		}
 	}
 	snap.endpoints = make(map[string][]*source.EndpointSlice, len(names))
-	b.same, b.fresh = make([]bool, len(names)), make([]map[Key]counts, len(names))
+	b.same, b.fresh = make([]bool, len(names)), make([]map[Key]Counts, len(names))
 	for i, name := range names {
 		l := in.Clusters[name].Objects.Endpoints
 		snap.endpoints[name] = l
 		b.same[i] = b.prev != nil && sameList(b.prev.endpoints[name], l)
 	}
 	g := group(in.Clusters, names, snap.Clusters)
+	hg := groupHosts(in.Clusters, names)
 	if v != nil { // one observation per shard with an address, at most
-		b.passive = make([]health.Observation, 0, len(g.all))
+		b.passive = make([]health.Observation, 0, len(g.all)+len(hg.all))
 	}
 	for i, k := range g.keys {
 		b.service(k, g.entries(i))
 	}
+	b.hosts(&hg)
 	return Built{Snapshot: snap, Probes: b.probes, Passive: b.passive}
 }
 
@@ -132,7 +141,11 @@ type builder struct {
 	// one the snapshot before was counted from, and the counts made from
 	// it in this build (nil until needed).
 	same  []bool
-	fresh []map[Key]counts
+	fresh []map[Key]Counts
+	// claims and ents are scratch room for one host's claims and entries.
+	claims []hosts.Claim
+	ents   []entry
+	backs  []Counts
 	// upgrades counts the services made anew only for passive handles.
 	upgrades int
 }
@@ -145,16 +158,22 @@ func (b *builder) service(k Key, ents []entry) {
 	for i := range ents {
 		ents[i].n = b.count(ents[i].ci, k, prev)
 	}
-	if b.reuse(prev, ents) {
-		b.snap.Services[k] = prev
-		return
+	b.snap.Services[k] = b.make(k, "", prev, ents)
+}
+
+// make returns the service (or host, when host is not "") k made of the
+// shards' entries, in cluster-name order: prev, its namesake in the
+// snapshot before, when nothing changed, else a new one.
+func (b *builder) make(k Key, host string, prev *Service, ents []entry) *Service {
+	if b.reuse(prev, k, ents) {
+		return prev
 	}
-	svc := &Service{Key: k, slab: make([]Shard, 0, len(ents))}
-	for _, e := range ents {
-		svc.addShard(prev, e, b.opts.ClusterIPs)
+	svc := &Service{Key: k, Host: host, slab: make([]Shard, 0, len(ents))}
+	for i := range ents {
+		svc.addShard(prev, &ents[i], b.opts.ClusterIPs)
 	}
-	b.snap.Services[k] = svc
 	b.finishService(svc)
+	return svc
 }
 
 // buildCluster places a cluster: majority region of its ready Nodes, every
@@ -205,23 +224,28 @@ func buildCluster(name string, in *Input, ov Override) *Cluster {
 // before, or nil. Shards live side by side in the service's slab, for the
 // answers that walk them all; Shards points into it once every cluster is
 // in (Service.link).
-func (svc *Service) addShard(prev *Service, e entry, clusterIPs bool) {
-	s := e.s
-	svc.slab = append(svc.slab, Shard{Cluster: e.c, Ports: s.Ports, Ready: e.n.ready, Total: e.n.total, ann: s.Annotations, src: s})
+func (svc *Service) addShard(prev *Service, e *entry, clusterIPs bool) {
+	lb := e.front()
+	svc.slab = append(svc.slab, Shard{Cluster: e.c, Ports: lb.ports, Ready: e.n.Ready, Total: e.n.Total,
+		Backends: e.backs, ann: lb.ann, src: e.src()})
 	sh := &svc.slab[len(svc.slab)-1]
+	if e.ing != nil {
+		sh.Detached = e.ing.Detached
+	}
+	clusterIPs = clusterIPs && len(lb.clusterIPs) > 0
 	// The shard of the snapshot before lends its passive handle, and its
-	// addresses when it was made from the same Service object.
+	// addresses when it was made from the same object.
 	if old := prev.shardIn(e.c.Name); old != nil {
 		sh.passive = old.passive
-		if old.src == s && (old.orig.ClusterIPs != nil) == (clusterIPs && len(s.ClusterIPs) > 0) {
+		if old.src == sh.src && (old.orig.ClusterIPs != nil) == clusterIPs {
 			sh.orig = old.orig
 		}
 	}
 	if sh.orig == nil {
-		sh.orig = newAddrs(s, clusterIPs)
+		sh.orig = newAddrs(lb.addrs, lb.clusterIPs, clusterIPs)
 	}
-	if len(s.Hostnames) > 0 {
-		sh.Hostname = s.Hostnames[0]
+	if len(lb.hostnames) > 0 {
+		sh.Hostname = lb.hostnames[0]
 	}
 	sh.setAddrs(sh.orig)
 
@@ -230,7 +254,7 @@ func (svc *Service) addShard(prev *Service, e entry, clusterIPs bool) {
 	svc.HasHostname = svc.HasHostname || sh.Hostname != ""
 	svc.MissingV4 = svc.MissingV4 || (sh.HasAddress() && !sh.HasV4())
 	svc.MissingV6 = svc.MissingV6 || (sh.HasAddress() && !sh.HasV6())
-	for _, p := range s.Ports {
+	for _, p := range lb.ports {
 		if p.Name != "" && !svc.Port(p.Name, p.Protocol) {
 			svc.Ports = append(svc.Ports, p)
 		}
@@ -262,14 +286,15 @@ func (s *Snapshot) services() map[Key]*Service {
 	return s.Services
 }
 
-// newAddrs converts the addresses of s once per Service object; every
-// snapshot built from that object shares them.
-func newAddrs(s *source.Service, clusterIPs bool) *Addrs {
-	if len(s.Addresses) == 0 && (!clusterIPs || len(s.ClusterIPs) == 0) {
+// newAddrs converts an object's load-balancer addresses (and, when
+// clusterIPs, its cluster IPs) once per object; every snapshot built from
+// that object shares them.
+func newAddrs(addrs, cips []netip.Addr, clusterIPs bool) *Addrs {
+	if len(addrs) == 0 && !clusterIPs {
 		return noAddrs
 	}
 	a := &Addrs{}
-	for _, ip := range s.Addresses {
+	for _, ip := range addrs {
 		if ip.Unmap().Is4() {
 			a.V4 = append(a.V4, ip.Unmap())
 		} else {
@@ -278,7 +303,7 @@ func newAddrs(s *source.Service, clusterIPs bool) *Addrs {
 	}
 	a.IP4, a.IP6 = asIPs(a.V4), asIPs(a.V6)
 	if clusterIPs {
-		a.ClusterIPs = asIPs(s.ClusterIPs)
+		a.ClusterIPs = asIPs(cips)
 	}
 	return a
 }

@@ -1,27 +1,35 @@
 package model
 
-import "github.com/meridian-dns/meridian/plugin/source"
+import (
+	"net/netip"
+
+	"github.com/meridian-dns/meridian/plugin/source"
+)
 
 // Grouping: a build gathers what every cluster says about each service
 // (its entries) before it makes the service, so that it can tell whether
 // anything changed before it allocates anything.
 
-type counts struct{ ready, total int }
-
 // count returns the endpoint counts of service k in the cluster of index
 // ci. While the cluster's list of EndpointSlices is the one the snapshot
 // before was built from, they are those of its shard there, when it had
 // one; else they are counted from the list, once per cluster and build.
-func (b *builder) count(ci int, k Key, prev *Service) counts {
+func (b *builder) count(ci int, k Key, prev *Service) Counts {
 	if b.same[ci] {
 		if sh := prev.shardIn(b.snap.Clusters[ci].Name); sh != nil {
-			return counts{sh.Ready, sh.Total}
+			return Counts{sh.Ready, sh.Total}
 		}
 	}
+	return b.counted(ci)[k]
+}
+
+// counted returns the endpoint counts of every service in the cluster of
+// index ci, counted from its list once per build.
+func (b *builder) counted(ci int) map[Key]Counts {
 	if b.fresh[ci] == nil {
 		b.fresh[ci] = countEndpoints(b.snap.endpoints[b.snap.Clusters[ci].Name])
 	}
-	return b.fresh[ci][k]
+	return b.fresh[ci]
 }
 
 // sameList reports whether a and b are the same list (not equal ones).
@@ -33,34 +41,64 @@ func sameList[T any](a, b []*T) bool {
 // address family are summed, and the family with the most ready endpoints
 // stands for the service (a dual-stack Service lists its pods once per
 // family).
-func countEndpoints(slices []*source.EndpointSlice) map[Key]counts {
+func countEndpoints(slices []*source.EndpointSlice) map[Key]Counts {
 	type famKey struct {
 		Key
 		fam string
 	}
-	byFam := make(map[famKey]counts, len(slices))
+	byFam := make(map[famKey]Counts, len(slices))
 	for _, e := range slices {
 		k := famKey{Key{e.Namespace, e.Service}, e.AddressType}
 		c := byFam[k]
-		c.ready += e.Ready
-		c.total += e.Total
+		c.Ready += e.Ready
+		c.Total += e.Total
 		byFam[k] = c
 	}
-	m := make(map[Key]counts, len(byFam))
+	m := make(map[Key]Counts, len(byFam))
 	for k, c := range byFam {
-		if best, ok := m[k.Key]; !ok || c.ready > best.ready || (c.ready == best.ready && c.total > best.total) {
+		if best, ok := m[k.Key]; !ok || c.Ready > best.Ready || (c.Ready == best.Ready && c.Total > best.Total) {
 			m[k.Key] = c
 		}
 	}
 	return m
 }
 
-// entry is what one cluster says about one service: the input of a shard.
+// entry is what one cluster says about one service or host: the input
+// of a shard.
 type entry struct {
 	c  *Cluster
-	ci int // c's index in the snapshot's clusters
-	s  *source.Service
-	n  counts // set by builder.service
+	ci int             // c's index in the snapshot's clusters
+	s  *source.Service // a Service's shard
+	// ing and rule are a host shard's object and its rule of the host.
+	ing   *source.Ingress
+	rule  *source.Rule
+	n     Counts   // set by builder.service and builder.host
+	backs []Counts // a host shard's, by backend, set by builder.host
+}
+
+// src returns the object the entry was made from.
+func (e *entry) src() any {
+	if e.ing != nil {
+		return e.ing
+	}
+	return e.s
+}
+
+// front is what an object says of the shard beside its endpoints.
+type front struct {
+	addrs, clusterIPs []netip.Addr
+	hostnames         []string
+	ports             []source.Port
+	ann               map[string]string
+}
+
+// front returns what e's object says of its shard: a host shard has no
+// ports and no cluster IPs.
+func (e *entry) front() front {
+	if e.ing != nil {
+		return front{addrs: e.ing.Addresses, hostnames: e.ing.Hostnames, ann: e.ing.Annotations}
+	}
+	return front{addrs: e.s.Addresses, clusterIPs: e.s.ClusterIPs, hostnames: e.s.Hostnames, ports: e.s.Ports, ann: e.s.Annotations}
 }
 
 // groups are the entries of every service, each service's side by side in

@@ -3,9 +3,11 @@ package model
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/meridian-dns/meridian/health"
 	"github.com/meridian-dns/meridian/plugin/policy"
+	"github.com/meridian-dns/meridian/plugin/source"
 )
 
 // Verdicts are the health signals Build reads, and never changes: the
@@ -51,7 +53,9 @@ func (b *builder) finishService(svc *Service) {
 // judge decides whether sh is usable:
 //
 //	healthy = passive health is up (ready endpoints meet the minimums,
-//	              after hysteresis)
+//	              after hysteresis; for a host shard, those of every
+//	              backend Service, or of one with backends any, and its
+//	              route is attached)
 //	          and the probe, if the service has one, is up on some
 //	              load-balancer address
 //	usable  = healthy and the cluster is usable (up or stale)
@@ -67,8 +71,11 @@ func (b *builder) judge(svc *Service, sh *Shard) {
 	}
 	pol := &svc.Policy
 	rise, fall := max(pol.Probe.Rise, 1), max(pol.Probe.Fall, 1)
-	key := health.Key{Cluster: sh.Cluster.Name, Namespace: svc.Namespace, Name: svc.Name}
+	key := healthKey(svc, sh)
 	up := hasCapacity(sh, pol)
+	if svc.Host != "" {
+		up = hostCapacity(sh, pol)
+	}
 	pending := false
 	if b.v != nil {
 		o := b.v.Passive(key, sh.passive, up, rise, fall)
@@ -87,13 +94,51 @@ func (b *builder) judge(svc *Service, sh *Shard) {
 	}
 }
 
+// healthKey names the shard sh of svc for the health trackers. A host's
+// Name is its host name, which has dots where a Service name never has
+// one, so that a host and a Service of the same namespace and name (an
+// Ingress and a Service both "shop/web") are tracked apart.
+func healthKey(svc *Service, sh *Shard) health.Key {
+	name := svc.Name
+	if svc.Host != "" {
+		name = svc.Host
+	}
+	return health.Key{Cluster: sh.Cluster.Name, Namespace: svc.Namespace, Name: name}
+}
+
 // hasCapacity reports whether the shard's ready endpoints meet the
 // policy's minimum count and minimum share.
 func hasCapacity(sh *Shard, pol *policy.Policy) bool {
-	if sh.Ready < max(pol.MinReady, 1) {
+	return enough(Counts{sh.Ready, sh.Total}, pol)
+}
+
+// enough reports whether the counts c meet the policy's minimum count and
+// minimum share.
+func enough(c Counts, pol *policy.Policy) bool {
+	if c.Ready < max(pol.MinReady, 1) {
 		return false
 	}
-	return pol.MinReadyFraction <= 0 || float64(sh.Ready) >= pol.MinReadyFraction*float64(sh.Total)
+	return pol.MinReadyFraction <= 0 || float64(c.Ready) >= pol.MinReadyFraction*float64(c.Total)
+}
+
+// hostCapacity reports whether a host shard has capacity: it is attached,
+// and every backend Service (one, with backends any) has enough ready
+// endpoints. A host whose rules name no backend Service (only Resource
+// backends, or none) is judged by its address and probe alone: there is
+// nothing of it to count.
+func hostCapacity(sh *Shard, pol *policy.Policy) bool {
+	if sh.Detached {
+		return false
+	}
+	if len(sh.Backends) == 0 {
+		return true
+	}
+	for _, c := range sh.Backends {
+		if enough(c, pol) == pol.AnyBackend {
+			return pol.AnyBackend
+		}
+	}
+	return !pol.AnyBackend
 }
 
 // probe adds the shard's probe targets to the build's and returns the
@@ -109,6 +154,9 @@ func (b *builder) probe(svc *Service, sh *Shard, key health.Key) bool {
 	}
 	spec := svc.Policy.Probe
 	spec.Port = port
+	if spec.Host == "" && svc.Host != "" {
+		spec.Host = probeHost(svc.Host)
+	}
 	sh.Probed = true
 	check := func(tk health.TargetKey) bool {
 		b.probes = append(b.probes, health.Target{TargetKey: tk, Spec: spec})
@@ -128,6 +176,17 @@ func (b *builder) probe(svc *Service, sh *Shard, key health.Key) bool {
 		sh.setAddrs(&a)
 	}
 	return sh.ProbeUp
+}
+
+// probeHost is the Host header and TLS server name a host is probed with
+// when the policy names none: the host itself, or for a wildcard a name it
+// routes, "meridian-probe" in place of the "*".
+func probeHost(host string) string {
+	host = strings.TrimSuffix(host, ".")
+	if rest, ok := strings.CutPrefix(host, "*."); ok {
+		return "meridian-probe." + rest
+	}
+	return host
 }
 
 // split probes every address and returns those that are up and how many
@@ -153,10 +212,18 @@ func split(addrs []netip.Addr, port uint16, key health.Key, check func(health.Ta
 }
 
 // probePort is the port the policy probes on sh: the number it names, the
-// shard's port of the name it names, or the shard's first TCP port.
+// shard's port of the name it names, or the shard's first TCP port. A
+// host shard has no ports: it is probed where HTTP is served, 80 for the
+// http check and 443 for https and tcp.
 func probePort(pol *policy.Policy, sh *Shard) (uint16, bool) {
 	if pol.Probe.Port != 0 {
 		return pol.Probe.Port, true
+	}
+	if _, ok := sh.src.(*source.Ingress); ok && pol.ProbePortName == "" {
+		if pol.Probe.Check == health.HTTP {
+			return 80, true
+		}
+		return 443, true
 	}
 	for _, p := range sh.Ports {
 		if p.Protocol == "tcp" && (pol.ProbePortName == "" || p.Name == pol.ProbePortName) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/meridian-dns/meridian/geo"
 	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/plugin/hosts"
 	"github.com/meridian-dns/meridian/plugin/policy"
 	"github.com/meridian-dns/meridian/plugin/source"
 )
@@ -96,12 +97,26 @@ type Shard struct {
 	Hostname string // first load-balancer hostname (FQDN), "" if none
 	Ports    []source.Port
 
+	// Backends are a host shard's endpoint counts, one per backend
+	// Service of the host's rules in the cluster (Rule.Services order);
+	// Ready and Total are their sums. Nil for a Service's shard.
+	Backends []Counts
+	// Detached is true for a host shard whose route no Programmed Gateway
+	// has Accepted: it is never healthy.
+	Detached bool
+
 	// passive is the passive tracker's handle for the shard, from its
 	// last observation: the next build's verdict needs no lookup.
 	passive health.Handle
-	ann     map[string]string // the Service's annotations, while building
-	src     *source.Service   // the object the shard was built from
+	ann     map[string]string // the object's annotations, while building
+	src     any               // the object the shard was built from: *source.Service or *source.Ingress
 	orig    *Addrs            // its addresses before probes left any out
+}
+
+// Counts are the endpoints of one Service in one cluster.
+type Counts struct {
+	Ready int // ready endpoints
+	Total int // endpoints that are not terminating
 }
 
 // Addrs are a shard's addresses, in the two forms answers use.
@@ -152,9 +167,15 @@ func (s *Shard) HasV4() bool { return s.has&hasV4 != 0 }
 // HasV6 reports whether the shard has an IPv6 address (len(s.V6) > 0).
 func (s *Shard) HasV6() bool { return s.has&hasV6 != 0 }
 
-// Service is a federated service: its shards in every cluster that runs it.
+// Service is a federated service: its shards in every cluster that runs
+// it. A host of Ingresses or Gateway API routes (Federated Ingress) is one
+// too: its Key is its owner's namespace and name, and Host its name.
 type Service struct {
 	Key
+	// Host is "" for a federated Service. For a host, it is the host name,
+	// lower case and fully qualified ("*.shop.example.com." for a
+	// wildcard), and each shard is one cluster's claim of it.
+	Host        string
 	Shards      []*Shard      // sorted by cluster name
 	Ports       []source.Port // named ports of all shards, deduplicated
 	HasV4       bool          // some shard has an IPv4 address
@@ -210,10 +231,73 @@ type Snapshot struct {
 	// Regions maps each known region to its zones.
 	Regions map[string][]string
 
+	// Hosts maps each exact host name of Ingresses and routes to its host;
+	// Wildcards maps the suffix of each wildcard host to its host
+	// ("shop.example.com." for "*.shop.example.com."). HostNodes holds the
+	// names between a host (or a wildcard's suffix, included) and its zone:
+	// names that exist as empty non-terminals unless a host is there.
+	Hosts     map[string]*Service
+	Wildcards map[string]*Service
+	HostNodes map[string]struct{}
+	// Conflicts are the host claims that are refused, in cluster order
+	// per host; Outside counts the hosts in no served zone (ignored).
+	Conflicts []Conflict
+	Outside   int
+
 	opts Options // what it was built with
 	// endpoints are the EndpointSlice lists, by cluster, that the shards'
 	// counts were made from, for the next build (builder.count).
 	endpoints map[string][]*source.EndpointSlice
+}
+
+// Conflict is a claim on a host that is not answered, and why.
+type Conflict struct {
+	Host  string // the host name as claimed
+	Claim hosts.Claim
+	Why   Why
+	// Owner is the namespace and name that owns the host, for Taken and
+	// Duplicate.
+	Owner Key
+}
+
+// Why is the reason of a Conflict.
+type Why uint8
+
+// The reasons a claim is refused.
+const (
+	// Taken: another namespace/name claimed the host first (hosts.Owner).
+	Taken Why = iota + 1
+	// NotAllowed: the Corefile's host rules do not let the namespace claim
+	// the host (hosts.Allowed).
+	NotAllowed
+	// FederationName: the host is the zone's apex, a wildcard directly
+	// below it, or among the Federation v1 names (hosts.Place).
+	FederationName
+	// RegionName: the host, or a name a wildcard answers, is a region or
+	// zone name of the federation: one or two labels below the zone, the
+	// last a region some cluster is in.
+	RegionName
+	// Duplicate: the owner has another object claiming the host in the
+	// same cluster (an Ingress and a route of one name); the first listed,
+	// Ingresses first, is the shard.
+	Duplicate
+)
+
+// String returns the reason as a metric label.
+func (w Why) String() string {
+	switch w {
+	case Taken:
+		return "taken"
+	case NotAllowed:
+		return "not_allowed"
+	case FederationName:
+		return "federation_name"
+	case RegionName:
+		return "region_name"
+	case Duplicate:
+		return "duplicate"
+	}
+	return "unknown"
 }
 
 // HasRegion reports whether some cluster is in region r.

@@ -43,13 +43,14 @@ func sameOptions(a, b *Options) bool { return reflect.DeepEqual(a, b) }
 // ents would make now. When it is, the verdicts' observations and probe
 // targets for its shards are added to the build's, as making it anew
 // would add them; when it is not, nothing is added.
-func (b *builder) reuse(prev *Service, ents []entry) bool {
-	if prev == nil || len(prev.Shards) != len(ents) {
+func (b *builder) reuse(prev *Service, k Key, ents []entry) bool {
+	if prev == nil || prev.Key != k || len(prev.Shards) != len(ents) {
 		return false
 	}
 	for i, sh := range prev.Shards {
 		e := &ents[i]
-		if sh.Cluster != e.c || sh.src != e.s || sh.Ready != e.n.ready || sh.Total != e.n.total {
+		if sh.Cluster != e.c || sh.src != e.src() || sh.Ready != e.n.Ready || sh.Total != e.n.Total ||
+			!slices.Equal(sh.Backends, e.backs) {
 			return false
 		}
 	}
@@ -58,7 +59,7 @@ func (b *builder) reuse(prev *Service, ents []entry) bool {
 	// again on a copy, as finishService would, and compare every field
 	// that judging sets.
 	np, nt := len(b.passive), len(b.probes)
-	scratch := Service{Key: prev.Key, Policy: prev.Policy}
+	scratch := Service{Key: prev.Key, Host: prev.Host, Policy: prev.Policy}
 	upgrade := false // some shard has no passive handle and the tracker has one now
 	for _, sh := range prev.Shards {
 		cp := *sh

@@ -27,12 +27,15 @@ func TestBuildReuse(t *testing.T) {
 	v := &fakeVerdicts{down: map[health.Key]bool{}, pending: map[health.Key]bool{}, probeDown: map[netip.Addr]bool{}}
 	// c2's place and zones are configured: a new region from its Nodes
 	// changes nothing else about it.
-	opts := Options{Defaults: policy.Default(), ClusterIPs: true,
+	opts := Options{Defaults: policy.Default(), ClusterIPs: true, Zones: []string{"example.com."},
 		Overrides: map[string]Override{"c2": {Zones: []string{"z"}, Point: geo.Point{Lat: 1, Lon: 2}, Located: true}}}
 	prev := Build(w.inputs(nil), v, opts).Snapshot
+	if len(prev.Hosts) != 1 || len(prev.Wildcards) != 1 || len(prev.Conflicts) != 1 {
+		t.Fatalf("the world has %d hosts, %d wildcards, %d conflicts; want 1 of each", len(prev.Hosts), len(prev.Wildcards), len(prev.Conflicts))
+	}
 	kinds := map[string]int{}
 	for step := range 3000 {
-		what, touched := w.change(r, v, prev)
+		what, touched, touchedHost := w.change(r, v, prev)
 		kinds[what]++
 		in := w.inputs(prev)
 		got := Build(in, v, opts)
@@ -50,9 +53,22 @@ func TestBuildReuse(t *testing.T) {
 				t.Fatalf("step %d (%s): %v made anew although nothing it reads changed", step, what, k)
 			}
 		}
+		for _, h := range allHosts(got.Snapshot) {
+			old := prev.Hosts[h.Host]
+			if h.Host[0] == '*' {
+				old = prev.Wildcards[h.Host[2:]]
+			}
+			switch {
+			case touchedHost(h.Host) && old == h:
+				t.Fatalf("step %d (%s): host %s taken from the snapshot before although the change touched it", step, what, h.Host)
+			case !touchedHost(h.Host) && old != h:
+				t.Fatalf("step %d (%s): host %s made anew although nothing it reads changed", step, what, h.Host)
+			}
+		}
 		prev = got.Snapshot
 	}
-	for _, k := range []string{"object", "copy", "endpoints", "state", "region", "zone", "passive", "pending", "probe", "annotation", "remove", "add"} {
+	for _, k := range []string{"object", "copy", "endpoints", "state", "region", "zone", "passive", "pending", "probe", "annotation", "remove", "add",
+		"ingress", "detach", "hostpassive", "swap", "owner"} {
 		if kinds[k] == 0 {
 			t.Errorf("no %q change in the run: the test does not cover it", k)
 		}
@@ -76,9 +92,45 @@ func newWorld() *world {
 			objs.Services = append(objs.Services, service(c, i, 0))
 			objs.Endpoints = append(objs.Endpoints, slice(i, 2, 2))
 		}
+		objs.Ingresses = []*source.Ingress{ingress(c, "web", 0, false)}
+		if c < 2 {
+			objs.Ingresses = append(objs.Ingresses, ingress(c, "api", 0, false))
+		} else { // a later claim on web's host, from another namespace
+			other := ingress(c, "web", 0, false)
+			other.Namespace, other.Created = "other", time.Unix(2000, 0)
+			objs.Ingresses = append(objs.Ingresses, other)
+		}
 		w.clusters[name] = &Input{Objects: objs, State: health.Up}
 	}
 	return w
+}
+
+// worldHosts are the hosts of the world's Ingresses, by Ingress name, and
+// their backends.
+var worldHosts = map[string]source.Rule{
+	"web": {Host: "shop.example.com.", Services: []string{"svc-0", "svc-1"}},
+	"api": {Host: "*.api.example.com.", Services: []string{"svc-2"}},
+}
+
+func ingress(c int, name string, gen int, detached bool) *source.Ingress {
+	in := &source.Ingress{Kind: source.KindIngress, Namespace: "ns", Name: name, Created: time.Unix(1000, 0),
+		Rules:     []source.Rule{worldHosts[name]},
+		Addresses: []netip.Addr{netip.AddrFrom4([4]byte{203, 0, byte(c), byte(gen)})}, Detached: detached}
+	if name == "api" {
+		in.Kind, in.Annotations = source.KindHTTPRoute, map[string]string{policy.AnnBackends: "any"}
+	}
+	return in
+}
+
+// allHosts returns the hosts of s, exact and wildcard.
+func allHosts(s *Snapshot) []*Service {
+	var all []*Service
+	for _, m := range []map[string]*Service{s.Hosts, s.Wildcards} {
+		for _, h := range m {
+			all = append(all, h)
+		}
+	}
+	return all
 }
 
 func service(c, i, gen int) *source.Service {
@@ -110,35 +162,135 @@ func (w *world) inputs(prev *Snapshot) Inputs {
 	return in
 }
 
-// change makes one random change and returns its kind and which services
-// it touched.
-func (w *world) change(r *rand.Rand, v *fakeVerdicts, prev *Snapshot) (string, func(Key) bool) {
+// change makes one random change and returns its kind, which services it
+// touched and which hosts.
+func (w *world) change(r *rand.Rand, v *fakeVerdicts, prev *Snapshot) (string, func(Key) bool, func(string) bool) {
 	c, i := r.IntN(3), r.IntN(worldServices)
 	name, k := "c"+strconv.Itoa(c), Key{"ns", "svc-" + strconv.Itoa(i)}
-	kind := []string{"object", "copy", "endpoints", "state", "region", "passive", "pending", "probe", "annotation", "remove", "add", "zone"}[r.IntN(12)]
+	kind := []string{"object", "copy", "endpoints", "state", "region", "passive", "pending", "probe", "annotation", "remove", "add", "zone",
+		"ingress", "detach", "hostpassive", "swap", "owner"}[r.IntN(17)]
 	j := slices.IndexFunc(w.clusters[name].Objects.Services, func(s *source.Service) bool { return s.Name == k.Name })
-	none := func(Key) bool { return false }
+	none, noHost := func(Key) bool { return false }, func(string) bool { return false }
 	switch kind {
 	case "state", "region", "zone":
 		if !w.changeCluster(name, kind) {
-			return kind, none
+			return kind, none, noHost
 		}
-		return kind, w.inCluster(name)
+		return kind, w.inCluster(name), w.hostsIn(name, "")
 	case "add", "remove":
 		kind = w.addOrRemove(c, i, j, r)
 	case "object", "copy", "annotation", "endpoints":
 		if j < 0 {
-			return "none", none
+			return "none", none, noHost
 		}
 		w.changeObject(c, i, j, kind, r)
+		if kind == "endpoints" { // the hosts it is a backend of
+			return kind, func(x Key) bool { return x == k }, w.hostsIn(name, k.Name)
+		}
+	case "ingress", "detach":
+		ing := w.changeIngress(c, r.IntN(2), kind)
+		owned := w.owner(worldHosts[ing].Host) == "ns" // ns/web's changes touch a host of other/web's not
+		return kind, none, func(h string) bool { return h == worldHosts[ing].Host && owned }
+	case "swap": // svc-0's and svc-1's counts trade places in one change
+		if !w.swap(name) {
+			return "none", none, noHost
+		}
+		in := w.inCluster(name)
+		return kind, func(x Key) bool { return (x.Name == "svc-0" || x.Name == "svc-1") && in(x) }, w.hostsIn(name, "svc-0")
+	case "owner": // other/web in c2 becomes older than ns/web, or newer again
+		objs := w.clusters["c2"].Objects
+		objs.Ingresses = slices.Clone(objs.Ingresses)
+		other := *objs.Ingresses[1]
+		other.Created = map[bool]time.Time{true: time.Unix(500, 0), false: time.Unix(2000, 0)}[other.Created.Unix() == 2000]
+		objs.Ingresses[1] = &other
+		w.setObjects("c2", objs)
+		return kind, none, func(h string) bool { return h == worldHosts["web"].Host }
+	case "hostpassive":
+		ing := []string{"web", "api"}[r.IntN(2)]
+		host := worldHosts[ing].Host
+		old := prev.Hosts[host]
+		if ing == "api" {
+			old = prev.Wildcards[host[2:]]
+		}
+		// A host of other/web's is down whatever its verdict: namespace
+		// other has no endpoints.
+		return kind, none, v.changeHost(health.Key{Cluster: name, Namespace: "ns", Name: host}, old, w.owner(host) == "ns")
 	default: // the verdicts
 		if j < 0 {
-			return "none", none
+			return "none", none, noHost
 		}
 		as := w.clusters[name].Objects.Services[j].Addresses
-		return kind, v.change(kind, health.Key{Cluster: name, Namespace: k.Namespace, Name: k.Name}, as[r.IntN(len(as))], prev.Services[k])
+		return kind, v.change(kind, health.Key{Cluster: name, Namespace: k.Namespace, Name: k.Name}, as[r.IntN(len(as))], prev.Services[k]), noHost
 	}
-	return kind, func(x Key) bool { return x == k }
+	return kind, func(x Key) bool { return x == k }, noHost
+}
+
+// swap trades the endpoint counts of svc-0 and svc-1 in cluster name, and
+// reports whether they differed.
+func (w *world) swap(name string) bool {
+	objs := w.clusters[name].Objects
+	eps := slices.Clone(objs.Endpoints)
+	a := slices.IndexFunc(eps, func(e *source.EndpointSlice) bool { return e.Service == "svc-0" })
+	b := slices.IndexFunc(eps, func(e *source.EndpointSlice) bool { return e.Service == "svc-1" })
+	if eps[a].Ready == eps[b].Ready && eps[a].Total == eps[b].Total {
+		return false
+	}
+	eps[a], eps[b] = slice(0, eps[b].Ready, eps[b].Total), slice(1, eps[a].Ready, eps[a].Total)
+	objs.Endpoints = eps
+	w.setObjects(name, objs)
+	return true
+}
+
+// hostsIn returns whether a host has a shard in cluster name and, when
+// backend is not "", a backend of that name there.
+func (w *world) hostsIn(name, backend string) func(string) bool {
+	return func(h string) bool {
+		for _, in := range w.clusters[name].Objects.Ingresses {
+			if in.Namespace == w.owner(h) && in.Rules[0].Host == h && (backend == "" || in.Namespace == "ns" && slices.Contains(in.Rules[0].Services, backend)) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// owner returns the namespace that owns host h: other/web's claim in c2
+// is older than ns/web's while its creation time is 500.
+func (w *world) owner(h string) string {
+	if other := w.clusters["c2"].Objects.Ingresses[1]; h == other.Rules[0].Host && other.Created.Unix() == 500 {
+		return "other"
+	}
+	return "ns"
+}
+
+// changeIngress replaces ns/web (which 0) or ns/api (1) in cluster c with
+// a new object, attached or detached ("detach" flips it), and returns its
+// name; c2 has no api, so there it changes web.
+func (w *world) changeIngress(c, which int, kind string) string {
+	name := "c" + strconv.Itoa(c)
+	if c == 2 {
+		which = 0
+	}
+	objs := w.clusters[name].Objects
+	objs.Ingresses = slices.Clone(objs.Ingresses)
+	old := objs.Ingresses[which]
+	detached := old.Detached
+	if kind == "detach" {
+		detached = !detached
+	}
+	objs.Ingresses[which] = ingress(c, old.Name, int(old.Addresses[0].As4()[3]+1)%3, detached)
+	w.setObjects(name, objs)
+	return old.Name
+}
+
+// changeHost flips the passive verdict of host shard hk; h is the host
+// before.
+func (v *fakeVerdicts) changeHost(hk health.Key, h *Service, owned bool) func(string) bool {
+	v.down[hk] = !v.down[hk]
+	// A detached shard is down whatever its passive verdict.
+	sh := h.shardIn(hk.Cluster)
+	touched := owned && sh != nil && !sh.Detached
+	return func(x string) bool { return x == hk.Name && touched }
 }
 
 // setObjects makes objs the objects of cluster name, in a new Input.
@@ -285,14 +437,14 @@ func TestBuildReuseTracked(t *testing.T) {
 	clk := clock.NewFake(time.Unix(100, 0))
 	fake := &fakeVerdicts{down: map[health.Key]bool{}, pending: map[health.Key]bool{}, probeDown: map[netip.Addr]bool{}}
 	v := trackedVerdicts{health.NewPassive(health.PassiveConfig{Clock: clk}), fake}
-	opts := Options{Defaults: policy.Default(), ClusterIPs: true}
+	opts := Options{Defaults: policy.Default(), ClusterIPs: true, Zones: []string{"example.com."}}
 	first := Build(w.inputs(nil), v, opts)
 	v.p.Record(first.Passive)
 	prev := first.Snapshot
 	shared, total := 0, 0
 	for step := range 2000 {
 		clk.Advance(time.Duration(r.IntN(400)) * time.Millisecond)
-		what, _ := w.change(r, fake, prev)
+		what, _, _ := w.change(r, fake, prev)
 		in := w.inputs(prev)
 		got := Build(in, v, opts)
 		in.Prev = nil
@@ -342,13 +494,22 @@ func (v trackedVerdicts) Probe(t health.TargetKey) bool { return v.f.Probe(t) }
 // one (maxUpgrades).
 func sameBuilt(a, b Built) bool {
 	sa, sb := *a.Snapshot, *b.Snapshot
-	sa.Services, sb.Services = nil, nil
-	if !reflect.DeepEqual(sa, sb) || !reflect.DeepEqual(a.Probes, b.Probes) || !reflect.DeepEqual(a.Passive, b.Passive) ||
-		len(a.Snapshot.Services) != len(b.Snapshot.Services) {
+	sa.Services, sb.Services, sa.Hosts, sb.Hosts, sa.Wildcards, sb.Wildcards = nil, nil, nil, nil, nil, nil
+	if !reflect.DeepEqual(sa, sb) || !reflect.DeepEqual(a.Probes, b.Probes) || !reflect.DeepEqual(a.Passive, b.Passive) {
 		return false
 	}
-	for k, x := range a.Snapshot.Services {
-		y := b.Snapshot.Services[k]
+	return sameServices(a.Snapshot.Services, b.Snapshot.Services) && sameServices(a.Snapshot.Hosts, b.Snapshot.Hosts) &&
+		sameServices(a.Snapshot.Wildcards, b.Snapshot.Wildcards)
+}
+
+// sameServices reports whether a and b hold equal services but for the
+// shards' passive handles.
+func sameServices[K comparable](a, b map[K]*Service) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, x := range a {
+		y := b[k]
 		if y == nil || len(x.Shards) != len(y.Shards) {
 			return false
 		}
