@@ -62,6 +62,12 @@ func newFederationPlugin(t testing.TB, clusters []fedCluster) *Meridian {
 			objs.Services = append(objs.Services, svc)
 			objs.Endpoints = append(objs.Endpoints, &source.EndpointSlice{Namespace: sh.ns, Name: sh.name + "-1", Service: sh.name,
 				Ready: sh.ready, Total: sh.tot})
+			// The same shard as the host of an Ingress, exact and wildcard,
+			// the Service its backend.
+			objs.Ingresses = append(objs.Ingresses, &source.Ingress{Kind: source.KindIngress, Namespace: sh.ns, Name: sh.name,
+				Addresses: svc.Addresses, Hostnames: svc.Hostnames, Annotations: sh.ann, Rules: []source.Rule{
+					{Host: sh.name + "." + sh.ns + ".hosts.example.com.", Services: []string{sh.name}},
+					{Host: "*.w-" + sh.name + "." + sh.ns + ".hosts.example.com.", Services: []string{sh.name}}}})
 		}
 		m.pipe.Sink().Update(c.name, source.Fixed(objs))
 		st := c.state
@@ -87,6 +93,9 @@ func TestOneRecordSetPerName(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			m := newFederationPlugin(t, f.clusters)
 			forms := checkRule(t, m)
+			if snap := m.pipe.Snapshot(); len(snap.Hosts) == 0 || len(snap.Wildcards) != len(snap.Hosts) {
+				t.Errorf("%d hosts and %d wildcards: the rule is not checked on hosts", len(snap.Hosts), len(snap.Wildcards))
+			}
 			if f.wantCNAME && forms[true] == 0 {
 				t.Errorf("no name was a CNAME: the federation does not exercise the rule")
 			}
@@ -227,6 +236,12 @@ func ruleNames(m *Meridian) []string {
 		for _, l := range levels {
 			names = append(names, base+l, "_http._tcp."+base+l)
 		}
+	}
+	for h := range snap.Hosts {
+		names = append(names, h)
+	}
+	for suffix := range snap.Wildcards {
+		names = append(names, "any."+suffix)
 	}
 	slices.Sort(names)
 	return names

@@ -91,8 +91,10 @@ func New(cfg *Config) (*Meridian, error) {
 func (m *Meridian) assemble(loc *geo.Locator) error {
 	cfg := m.cfg
 	m.locator = loc
+	build := cfg.Build
+	build.Zones = cfg.Zones // the hosts of Ingresses and routes answered
 	pc := pipeline.Config{
-		Build:   cfg.Build,
+		Build:   build,
 		Passive: health.PassiveConfig{Interval: cfg.PassiveInterval, Logger: log, Registerer: registerer()},
 		Views:   []pipeline.View{&problems{}},
 		Synced:  m.sourcesSynced,

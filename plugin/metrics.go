@@ -151,7 +151,23 @@ var (
 		"Federated services in the current snapshot.", nil, nil)
 	descSnapshot = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_snapshot_timestamp_seconds",
 		"When the current snapshot was built, in seconds since the epoch.", nil, nil)
+	descHosts = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_hosts",
+		"Hosts of Ingresses and Gateway API routes answered in the current snapshot, exact and wildcard.", nil, nil)
+	descHostConflicts = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_host_conflicts",
+		"Claims on hosts that are refused, by reason: taken (another namespace/name owns the host), not_allowed (host rules), "+
+			"federation_name (the apex or the Federation v1 names), region_name (a region or zone name), duplicate (two objects of the owner in one cluster).",
+		[]string{"reason"}, nil)
+	descHostsOutside = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_hosts_outside_zones",
+		"Hosts of Ingresses and routes in no zone Meridian serves: ignored.", nil, nil)
+	descHostShardHealthy = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_host_shard_healthy",
+		"1 when the host's shard is usable in answers (cluster usable, address, backends ready, route attached), else 0.",
+		[]string{"cluster", "host"}, nil)
+	descHostShardReady = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_host_shard_ready_endpoints",
+		"Ready endpoints of the host shard's backend Services, summed.", []string{"cluster", "host"}, nil)
 )
+
+// conflictReasons are the reasons of host conflicts, each always reported.
+var conflictReasons = []model.Why{model.Taken, model.NotAllowed, model.FederationName, model.RegionName, model.Duplicate}
 
 // registry holds the running plugins; the collector reports on them.
 type registry struct {
@@ -182,7 +198,8 @@ func (r *registry) remove(m *Meridian) {
 
 // Describe implements prometheus.Collector.
 func (r *registry) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descShardHealthy, descShardReady, descShardProbe, descShardDegraded, descProblems, descClusterUp, descClusterState, descSkipped, descLastUpdate, descLocalHealthy, descServices, descSnapshot} {
+	for _, d := range []*prometheus.Desc{descShardHealthy, descShardReady, descShardProbe, descShardDegraded, descProblems, descClusterUp, descClusterState, descSkipped, descLastUpdate, descLocalHealthy, descServices, descSnapshot,
+		descHosts, descHostConflicts, descHostsOutside, descHostShardHealthy, descHostShardReady} {
 		ch <- d
 	}
 }
@@ -229,6 +246,15 @@ func (r *registry) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descServices, float64(len(snap.Services)))
 	gauge(descSnapshot, float64(snap.Built.UnixNano())/1e9)
+	gauge(descHosts, float64(len(snap.Hosts)+len(snap.Wildcards)))
+	gauge(descHostsOutside, float64(snap.Outside))
+	var conflicts [model.Duplicate + 1]int
+	for _, c := range snap.Conflicts {
+		conflicts[c.Why]++
+	}
+	for _, why := range conflictReasons {
+		gauge(descHostConflicts, float64(conflicts[why]), why.String())
+	}
 	for i, c := range snap.Clusters {
 		in := snap.Intake[i]
 		gauge(descClusterUp, b2f(c.State.Usable()), c.Name, c.Region)
@@ -254,6 +280,14 @@ func (r *registry) Collect(ch chan<- prometheus.Metric) {
 			gauge(descShardDegraded, b2f(sh.Degraded), sh.Cluster.Name, svc.Namespace, svc.Name)
 			if sh.Probed {
 				gauge(descShardProbe, b2f(sh.ProbeUp), sh.Cluster.Name, svc.Namespace, svc.Name)
+			}
+		}
+	}
+	for _, hs := range []map[string]*model.Service{snap.Hosts, snap.Wildcards} {
+		for _, h := range hs {
+			for _, sh := range h.Shards {
+				gauge(descHostShardHealthy, b2f(sh.Usable), sh.Cluster.Name, h.Host)
+				gauge(descHostShardReady, float64(sh.Ready), sh.Cluster.Name, h.Host)
 			}
 		}
 	}

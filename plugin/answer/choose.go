@@ -2,6 +2,7 @@ package answer
 
 import (
 	"github.com/meridian-dns/meridian/geo"
+	"github.com/meridian-dns/meridian/plugin/hosts"
 	"github.com/meridian-dns/meridian/plugin/model"
 	"github.com/meridian-dns/meridian/plugin/policy"
 )
@@ -106,6 +107,32 @@ func Find(snap *model.Snapshot, nm Name) (*model.Service, bool) {
 	}
 	return svc, true
 }
+
+// FindHost looks up qname (lower case, fully qualified) among the hosts of
+// Ingresses and routes, for a name that Find does not know: an exact host;
+// else a name between a host and its zone, which exists with no records
+// (found, with a nil host); else the wildcard host one label above it, as
+// a DNS wildcard does not match a name that exists (RFC 4592 2.2.1).
+// The host's name is then the question's, at the global level. It does
+// not allocate.
+func FindHost(snap *model.Snapshot, qname string) (*model.Service, bool) {
+	if h := snap.Hosts[qname]; h != nil {
+		return h, true
+	}
+	if _, ok := snap.HostNodes[qname]; ok {
+		return nil, true
+	}
+	if suffix, ok := hosts.WildcardSuffix(qname); ok {
+		if h := snap.Wildcards[suffix]; h != nil {
+			return h, true
+		}
+	}
+	return nil, false
+}
+
+// HostName is the parsed name of every host: a host answers at the global
+// level, like a federated Service's global name.
+var HostName = Name{Kind: Host, Level: Global}
 
 // fits reports whether sh can answer for family f: an address of the
 // family, or any address (a hostname included) for Any.

@@ -52,6 +52,9 @@ const (
 	Service
 	// SRV is _<port>._<proto>.<service name>.
 	SRV
+	// Host is a host of Ingresses or Gateway API routes (FindHost): a
+	// name of the global level's kind, outside the federation's tree.
+	Host
 )
 
 // maxLabels is the most labels a name of the federation has below the zone.
