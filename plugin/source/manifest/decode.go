@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
 	"k8s.io/apimachinery/pkg/labels"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	sigsjson "sigs.k8s.io/json"
 
 	"github.com/meridian-dns/meridian/plugin/source"
@@ -93,6 +95,10 @@ func (d *decoded) object(where string, raw []byte) error {
 		return nil // a kind Meridian does not read
 	}
 	if tm.APIVersion != want {
+		if lenient[tm.Kind] {
+			d.warnings = append(d.warnings, fmt.Sprintf("%s: %s apiVersion %q is not %q: skipped", where, tm.Kind, tm.APIVersion, want))
+			return nil
+		}
 		return fmt.Errorf("%s apiVersion %q is not %q", tm.Kind, tm.APIVersion, want)
 	}
 	switch tm.Kind {
@@ -104,6 +110,8 @@ func (d *decoded) object(where string, raw []byte) error {
 		return d.service(where, raw)
 	case "EndpointSlice":
 		return d.endpointSlice(where, raw)
+	case "Ingress":
+		return d.ingress(where, raw)
 	}
 	return nil
 }
@@ -115,7 +123,14 @@ var apiVersions = map[string]string{
 	"Node":          "v1",
 	"Service":       "v1",
 	"EndpointSlice": "discovery.k8s.io/v1",
+	"Ingress":       "networking.k8s.io/v1",
 }
+
+// lenient are the kinds Meridian began reading after folders were written
+// for it (Federated Ingress): another apiVersion of one of them, such as
+// an old extensions/v1beta1 Ingress, is skipped with a warning, so that a
+// folder that was valid stays valid.
+var lenient = map[string]bool{"Ingress": true}
 
 // list decodes the items of a kind: List document.
 func (d *decoded) list(where string, raw []byte) error {
@@ -184,6 +199,28 @@ func (d *decoded) endpointSlice(where string, raw []byte) error {
 		d.invalid = append(d.invalid, fmt.Errorf("%s: %w", where, err))
 	case d.first(where, "endpointslice "+e.Namespace+"/"+e.Name):
 		d.objs.Endpoints = append(d.objs.Endpoints, &out)
+	}
+	return nil
+}
+
+func (d *decoded) ingress(where string, raw []byte) error {
+	var in networkingv1.Ingress
+	if err := d.strict(where, raw, &in); err != nil {
+		return err
+	}
+	if in.Namespace == "" {
+		in.Namespace = corev1.NamespaceDefault
+	}
+	if d.selector != nil && !d.selector.Matches(labels.Set(in.Labels)) {
+		d.objs.Ignored++
+		return nil
+	}
+	out, err := kubeobj.FromIngress(&in)
+	switch {
+	case err != nil:
+		d.invalid = append(d.invalid, fmt.Errorf("%s: %w", where, err))
+	case d.first(where, "ingress "+in.Namespace+"/"+in.Name):
+		d.objs.Ingresses = append(d.objs.Ingresses, &out)
 	}
 	return nil
 }

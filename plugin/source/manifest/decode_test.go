@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/labels"
+
 	"github.com/meridian-dns/meridian/plugin/source"
 )
 
@@ -14,6 +16,9 @@ const (
 	testSlice = "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: e1, labels: {kubernetes.io/service-name: s1}}\n" +
 		"addressType: IPv4\nendpoints: [{addresses: [10.0.0.1]}, {addresses: [10.0.0.2], conditions: {ready: false}}]\n"
 	testConfigMap = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n"
+	testIngress   = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web, namespace: shop}\n" +
+		"spec: {rules: [{host: Shop.Example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}}]}\n" +
+		"status: {loadBalancer: {ingress: [{ip: 192.0.2.1}]}}\n"
 )
 
 func TestDecodeFile(t *testing.T) {
@@ -24,6 +29,7 @@ func TestDecodeFile(t *testing.T) {
 		nodes     int
 		services  int
 		slices    int
+		ingresses int
 		invalid   int
 		warnings  int
 		malformed string // a substring of the malformed error, "" for none
@@ -54,6 +60,11 @@ func TestDecodeFile(t *testing.T) {
 			malformed: `EndpointSlice apiVersion "discovery.k8s.io/v1beta1" is not "discovery.k8s.io/v1"`},
 		{name: "bad list item", file: "a.yaml", content: "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v2, kind: Service}\n",
 			malformed: "document 1 (line 1): items[0]: Service apiVersion"},
+		{name: "ingress", file: "a.yaml", content: testIngress, ingresses: 1},
+		{name: "ingress of an older apiVersion is skipped", file: "a.yaml", ingresses: 0, warnings: 1,
+			content: strings.Replace(testIngress, "networking.k8s.io/v1", "extensions/v1beta1", 1)},
+		{name: "ingress with a bad host", file: "a.yaml", invalid: 1, content: strings.Replace(testIngress, "Shop.Example.com", "shop..example.com", 1)},
+		{name: "duplicate ingress", file: "a.yaml", content: testIngress + "---\n" + testIngress, ingresses: 1, invalid: 1},
 		{name: "json syntax", file: "a.json", content: "{\"kind\": \"Node\"}\n\n {", malformed: "document 2 (line 3)"},
 	}
 	for _, tc := range tests {
@@ -63,10 +74,15 @@ func TestDecodeFile(t *testing.T) {
 			if tc.malformed != "" {
 				return
 			}
-			got := [...]int{len(d.objs.Nodes), len(d.objs.Services), len(d.objs.Endpoints), len(d.invalid), len(d.warnings)}
-			want := [...]int{tc.nodes, tc.services, tc.slices, tc.invalid, tc.warnings}
+			got := [...]int{len(d.objs.Nodes), len(d.objs.Services), len(d.objs.Endpoints), len(d.objs.Ingresses), len(d.invalid), len(d.warnings)}
+			want := [...]int{tc.nodes, tc.services, tc.slices, tc.ingresses, tc.invalid, tc.warnings}
 			if got != want {
-				t.Errorf("nodes, services, slices, invalid, warnings = %v, want %v (invalid: %v, warnings: %v)", got, want, d.invalid, d.warnings)
+				t.Errorf("nodes, services, slices, ingresses, invalid, warnings = %v, want %v (invalid: %v, warnings: %v)", got, want, d.invalid, d.warnings)
+			}
+			for _, in := range d.objs.Ingresses {
+				if in.Namespace != "shop" || in.Name != "web" || len(in.Rules) != 1 || in.Rules[0].Host != "shop.example.com." || in.Rules[0].Services[0] != "web" {
+					t.Errorf("ingress %+v", in)
+				}
 			}
 			for _, err := range d.invalid {
 				if !errors.Is(err, source.ErrInvalid) || !strings.Contains(err.Error(), "file /m/c1/"+tc.file+": document ") {
@@ -111,4 +127,20 @@ func TestDecodeDefaults(t *testing.T) {
 // indent indents all lines but the first by two spaces, for list items.
 func indent(s string) string {
 	return strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n  ") + "\n"
+}
+
+// TestDecodeSelector checks that the federation selector picks Ingresses
+// as it picks Services, and counts the others as ignored.
+func TestDecodeSelector(t *testing.T) {
+	sel, err := labels.Parse("federation.meridian.dev/name=f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	picked := strings.Replace(testIngress, "namespace: shop}", "namespace: shop, labels: {federation.meridian.dev/name: f}}", 1)
+	other := strings.Replace(testIngress, "name: web, namespace: shop}", "name: other, namespace: shop}", 1)
+	svc := strings.Replace(testSvc, "namespace: ns}", "namespace: ns, labels: {federation.meridian.dev/name: f}}", 1)
+	d := decodeCluster([]fileData{{path: "a.yaml", data: []byte(picked + "---\n" + other + "---\n" + svc + "---\n" + testSvc)}}, sel)
+	if len(d.objs.Ingresses) != 1 || d.objs.Ingresses[0].Name != "web" || len(d.objs.Services) != 1 || d.objs.Ignored != 2 {
+		t.Errorf("%d ingresses, %d services, %d ignored; want 1, 1, 2", len(d.objs.Ingresses), len(d.objs.Services), d.objs.Ignored)
+	}
 }

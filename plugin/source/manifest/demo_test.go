@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
+
 	"github.com/meridian-dns/meridian/plugin/source"
 	"github.com/meridian-dns/meridian/plugin/source/manifest"
 )
@@ -42,7 +44,11 @@ var demoPlan = []demoCluster{
 // the sink.
 func loadDemo(t *testing.T, dir string) *fakeSink {
 	t.Helper()
-	sink := start(t, dir, manifest.Options{})
+	sel, err := labels.Parse("federation.meridian.dev/name=myfederation") // the Corefile's default
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := start(t, dir, manifest.Options{Selector: sel})
 	waitFor(t, 5*time.Second, "nine clusters up", func() bool {
 		n := 0
 		for _, e := range sink.snapshot() {
@@ -75,12 +81,27 @@ func TestDemo(t *testing.T) {
 				{Namespace: "default", Name: "nginx-demo", Service: "nginx", AddressType: "IPv4", Ready: 3, Total: 3},
 				{Namespace: "default", Name: "echo-demo", Service: "echo", AddressType: "IPv4", Ready: 3, Total: 3},
 				{Namespace: "shop", Name: "web-demo", Service: "web", AddressType: "IPv4", Ready: 3, Total: 3},
+				{Namespace: "shop", Name: "storefront-demo", Service: "storefront", AddressType: "IPv4", Ready: 2, Total: 2},
+				{Namespace: "shop", Name: "cart-demo", Service: "cart", AddressType: "IPv4", Ready: 2, Total: 2},
 			}
 			if c.canary {
 				want = slices.Insert(want, 1, &source.EndpointSlice{Namespace: "default", Name: "canary-demo", Service: "canary", AddressType: "IPv4", Ready: 1, Total: 1})
 			}
 			if !slices.EqualFunc(r.objs.Endpoints, want, func(a, b *source.EndpointSlice) bool { return *a == *b }) {
 				t.Errorf("endpoint slices %+v, want %+v", r.objs.Endpoints, want)
+			}
+			// The storefront Ingress; its backends, not federated, are
+			// ignored as Services.
+			last := c.nginx[len(c.nginx)-1:]
+			v4 := strings.TrimSuffix(c.nginx, "1"+last) + "5" + last
+			v6 := strings.TrimSuffix(c.echo6, "2"+last) + "5" + last
+			if len(r.objs.Ingresses) != 1 || r.objs.Ignored != 2 {
+				t.Fatalf("%d ingresses, %d ignored objects; want 1 and 2 (the backends)", len(r.objs.Ingresses), r.objs.Ignored)
+			}
+			in := r.objs.Ingresses[0]
+			if in.Namespace != "shop" || in.Name != "storefront" || fmt.Sprint(in.Rules) != "[{shop.example.com. [cart storefront]}]" ||
+				fmt.Sprint(in.Addresses) != fmt.Sprint([]netip.Addr{netip.MustParseAddr(v4), netip.MustParseAddr(v6)}) {
+				t.Errorf("ingress %+v, want shop/storefront at %s and %s", in, v4, v6)
 			}
 		})
 	}

@@ -102,8 +102,8 @@ type Options struct {
 	// times, so it should be the wall clock of the file system. Nil means
 	// the system clock.
 	Clock clock.Clock
-	// Selector picks the federated Services; the others are counted in
-	// Objects.Ignored. Nil picks every Service.
+	// Selector picks the federated Services and Ingresses; the others are
+	// counted in Objects.Ignored. Nil picks every one.
 	Selector labels.Selector
 }
 
