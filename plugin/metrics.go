@@ -151,6 +151,9 @@ var (
 		"Federated services in the current snapshot.", nil, nil)
 	descSnapshot = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_snapshot_timestamp_seconds",
 		"When the current snapshot was built, in seconds since the epoch.", nil, nil)
+	descKindMissing = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_source_kind_unavailable",
+		"1 for each kind the cluster refuses to list to Meridian (RBAC not granted, CRD not installed): skipped, tried again every 10s.",
+		[]string{"cluster", "kind"}, nil)
 	descHosts = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_hosts",
 		"Hosts of Ingresses and Gateway API routes answered in the current snapshot, exact and wildcard.", nil, nil)
 	descHostConflicts = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_host_conflicts",
@@ -199,7 +202,7 @@ func (r *registry) remove(m *Meridian) {
 // Describe implements prometheus.Collector.
 func (r *registry) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descShardHealthy, descShardReady, descShardProbe, descShardDegraded, descProblems, descClusterUp, descClusterState, descSkipped, descLastUpdate, descLocalHealthy, descServices, descSnapshot,
-		descHosts, descHostConflicts, descHostsOutside, descHostShardHealthy, descHostShardReady} {
+		descKindMissing, descHosts, descHostConflicts, descHostsOutside, descHostShardHealthy, descHostShardReady} {
 		ch <- d
 	}
 }
@@ -263,6 +266,9 @@ func (r *registry) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(descSkipped, float64(in.Ignored), c.Name, "ignored")
 		gauge(descSkipped, float64(in.Invalid), c.Name, "invalid")
+		for _, kind := range in.Missing {
+			gauge(descKindMissing, 1, c.Name, kind)
+		}
 		if !in.Synced.IsZero() {
 			gauge(descLastUpdate, float64(in.Synced.UnixNano())/1e9, c.Name)
 		}

@@ -105,7 +105,8 @@ func Build(in Inputs, v Verdicts, opts Options) Built {
 		ci := in.Clusters[name]
 		c := b.cluster(buildCluster(name, ci, opts.Overrides[name]))
 		snap.Clusters = append(snap.Clusters, c)
-		snap.Intake = append(snap.Intake, Intake{Synced: ci.Objects.Synced, Ignored: ci.Objects.Ignored, Invalid: ci.Objects.Invalid})
+		snap.Intake = append(snap.Intake, Intake{Synced: ci.Objects.Synced, Ignored: ci.Objects.Ignored, Invalid: ci.Objects.Invalid,
+			Missing: ci.Objects.Missing})
 		if c.Region != "" {
 			snap.Regions[c.Region] = mergeSorted(snap.Regions[c.Region], c.Zones)
 		}

@@ -52,6 +52,8 @@ type Intake struct {
 	// outside the federation filter, and objects with bad data.
 	Ignored int
 	Invalid int
+	// Missing are the kinds the cluster refuses to list (source.Objects).
+	Missing []string
 }
 
 // InZone reports whether the cluster has zone z.

@@ -90,6 +90,9 @@ type Objects struct {
 	// objects skipped for bad data.
 	Ignored int
 	Invalid int
+	// Missing are the kinds the cluster refuses to list (KindIngress, ...):
+	// RBAC not granted, or a CRD not installed. The source retries them.
+	Missing []string
 }
 
 // Node is the part of a Kubernetes Node that places a cluster on the map.

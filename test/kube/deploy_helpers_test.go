@@ -66,6 +66,7 @@ func checkReadOnly(t *testing.T, cs kubernetes.Interface, who string) {
 			}
 			return err
 		}},
+		{"list ingresses", true, func() error { _, err := cs.NetworkingV1().Ingresses("").List(ctx, all); return err }},
 		{"list secrets", false, func() error { _, err := cs.CoreV1().Secrets("").List(ctx, all); return err }},
 		{"get a configmap", false, func() error {
 			_, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, envConfig, metav1.GetOptions{})
@@ -82,7 +83,8 @@ func checkReadOnly(t *testing.T, cs kubernetes.Interface, who string) {
 		}
 	}
 	// Writes to what it reads, asked of the authorizer so nothing changes if one is allowed.
-	for _, r := range [][2]string{{"", "services"}, {"", "nodes"}, {"discovery.k8s.io", "endpointslices"}} {
+	for _, r := range [][2]string{{"", "services"}, {"", "nodes"}, {"discovery.k8s.io", "endpointslices"}, {"networking.k8s.io", "ingresses"},
+		{"gateway.networking.k8s.io", "gateways"}, {"gateway.networking.k8s.io", "httproutes"}, {"gateway.networking.k8s.io", "grpcroutes"}} {
 		for _, verb := range []string{"create", "update", "patch", "delete", "deletecollection"} {
 			ra := &authzv1.ResourceAttributes{Verb: verb, Group: r[0], Resource: r[1]}
 			rev, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx,

@@ -1,6 +1,6 @@
 // Package kube is the source that watches member clusters through their
 // Kubernetes API servers: one client-go informer factory per cluster, on
-// Nodes, Services and EndpointSlices, converting every object at the
+// Nodes, Services, EndpointSlices and Ingresses, converting every object at the
 // informer (SetTransform) into the small structs of package source.
 //
 // Member clusters are kubeconfig contexts (several kubeconfig files may be
@@ -42,9 +42,11 @@ type Options struct {
 	// InCluster, when set, is the name of the cluster Meridian runs in,
 	// reached with the pod's service account.
 	InCluster string
-	// Selector picks the federated Services; nil selects every Service.
+	// Selector picks the federated Services and Ingresses; nil selects
+	// every one.
 	Selector labels.Selector
-	// Namespaces limits the Services and EndpointSlices read; empty means all.
+	// Namespaces limits the Services, EndpointSlices and Ingresses read;
+	// empty means all.
 	Namespaces []string
 	// StaleAfter is how long an API server may not answer before its
 	// cluster is stale (still served from its last state).
@@ -58,6 +60,9 @@ type Options struct {
 	StartupTimeout time.Duration
 	// Reload is how often the kubeconfig files are checked for changes.
 	Reload time.Duration
+	// KindRetry is how often a kind a cluster refuses to list (Ingresses
+	// without RBAC, a missing Gateway API CRD) is tried again.
+	KindRetry time.Duration
 	// ParallelSyncs is how many clusters may do their first full list at
 	// once; 0 means DefaultParallelSyncs. Until it is converted, a list is
 	// held in memory as full API objects, so syncing every cluster of a
@@ -92,6 +97,7 @@ func (o *Options) setDefaults() {
 	def(&o.ProbeInterval, DefaultProbeInterval)
 	def(&o.StartupTimeout, DefaultStartupTimeout)
 	def(&o.Reload, DefaultReload)
+	def(&o.KindRetry, DefaultKindRetry)
 	if o.ParallelSyncs <= 0 {
 		o.ParallelSyncs = DefaultParallelSyncs
 	}

@@ -33,13 +33,17 @@ type member struct {
 	syncs  chan struct{} // shared by the members: limits parallel first lists
 
 	nodes, services, slices cache.SharedIndexInformer
+	// optional are the kinds the cluster may refuse (see optional.go).
+	optional []*optionalKind
 }
 
 func newMember(name string, client kubernetes.Interface, opts *Options, sink source.Sink, syncs chan struct{}) *member {
-	return &member{
+	m := &member{
 		name: name, client: client, opts: opts, sink: sink, syncs: syncs,
 		tf: transforms{selector: opts.Selector, namespaces: opts.namespaceSet()},
 	}
+	m.optional = m.optionalKinds()
+	return m
 }
 
 // run watches the cluster until ctx is done. Every event tells the sink
@@ -49,7 +53,7 @@ func (m *member) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait() // nothing of this member reaches the sink after run returns
 	wg.Go(func() { m.liveness(ctx) })
-	f, ok := m.firstSync(ctx)
+	f, ok := m.firstSync(ctx, &wg)
 	defer f.Shutdown() // before wg.Wait: the informers' handlers stop first
 	if !ok {
 		return
@@ -63,7 +67,7 @@ func (m *member) run(ctx context.Context) {
 
 // firstSync starts the informers, once a sync slot is free, and waits for
 // their first full list. The informers stop when ctx is done.
-func (m *member) firstSync(ctx context.Context) (informers.SharedInformerFactory, bool) {
+func (m *member) firstSync(ctx context.Context, wg *sync.WaitGroup) (informers.SharedInformerFactory, bool) {
 	f := informers.NewSharedInformerFactoryWithOptions(m.client, 0)
 	select {
 	case m.syncs <- struct{}{}:
@@ -82,8 +86,16 @@ func (m *member) firstSync(ctx context.Context) (informers.SharedInformerFactory
 	m.slices = m.informer(f.InformerFor(&discoveryv1.EndpointSlice{}, func(c kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
 		return discoveryinformers.NewEndpointSliceInformer(c, metav1.NamespaceAll, resync, cache.Indexers{})
 	}), m.tf.endpointSlice)
+	synced := []cache.InformerSynced{m.nodes.HasSynced, m.services.HasSynced, m.slices.HasSynced}
+	for _, o := range m.optional {
+		if inf, ok := o.try(ctx, f); ok {
+			synced = append(synced, inf.HasSynced)
+		} else {
+			wg.Go(func() { o.retry(ctx, f) })
+		}
+	}
 	f.Start(ctx.Done())
-	return f, cache.WaitForCacheSync(ctx.Done(), m.nodes.HasSynced, m.services.HasSynced, m.slices.HasSynced)
+	return f, cache.WaitForCacheSync(ctx.Done(), synced...)
 }
 
 func (m *member) informer(inf cache.SharedIndexInformer, tf cache.TransformFunc) cache.SharedIndexInformer {
@@ -147,6 +159,24 @@ func (m *member) Objects() source.Objects {
 		case o.slice != nil:
 			objs.Endpoints = append(objs.Endpoints, o.slice)
 			kept = append(kept, o)
+		}
+	}
+	for _, o := range m.optional {
+		inf := o.informer()
+		if inf == nil {
+			objs.Missing = append(objs.Missing, o.kind)
+			continue
+		}
+		for _, x := range inf.GetStore().List() {
+			switch o := x.(*object); {
+			case o.ignored:
+				objs.Ignored++
+			case o.err != nil:
+				objs.Invalid++
+			case o.ingress != nil:
+				objs.Ingresses = append(objs.Ingresses, o.ingress)
+				kept = append(kept, o)
+			}
 		}
 	}
 	objs.Changed, objs.Fingerprint = stampObjects(kept)

@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -22,7 +23,8 @@ type object struct {
 	node    *source.Node
 	service *source.Service
 	slice   *source.EndpointSlice
-	ignored bool  // a Service without the federation label
+	ingress *source.Ingress
+	ignored bool  // a Service or Ingress without the federation label
 	err     error // conversion failed: the object is skipped
 
 	// changed (Unix nanoseconds, 0 for none: a time.Time would take 24
@@ -110,4 +112,25 @@ func (t transforms) endpointSlice(in any) (any, error) {
 	}
 	o.slice = &se
 	return o.stamp("EndpointSlice", changeTime(&e.ObjectMeta, false), se), nil
+}
+
+// ingress is the TransformFunc of the Ingress informer: the Service
+// filter (namespaces, federation selector) applies.
+func (t transforms) ingress(in any) (any, error) {
+	i, ok := in.(*networkingv1.Ingress)
+	if !ok {
+		return in, nil
+	}
+	o := &object{meta: metaOf(&i.ObjectMeta)}
+	if !t.inNamespace(i.Namespace) || !t.selector.Matches(labels.Set(i.Labels)) {
+		o.ignored = true
+		return o, nil
+	}
+	si, err := kubeobj.FromIngress(i)
+	if err != nil {
+		o.err = err
+		return o, nil
+	}
+	o.ingress = &si
+	return o.stamp("Ingress", changeTime(&i.ObjectMeta, false), si), nil
 }
