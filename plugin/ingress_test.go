@@ -1,6 +1,7 @@
 package meridian
 
 import (
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -261,4 +262,47 @@ func ecsScope(m *dns.Msg) int {
 		}
 	}
 	return -1
+}
+
+// TestResolverHost checks the resolver role on hosts: the local cluster's
+// Ingress address while its host shard is healthy, the authority's answer
+// once it is not, and for a host the cluster does not serve.
+func TestResolverHost(t *testing.T) {
+	auth := newHostPlugin(t, hostClusters)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	servePlugin(t, pc, auth)
+	res := newTestResolver(t, []string{pc.LocalAddr().String()}, func(c *Config) { c.Resolver.Cluster = "asia-east1-a" })
+	asia := hostClusters[2]
+	res.pipe.Sink().Update(asia.name, source.Fixed(hostObjects(asia)))
+	res.pipe.Sink().SetState(asia.name, health.Up)
+	res.pipe.Rebuild()
+
+	check := func(what, name string, qtype uint16, want ...string) {
+		t.Helper()
+		resp := ask(t, res, query(name, qtype, "27.0.0.0/24"))
+		var got []string
+		for _, rr := range resp.Answer {
+			got = append(got, rrData(rr))
+		}
+		if resp.Rcode != dns.RcodeSuccess || !slices.Equal(got, want) {
+			t.Errorf("%s: %s %s: %s %q, want %q", what, name, dns.TypeToString[qtype], dns.RcodeToString[resp.Rcode], got, want)
+		}
+	}
+	check("local", "shop.example.com.", dns.TypeA, "203.0.113.101")
+	check("local", "shop.example.com.", dns.TypeAAAA, "2001:db8:3::101")
+	check("local, other type", "shop.example.com.", dns.TypeMX)
+	check("local exact host over the wildcard", "special.apps.example.com.", dns.TypeA, "203.0.113.102")
+	check("not in the local cluster", "x.apps.example.com.", dns.TypeA, "apps-eu.lb.example.net.")
+
+	// The local backends go unready, here and at the authority.
+	unready := asia
+	unready.ready = 0
+	for _, m := range []*Meridian{res, auth} {
+		m.pipe.Sink().Update(asia.name, source.Fixed(hostObjects(unready)))
+		m.pipe.Rebuild()
+	}
+	check("remote", "shop.example.com.", dns.TypeA, "198.51.100.101")
 }

@@ -51,7 +51,13 @@ func serveCountedAuthority(t testing.TB, addr string, mod ...func(*Config)) (str
 // port, and returns the count of queries it has answered.
 func serveAuthorityOn(t testing.TB, pc net.PacketConn, mod ...func(*Config)) *atomic.Int64 {
 	t.Helper()
-	auth := newTestPlugin(t, mod...)
+	return servePlugin(t, pc, newTestPlugin(t, mod...))
+}
+
+// servePlugin serves auth on pc and over TCP on the same port, and returns
+// the count of queries it has answered.
+func servePlugin(t testing.TB, pc net.PacketConn, auth *Meridian) *atomic.Int64 {
+	t.Helper()
 	queries := new(atomic.Int64)
 	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		queries.Add(1)

@@ -25,6 +25,9 @@ const (
 	// NoClusterIP: the local Service is headless (or has no cluster IP
 	// yet), so there is no address to answer with.
 	NoClusterIP
+	// NoAddress: the local Ingress or route of a host has no load-balancer
+	// address yet.
+	NoAddress
 )
 
 // Local reports whether the answer is local.
@@ -43,6 +46,8 @@ func (w Why) String() string {
 		return "cluster_down"
 	case NoClusterIP:
 		return "no_cluster_ip"
+	case NoAddress:
+		return "no_address"
 	}
 	return "unknown"
 }
@@ -55,6 +60,29 @@ func (w Why) String() string {
 // no cluster IP of is empty (NODATA), not remote, so a dual-stack client
 // never gets a remote address beside a local one.
 func Local(svc *model.Service, cluster string) (*model.Shard, Why) {
+	sh, why := localShard(svc, cluster)
+	if why == LocalHealthy && len(sh.ClusterIPs) == 0 {
+		return sh, NoClusterIP
+	}
+	return sh, why
+}
+
+// LocalHost is Local for a host of Ingresses or routes (nil: a host the
+// cluster does not serve): the resolver of cluster answers it with the
+// local Ingress's or Gateway's own load-balancer addresses (or its
+// hostname), which is where the cluster's ingress traffic enters, while
+// the local host shard is healthy.
+func LocalHost(h *model.Service, cluster string) (*model.Shard, Why) {
+	sh, why := localShard(h, cluster)
+	if why == LocalHealthy && !sh.HasAddress() {
+		return sh, NoAddress
+	}
+	return sh, why
+}
+
+// localShard finds the shard of svc in cluster and judges it, whatever
+// its addresses.
+func localShard(svc *model.Service, cluster string) (*model.Shard, Why) {
 	if svc == nil {
 		return nil, NoLocalShard
 	}
@@ -72,8 +100,6 @@ func Local(svc *model.Service, cluster string) (*model.Shard, Why) {
 		return sh, LocalClusterDown
 	case !sh.Healthy:
 		return sh, LocalUnhealthy
-	case len(sh.ClusterIPs) == 0:
-		return sh, NoClusterIP
 	}
 	return sh, LocalHealthy
 }

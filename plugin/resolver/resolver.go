@@ -73,7 +73,8 @@ type Resolver struct {
 
 // localIndex is the local decision of every service of one snapshot.
 type localIndex struct {
-	cluster  *model.Cluster // the local cluster; nil until the source has it
+	snap     *model.Snapshot // for the hosts of Ingresses and routes
+	cluster  *model.Cluster  // the local cluster; nil until the source has it
 	services map[model.Key]*localService
 	other    *localService // services the local cluster does not run
 }
@@ -126,6 +127,7 @@ var errNoZone = errors.New("no federated zone")
 func (r *Resolver) Publish(snap *model.Snapshot) {
 	prev := r.index.Load()
 	idx := &localIndex{
+		snap:     snap,
 		cluster:  snap.Cluster(r.cfg.Cluster),
 		services: make(map[model.Key]*localService, len(snap.Services)),
 		other:    prev.otherService(),

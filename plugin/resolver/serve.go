@@ -21,6 +21,10 @@ import (
 //     healthy (see answer.Local), else with a CNAME to the local zone's
 //     name, chased through the upstream servers. The decision is made once
 //     per name, so the name is a CNAME for every type or for none;
+//   - a host of Ingresses or routes (answer.FindHost), whatever the type:
+//     the local Ingress's or Gateway's load-balancer addresses while the
+//     local host shard is healthy (answer.LocalHost), else the
+//     authoritative servers' answer;
 //   - any other name in the federated zone: forwarded unchanged;
 //   - an SRV name of the kube form: a CNAME to the global SRV name, chased;
 //     any other name of the kube-form zone: NODATA or NXDOMAIN.
@@ -40,6 +44,10 @@ func (r *Resolver) Serve(ctx context.Context, w dns.ResponseWriter, query dnsmsg
 		w.WriteMsg(r.kubeNegative(req, nm, opt, ecs))
 		return
 	case !global:
+		if h := r.findHost(qname); h != nil {
+			r.host(ctx, w, req, h, opt, ecs)
+			return
+		}
 		r.forward(ctx, w, req)
 		return
 	case nm.Kind != answer.Service:
@@ -77,6 +85,66 @@ func (r *Resolver) Serve(ctx context.Context, w dns.ResponseWriter, query dnsmsg
 		return
 	}
 	r.remote(ctx, w, req, ls, targets, opt, ecs)
+}
+
+// findHost returns the host of Ingresses or routes at qname, or nil.
+func (r *Resolver) findHost(qname string) *model.Service {
+	idx := r.index.Load()
+	if idx == nil {
+		return nil
+	}
+	h, _ := answer.FindHost(idx.snap, qname)
+	return h
+}
+
+// host answers a host of Ingresses or routes: from the local shard while
+// answer.LocalHost says so, else with the authoritative servers' answer
+// (served for one second when it still names the local shard the
+// resolver has seen fail, as for a service).
+func (r *Resolver) host(ctx context.Context, w dns.ResponseWriter, req *dns.Msg, h *model.Service, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) {
+	sh, why := answer.LocalHost(h, r.cfg.Cluster)
+	if why.Local() {
+		w.WriteMsg(r.localHost(req, sh, opt, ecs))
+		return
+	}
+	if req.Question[0].Qtype == dns.TypeCNAME {
+		r.forward(ctx, w, req)
+		return
+	}
+	r.remote(ctx, w, req, &localService{shard: sh, why: why}, []string{req.Question[0].Name}, opt, ecs)
+}
+
+// localHost answers from the local host shard sh: a CNAME to its
+// load-balancer hostname for every type when it has no IP address (as the
+// authority answers such a shard), else its addresses of the question's
+// family, and NODATA for other types.
+func (r *Resolver) localHost(req *dns.Msg, sh *model.Shard, opt *dns.OPT, ecs *dns.EDNS0_SUBNET) *dns.Msg {
+	lr := new(localReply)
+	resp := lr.Reply(req)
+	resp.RecursionAvailable = true
+	q := req.Question[0]
+	hdr := dns.RR_Header{Name: q.Name, Rrtype: q.Qtype, Class: dns.ClassINET, Ttl: r.cfg.LocalTTL}
+	switch {
+	case !sh.HasIP():
+		lr.cname = *dnsmsg.CNAME(q.Name, sh.Hostname, r.cfg.LocalTTL)
+		resp.Answer = append(resp.Answer, &lr.cname)
+	case q.Qtype == dns.TypeA:
+		for _, ip := range sh.IP4 {
+			rr := lr.NewA()
+			rr.Hdr, rr.A = hdr, ip
+			resp.Answer = append(resp.Answer, rr)
+		}
+	case q.Qtype == dns.TypeAAAA:
+		for _, ip := range sh.IP6 {
+			rr := lr.NewAAAA()
+			rr.Hdr, rr.AAAA = hdr, ip
+			resp.Answer = append(resp.Answer, rr)
+		}
+	}
+	if opt != nil {
+		resp.Extra = append(resp.Extra, lr.ReplyOPT(opt, ecs, 0))
+	}
+	return resp
 }
 
 // localType reports whether the resolver answers qtype for a service name
