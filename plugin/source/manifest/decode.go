@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/labels"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	sigsjson "sigs.k8s.io/json"
 
 	"github.com/meridian-dns/meridian/plugin/source"
@@ -37,8 +40,13 @@ type decoded struct {
 	warnings []string
 	// seen maps "kind namespace/name" to the file that defined it first.
 	seen map[string]string
-	// selector picks the federated Services; nil picks all.
+	// selector picks the federated Services, Ingresses and routes; nil
+	// picks all.
 	selector labels.Selector
+	// routes and gateways are the Gateway API objects, joined into
+	// objs.Ingresses once every file is read (kubeobj.JoinRoute).
+	routes   []kubeobj.Route
+	gateways map[string]*kubeobj.Gateway // by namespace/name
 }
 
 // decodeCluster decodes the files of one cluster in order, keeping the
@@ -53,6 +61,10 @@ func decodeCluster(files []fileData, selector labels.Selector) *decoded {
 		if err := d.file(f.path, f.data); err != nil {
 			d.malformed = append(d.malformed, err)
 		}
+	}
+	for i := range d.routes {
+		in := kubeobj.JoinRoute(&d.routes[i], func(ns, name string) *kubeobj.Gateway { return d.gateways[ns+"/"+name] })
+		d.objs.Ingresses = append(d.objs.Ingresses, &in)
 	}
 	return d
 }
@@ -112,6 +124,14 @@ func (d *decoded) object(where string, raw []byte) error {
 		return d.endpointSlice(where, raw)
 	case "Ingress":
 		return d.ingress(where, raw)
+	case "HTTPRoute":
+		var r gatewayv1.HTTPRoute
+		return d.route(where, raw, &r, &r.ObjectMeta, func() (kubeobj.Route, error) { return kubeobj.FromHTTPRoute(&r) })
+	case "GRPCRoute":
+		var r gatewayv1.GRPCRoute
+		return d.route(where, raw, &r, &r.ObjectMeta, func() (kubeobj.Route, error) { return kubeobj.FromGRPCRoute(&r) })
+	case "Gateway":
+		return d.gateway(where, raw)
 	}
 	return nil
 }
@@ -124,13 +144,16 @@ var apiVersions = map[string]string{
 	"Service":       "v1",
 	"EndpointSlice": "discovery.k8s.io/v1",
 	"Ingress":       "networking.k8s.io/v1",
+	"HTTPRoute":     gatewayv1.GroupVersion.String(),
+	"GRPCRoute":     gatewayv1.GroupVersion.String(),
+	"Gateway":       gatewayv1.GroupVersion.String(),
 }
 
 // lenient are the kinds Meridian began reading after folders were written
 // for it (Federated Ingress): another apiVersion of one of them, such as
 // an old extensions/v1beta1 Ingress, is skipped with a warning, so that a
 // folder that was valid stays valid.
-var lenient = map[string]bool{"Ingress": true}
+var lenient = map[string]bool{"Ingress": true, "HTTPRoute": true, "GRPCRoute": true, "Gateway": true}
 
 // list decodes the items of a kind: List document.
 func (d *decoded) list(where string, raw []byte) error {
@@ -221,6 +244,52 @@ func (d *decoded) ingress(where string, raw []byte) error {
 		d.invalid = append(d.invalid, fmt.Errorf("%s: %w", where, err))
 	case d.first(where, "ingress "+in.Namespace+"/"+in.Name):
 		d.objs.Ingresses = append(d.objs.Ingresses, &out)
+	}
+	return nil
+}
+
+// route decodes an HTTPRoute or a GRPCRoute into obj, whose metadata is
+// m, and keeps what convert makes of it when the selector picks it.
+func (d *decoded) route(where string, raw []byte, obj any, m *metav1.ObjectMeta, convert func() (kubeobj.Route, error)) error {
+	if err := d.strict(where, raw, obj); err != nil {
+		return err
+	}
+	if m.Namespace == "" {
+		m.Namespace = corev1.NamespaceDefault
+	}
+	if d.selector != nil && !d.selector.Matches(labels.Set(m.Labels)) {
+		d.objs.Ignored++
+		return nil
+	}
+	r, err := convert()
+	switch {
+	case err != nil:
+		d.invalid = append(d.invalid, fmt.Errorf("%s: %w", where, err))
+	case d.first(where, strings.ToLower(r.Kind)+" "+m.Namespace+"/"+m.Name):
+		d.routes = append(d.routes, r)
+	}
+	return nil
+}
+
+// gateway decodes a Gateway. Gateways are read whatever their labels: the
+// routes attached to them are what the federation selector picks.
+func (d *decoded) gateway(where string, raw []byte) error {
+	var g gatewayv1.Gateway
+	if err := d.strict(where, raw, &g); err != nil {
+		return err
+	}
+	if g.Namespace == "" {
+		g.Namespace = corev1.NamespaceDefault
+	}
+	out, err := kubeobj.FromGateway(&g)
+	switch {
+	case err != nil:
+		d.invalid = append(d.invalid, fmt.Errorf("%s: %w", where, err))
+	case d.first(where, "gateway "+g.Namespace+"/"+g.Name):
+		if d.gateways == nil {
+			d.gateways = make(map[string]*kubeobj.Gateway)
+		}
+		d.gateways[g.Namespace+"/"+g.Name] = &out
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -142,5 +143,52 @@ func TestDecodeSelector(t *testing.T) {
 	d := decodeCluster([]fileData{{path: "a.yaml", data: []byte(picked + "---\n" + other + "---\n" + svc + "---\n" + testSvc)}}, sel)
 	if len(d.objs.Ingresses) != 1 || d.objs.Ingresses[0].Name != "web" || len(d.objs.Services) != 1 || d.objs.Ignored != 2 {
 		t.Errorf("%d ingresses, %d services, %d ignored; want 1, 1, 2", len(d.objs.Ingresses), len(d.objs.Services), d.objs.Ignored)
+	}
+}
+
+// TestDecodeGatewayAPI checks that a route is joined with its Gateway from
+// any file of the cluster, and that the selector picks routes, not
+// Gateways.
+func TestDecodeGatewayAPI(t *testing.T) {
+	gw := `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: infra}
+spec:
+  gatewayClassName: envoy
+  listeners: [{name: http, port: 80, protocol: HTTP, hostname: "*.example.com"}]
+status:
+  addresses: [{type: IPAddress, value: 192.0.2.7}]
+  conditions: [{type: Programmed, status: "True", reason: Programmed, message: "", lastTransitionTime: "2026-01-01T00:00:00Z"}]
+`
+	route := `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: api, namespace: shop, labels: {federation.meridian.dev/name: f}}
+spec:
+  parentRefs: [{name: gw, namespace: infra}]
+  hostnames: [api.example.com, api.example.org]
+  rules: [{backendRefs: [{name: api, port: 80}]}]
+status:
+  parents:
+    - parentRef: {name: gw, namespace: infra}
+      controllerName: example.com/gateway
+      conditions: [{type: Accepted, status: "True", reason: Accepted, message: "", lastTransitionTime: "2026-01-01T00:00:00Z"}]
+`
+	unlabelled := strings.Replace(strings.Replace(route, "name: api, namespace: shop, labels: {federation.meridian.dev/name: f}", "name: other, namespace: shop", 1), "api.example", "other.example", 2)
+	old := strings.Replace(route, "gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1", 1)
+	sel, err := labels.Parse("federation.meridian.dev/name=f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := decodeCluster([]fileData{{path: "a.yaml", data: []byte(route + "---\n" + unlabelled + "---\n" + old)}, {path: "b.yaml", data: []byte(gw)}}, sel)
+	checkMalformed(t, d, "", "")
+	if len(d.invalid) != 0 || len(d.warnings) != 1 || d.objs.Ignored != 1 {
+		t.Errorf("invalid %v, warnings %v, ignored %d; want the v1beta1 route warned about and the unlabelled one ignored", d.invalid, d.warnings, d.objs.Ignored)
+	}
+	if len(d.objs.Ingresses) != 1 {
+		t.Fatalf("%d ingresses, want the route", len(d.objs.Ingresses))
+	}
+	in := d.objs.Ingresses[0]
+	if in.Kind != source.KindHTTPRoute || in.Name != "api" || in.Detached || fmt.Sprint(in.Rules) != "[{api.example.com. [api]}]" || fmt.Sprint(in.Addresses) != "[192.0.2.7]" {
+		t.Errorf("route %+v", in)
 	}
 }

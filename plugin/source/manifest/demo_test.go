@@ -28,6 +28,9 @@ type demoCluster struct {
 	canary       bool // runs the weighted canary service
 }
 
+// gatewayClusters run the Gateway edge and the HTTPRoute api-v2.
+var gatewayClusters = map[string]bool{"us-central1-a": true, "europe-west1-b": true, "asia-east1-a": true}
+
 var demoPlan = []demoCluster{
 	{"us-central1-a", "us-central1", "192.0.2.11", "192.0.2.21", "2001:db8:1::21", true},
 	{"us-central1-b", "us-central1", "192.0.2.12", "192.0.2.22", "2001:db8:1::22", false},
@@ -84,6 +87,9 @@ func TestDemo(t *testing.T) {
 				{Namespace: "shop", Name: "storefront-demo", Service: "storefront", AddressType: "IPv4", Ready: 2, Total: 2},
 				{Namespace: "shop", Name: "cart-demo", Service: "cart", AddressType: "IPv4", Ready: 2, Total: 2},
 			}
+			if gatewayClusters[c.name] {
+				want = append(want, &source.EndpointSlice{Namespace: "default", Name: "api-v2-demo", Service: "api-v2", AddressType: "IPv4", Ready: 2, Total: 2})
+			}
 			if c.canary {
 				want = slices.Insert(want, 1, &source.EndpointSlice{Namespace: "default", Name: "canary-demo", Service: "canary", AddressType: "IPv4", Ready: 1, Total: 1})
 			}
@@ -95,13 +101,26 @@ func TestDemo(t *testing.T) {
 			last := c.nginx[len(c.nginx)-1:]
 			v4 := strings.TrimSuffix(c.nginx, "1"+last) + "5" + last
 			v6 := strings.TrimSuffix(c.echo6, "2"+last) + "5" + last
-			if len(r.objs.Ingresses) != 1 || r.objs.Ignored != 2 {
-				t.Fatalf("%d ingresses, %d ignored objects; want 1 and 2 (the backends)", len(r.objs.Ingresses), r.objs.Ignored)
+			ingresses, ignored := 1, 2
+			if gatewayClusters[c.name] {
+				ingresses, ignored = 2, 3 // and the route's backend
+			}
+			if len(r.objs.Ingresses) != ingresses || r.objs.Ignored != ignored {
+				t.Fatalf("%d ingresses, %d ignored objects; want %d and %d (the backends)", len(r.objs.Ingresses), r.objs.Ignored, ingresses, ignored)
 			}
 			in := r.objs.Ingresses[0]
 			if in.Namespace != "shop" || in.Name != "storefront" || fmt.Sprint(in.Rules) != "[{shop.example.com. [cart storefront]}]" ||
 				fmt.Sprint(in.Addresses) != fmt.Sprint([]netip.Addr{netip.MustParseAddr(v4), netip.MustParseAddr(v6)}) {
 				t.Errorf("ingress %+v, want shop/storefront at %s and %s", in, v4, v6)
+			}
+			if ingresses == 2 {
+				rt := r.objs.Ingresses[1]
+				v4 := strings.TrimSuffix(c.nginx, "1"+last) + "6" + last
+				v6 := strings.TrimSuffix(c.echo6, "2"+last) + "6" + last
+				if rt.Kind != source.KindHTTPRoute || rt.Name != "api-v2" || rt.Detached || fmt.Sprint(rt.Rules) != "[{api.example.com. [api-v2]}]" ||
+					fmt.Sprint(rt.Addresses) != fmt.Sprint([]netip.Addr{netip.MustParseAddr(v4), netip.MustParseAddr(v6)}) {
+					t.Errorf("route %+v, want default/api-v2 at %s and %s", rt, v4, v6)
+				}
 			}
 		})
 	}
