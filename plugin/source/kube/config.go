@@ -11,13 +11,15 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	gateway "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 )
 
 // clusterConfig is one member cluster as the configuration describes it.
 type clusterConfig struct {
-	client kubernetes.Interface
-	server string
-	hash   string // of everything that reaches the API server; a change restarts the member
+	client  kubernetes.Interface
+	gateway gateway.Interface // the Gateway API's clientset
+	server  string
+	hash    string // of everything that reaches the API server; a change restarts the member
 }
 
 // load reads the kubeconfig files (and the in-cluster config) into the
@@ -112,5 +114,12 @@ func newClusterConfig(rc *rest.Config, hash string) (clusterConfig, error) {
 	if err != nil {
 		return clusterConfig{}, err
 	}
-	return clusterConfig{client: client, server: rc.Host, hash: hash}, nil
+	// The Gateway API kinds are CRDs, which API servers serve as JSON only.
+	gc := rest.CopyConfig(rc)
+	gc.AcceptContentTypes, gc.ContentType = "application/json", "application/json"
+	gw, err := gateway.NewForConfig(gc)
+	if err != nil {
+		return clusterConfig{}, err
+	}
+	return clusterConfig{client: client, gateway: gw, server: rc.Host, hash: hash}, nil
 }

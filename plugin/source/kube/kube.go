@@ -244,7 +244,7 @@ func (s *Source) apply(ctx context.Context, sink source.Sink, clusters map[strin
 			continue
 		}
 		mctx, cancel := context.WithCancel(ctx)
-		r := &running{m: newMember(name, c.client, &s.opts, sink, s.syncs), hash: c.hash, cancel: cancel, done: make(chan struct{})}
+		r := &running{m: newMember(name, c.client, c.gateway, &s.opts, sink, s.syncs), hash: c.hash, cancel: cancel, done: make(chan struct{})}
 		s.members[name] = r
 		go func() { defer close(r.done); r.m.run(mctx) }()
 		s.opts.Logger.Infof("kube: cluster %q joined (%s)", name, c.server)

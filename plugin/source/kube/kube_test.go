@@ -117,7 +117,7 @@ func TestMemberPublish(t *testing.T) {
 	opts := Options{Kubeconfigs: []string{"unused"}, Selector: labels.SelectorFromSet(labels.Set{"fed": "x"}), ProbeInterval: time.Hour}
 	opts.setDefaults()
 	rec := newRecorder()
-	m := newMember("c1", client, &opts, rec, make(chan struct{}, 1))
+	m := newMember("c1", client, nil, &opts, rec, make(chan struct{}, 1))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); m.run(ctx) }()

@@ -14,6 +14,8 @@ import (
 	discoveryinformers "k8s.io/client-go/informers/discovery/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+	gateway "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+	gwinformers "sigs.k8s.io/gateway-api/pkg/client/informers/externalversions"
 
 	"github.com/meridian-dns/meridian/health"
 	"github.com/meridian-dns/meridian/plugin/source"
@@ -24,6 +26,7 @@ import (
 type member struct {
 	name   string
 	client kubernetes.Interface
+	gw     gateway.Interface // nil: the Gateway API kinds are not read
 	opts   *Options
 	sink   source.Sink
 	tf     transforms
@@ -33,13 +36,19 @@ type member struct {
 	syncs  chan struct{} // shared by the members: limits parallel first lists
 
 	nodes, services, slices cache.SharedIndexInformer
-	// optional are the kinds the cluster may refuse (see optional.go).
+	// optional are the kinds the cluster may refuse (see optional.go),
+	// made by the factories (gwf is nil without gw).
 	optional []*optionalKind
+	f        informers.SharedInformerFactory
+	gwf      gwinformers.SharedInformerFactory
+	// joined are the routes as last joined with their Gateways (route.go).
+	joinMu sync.Mutex
+	joined map[*object]*joinedRoute
 }
 
-func newMember(name string, client kubernetes.Interface, opts *Options, sink source.Sink, syncs chan struct{}) *member {
+func newMember(name string, client kubernetes.Interface, gw gateway.Interface, opts *Options, sink source.Sink, syncs chan struct{}) *member {
 	m := &member{
-		name: name, client: client, opts: opts, sink: sink, syncs: syncs,
+		name: name, client: client, gw: gw, opts: opts, sink: sink, syncs: syncs,
 		tf: transforms{selector: opts.Selector, namespaces: opts.namespaceSet()},
 	}
 	m.optional = m.optionalKinds()
@@ -53,8 +62,8 @@ func (m *member) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait() // nothing of this member reaches the sink after run returns
 	wg.Go(func() { m.liveness(ctx) })
-	f, ok := m.firstSync(ctx, &wg)
-	defer f.Shutdown() // before wg.Wait: the informers' handlers stop first
+	ok := m.firstSync(ctx, &wg)
+	defer m.shutdown() // before wg.Wait: the informers' handlers stop first
 	if !ok {
 		return
 	}
@@ -67,12 +76,16 @@ func (m *member) run(ctx context.Context) {
 
 // firstSync starts the informers, once a sync slot is free, and waits for
 // their first full list. The informers stop when ctx is done.
-func (m *member) firstSync(ctx context.Context, wg *sync.WaitGroup) (informers.SharedInformerFactory, bool) {
+func (m *member) firstSync(ctx context.Context, wg *sync.WaitGroup) bool {
 	f := informers.NewSharedInformerFactoryWithOptions(m.client, 0)
+	m.f = f
+	if m.gw != nil {
+		m.gwf = gwinformers.NewSharedInformerFactoryWithOptions(m.gw, 0)
+	}
 	select {
 	case m.syncs <- struct{}{}:
 	case <-ctx.Done():
-		return f, false
+		return false
 	}
 	defer func() { <-m.syncs }()
 	// Without the factory's namespace index: nothing looks objects up by
@@ -88,14 +101,32 @@ func (m *member) firstSync(ctx context.Context, wg *sync.WaitGroup) (informers.S
 	}), m.tf.endpointSlice)
 	synced := []cache.InformerSynced{m.nodes.HasSynced, m.services.HasSynced, m.slices.HasSynced}
 	for _, o := range m.optional {
-		if inf, ok := o.try(ctx, f); ok {
+		if inf, ok := o.try(ctx); ok {
 			synced = append(synced, inf.HasSynced)
 		} else {
-			wg.Go(func() { o.retry(ctx, f) })
+			wg.Go(func() { o.retry(ctx) })
 		}
 	}
-	f.Start(ctx.Done())
-	return f, cache.WaitForCacheSync(ctx.Done(), synced...)
+	m.start(ctx.Done())
+	return cache.WaitForCacheSync(ctx.Done(), synced...)
+}
+
+// start starts the informers made since the last start.
+func (m *member) start(stop <-chan struct{}) {
+	m.f.Start(stop)
+	if m.gwf != nil {
+		m.gwf.Start(stop)
+	}
+}
+
+// shutdown stops the informers and waits for them.
+func (m *member) shutdown() {
+	if m.f != nil {
+		m.f.Shutdown()
+	}
+	if m.gwf != nil {
+		m.gwf.Shutdown()
+	}
 }
 
 func (m *member) informer(inf cache.SharedIndexInformer, tf cache.TransformFunc) cache.SharedIndexInformer {
@@ -161,6 +192,8 @@ func (m *member) Objects() source.Objects {
 			kept = append(kept, o)
 		}
 	}
+	var routes []*object
+	gateways := map[string]*object{}
 	for _, o := range m.optional {
 		inf := o.informer()
 		if inf == nil {
@@ -176,9 +209,16 @@ func (m *member) Objects() source.Objects {
 			case o.ingress != nil:
 				objs.Ingresses = append(objs.Ingresses, o.ingress)
 				kept = append(kept, o)
+			case o.route != nil:
+				routes = append(routes, o)
+				kept = append(kept, o)
+			case o.gateway != nil:
+				gateways[o.namespace+"/"+o.name] = o
+				kept = append(kept, o)
 			}
 		}
 	}
+	objs.Ingresses = append(objs.Ingresses, m.join(routes, gateways)...)
 	objs.Changed, objs.Fingerprint = stampObjects(kept)
 	return objs
 }

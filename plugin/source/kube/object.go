@@ -6,9 +6,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/meridian-dns/meridian/plugin/source"
 	"github.com/meridian-dns/meridian/plugin/source/kubeobj"
@@ -24,8 +26,10 @@ type object struct {
 	service *source.Service
 	slice   *source.EndpointSlice
 	ingress *source.Ingress
-	ignored bool  // a Service or Ingress without the federation label
-	err     error // conversion failed: the object is skipped
+	route   *kubeobj.Route   // an HTTPRoute or GRPCRoute, joined with its Gateways in Objects
+	gateway *kubeobj.Gateway // read whatever its labels: the routes are what the selector picks
+	ignored bool             // a Service or Ingress without the federation label
+	err     error            // conversion failed: the object is skipped
 
 	// changed (Unix nanoseconds, 0 for none: a time.Time would take 24
 	// bytes of every cached object) and fp are the change time and
@@ -133,4 +137,58 @@ func (t transforms) ingress(in any) (any, error) {
 	}
 	o.ingress = &si
 	return o.stamp("Ingress", changeTime(&i.ObjectMeta, false), si), nil
+}
+
+// httpRoute is the TransformFunc of the HTTPRoute informer.
+func (t transforms) httpRoute(in any) (any, error) {
+	r, ok := in.(*gatewayv1.HTTPRoute)
+	if !ok {
+		return in, nil
+	}
+	return t.route(&r.ObjectMeta, func() (kubeobj.Route, error) { return kubeobj.FromHTTPRoute(r) })
+}
+
+// grpcRoute is the TransformFunc of the GRPCRoute informer.
+func (t transforms) grpcRoute(in any) (any, error) {
+	r, ok := in.(*gatewayv1.GRPCRoute)
+	if !ok {
+		return in, nil
+	}
+	return t.route(&r.ObjectMeta, func() (kubeobj.Route, error) { return kubeobj.FromGRPCRoute(r) })
+}
+
+// route converts a route whose metadata is m: the Service filter
+// (namespaces, federation selector) applies.
+func (t transforms) route(m *metav1.ObjectMeta, convert func() (kubeobj.Route, error)) (any, error) {
+	o := &object{meta: metaOf(m)}
+	if !t.inNamespace(m.Namespace) || !t.selector.Matches(labels.Set(m.Labels)) {
+		o.ignored = true
+		return o, nil
+	}
+	r, err := convert()
+	if err != nil {
+		o.err = err
+		return o, nil
+	}
+	o.route = &r
+	// Status changes count: a route's status says which Gateways accepted it.
+	return o.stamp(r.Kind, changeTime(m, false), r), nil
+}
+
+// gateway is the TransformFunc of the Gateway informer. Gateways are read
+// in every namespace and whatever their labels: a route of a federated
+// namespace may attach to a Gateway of an infrastructure namespace.
+func (t transforms) gateway(in any) (any, error) {
+	g, ok := in.(*gatewayv1.Gateway)
+	if !ok {
+		return in, nil
+	}
+	o := &object{meta: metaOf(&g.ObjectMeta)}
+	sg, err := kubeobj.FromGateway(g)
+	if err != nil {
+		o.err = err
+		return o, nil
+	}
+	o.gateway = &sg
+	return o.stamp("Gateway", changeTime(&g.ObjectMeta, false), sg), nil
 }

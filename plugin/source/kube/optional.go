@@ -7,10 +7,13 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
+	"k8s.io/apimachinery/pkg/runtime"
 	networkinginformers "k8s.io/client-go/informers/networking/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gateway "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+	gwv1informers "sigs.k8s.io/gateway-api/pkg/client/informers/externalversions/apis/v1"
 
 	"github.com/meridian-dns/meridian/plugin/source"
 )
@@ -33,26 +36,73 @@ type optionalKind struct {
 	// list asks for one object of the kind, to learn whether the cluster
 	// serves it to Meridian.
 	list func(ctx context.Context) error
-	// make registers the kind's informer with the factory.
-	make func(f informers.SharedInformerFactory) cache.SharedIndexInformer
+	// make registers the kind's informer with its factory (the member's
+	// f or gwf), which member.start starts.
+	make func() cache.SharedIndexInformer
 	inf  atomic.Pointer[cache.SharedIndexInformer] // nil until the kind is read
 }
 
-// optionalKinds are the member's optional kinds.
+// optionalKinds are the member's optional kinds: Ingresses, and with a
+// Gateway API client, Gateways and the routes.
 func (m *member) optionalKinds() []*optionalKind {
-	return []*optionalKind{{
+	one := metav1.ListOptions{Limit: 1}
+	all := metav1.NamespaceAll
+	kinds := []*optionalKind{{
 		m: m, kind: source.KindIngress,
 		list: func(ctx context.Context) error {
-			_, err := m.client.NetworkingV1().Ingresses(metav1.NamespaceAll).List(ctx, metav1.ListOptions{Limit: 1})
+			_, err := m.client.NetworkingV1().Ingresses(all).List(ctx, one)
 			return err
 		},
-		make: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
-			return m.informer(f.InformerFor(&networkingv1.Ingress{}, func(c kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
-				return networkinginformers.NewIngressInformer(c, metav1.NamespaceAll, resync, cache.Indexers{})
+		make: func() cache.SharedIndexInformer {
+			return m.informer(m.f.InformerFor(&networkingv1.Ingress{}, func(c kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
+				return networkinginformers.NewIngressInformer(c, all, resync, cache.Indexers{})
 			}), m.tf.ingress)
 		},
 	}}
+	if m.gw == nil {
+		return kinds
+	}
+	gwInformer := func(obj runtime.Object, newInformer func(c gateway.Interface, resync time.Duration) cache.SharedIndexInformer, tf cache.TransformFunc) func() cache.SharedIndexInformer {
+		return func() cache.SharedIndexInformer {
+			return m.informer(m.gwf.InformerFor(obj, func(c gateway.Interface, resync time.Duration) cache.SharedIndexInformer {
+				return newInformer(c, resync)
+			}), tf)
+		}
+	}
+	return append(kinds,
+		&optionalKind{m: m, kind: KindGateway,
+			list: func(ctx context.Context) error {
+				_, err := m.gw.GatewayV1().Gateways(all).List(ctx, one)
+				return err
+			},
+			make: gwInformer(&gatewayv1.Gateway{}, func(c gateway.Interface, resync time.Duration) cache.SharedIndexInformer {
+				return gwv1informers.NewGatewayInformer(c, all, resync, cache.Indexers{})
+			}, m.tf.gateway),
+		},
+		&optionalKind{m: m, kind: source.KindHTTPRoute,
+			list: func(ctx context.Context) error {
+				_, err := m.gw.GatewayV1().HTTPRoutes(all).List(ctx, one)
+				return err
+			},
+			make: gwInformer(&gatewayv1.HTTPRoute{}, func(c gateway.Interface, resync time.Duration) cache.SharedIndexInformer {
+				return gwv1informers.NewHTTPRouteInformer(c, all, resync, cache.Indexers{})
+			}, m.tf.httpRoute),
+		},
+		&optionalKind{m: m, kind: source.KindGRPCRoute,
+			list: func(ctx context.Context) error {
+				_, err := m.gw.GatewayV1().GRPCRoutes(all).List(ctx, one)
+				return err
+			},
+			make: gwInformer(&gatewayv1.GRPCRoute{}, func(c gateway.Interface, resync time.Duration) cache.SharedIndexInformer {
+				return gwv1informers.NewGRPCRouteInformer(c, all, resync, cache.Indexers{})
+			}, m.tf.grpcRoute),
+		},
+	)
 }
+
+// KindGateway is the kind of Gateway API Gateways, as source.Objects.Missing
+// names it.
+const KindGateway = "Gateway"
 
 // informer returns the kind's informer once it is read, else nil.
 func (o *optionalKind) informer() cache.SharedIndexInformer {
@@ -63,8 +113,8 @@ func (o *optionalKind) informer() cache.SharedIndexInformer {
 }
 
 // try lists the kind once and, when the cluster serves it, registers its
-// informer with f (the caller starts it). When it does not, it logs why.
-func (o *optionalKind) try(ctx context.Context, f informers.SharedInformerFactory) (cache.SharedIndexInformer, bool) {
+// informer (the caller starts it). When it does not, it logs why.
+func (o *optionalKind) try(ctx context.Context) (cache.SharedIndexInformer, bool) {
 	lctx, cancel := context.WithTimeout(ctx, o.m.opts.ProbeInterval+5*time.Second)
 	err := o.list(lctx)
 	cancel()
@@ -73,14 +123,14 @@ func (o *optionalKind) try(ctx context.Context, f informers.SharedInformerFactor
 			o.m.name, o.kind, err, o.m.opts.KindRetry)
 		return nil, false
 	}
-	inf := o.make(f)
+	inf := o.make()
 	o.inf.Store(&inf)
 	return inf, true
 }
 
 // retry tries the kind every KindRetry until the cluster serves it, then
 // starts its informer, waits for its first list and tells the sink.
-func (o *optionalKind) retry(ctx context.Context, f informers.SharedInformerFactory) {
+func (o *optionalKind) retry(ctx context.Context) {
 	t := time.NewTicker(o.m.opts.KindRetry)
 	defer t.Stop()
 	for {
@@ -96,8 +146,8 @@ func (o *optionalKind) retry(ctx context.Context, f informers.SharedInformerFact
 			o.m.opts.Logger.Debugf("kube: cluster %q: %s objects still not read: %v", o.m.name, o.kind, err)
 			continue
 		}
-		inf := o.make(f)
-		f.Start(ctx.Done())
+		inf := o.make()
+		o.m.start(ctx.Done())
 		if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
 			return
 		}
