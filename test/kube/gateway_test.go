@@ -216,4 +216,3 @@ func setAccepted(t testing.TB, c gateway.Interface, accepted bool) {
 		t.Fatal(err)
 	}
 }
-

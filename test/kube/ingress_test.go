@@ -111,7 +111,9 @@ func TestKubeIngress(t *testing.T) {
 }
 
 // ingressIP is the load-balancer IP of member m's Ingress controller.
-func ingressIP(m member) string { return strings.TrimSuffix(m.lb, m.lb[strings.LastIndexByte(m.lb, '.')+1:]) + "80" }
+func ingressIP(m member) string {
+	return strings.TrimSuffix(m.lb, m.lb[strings.LastIndexByte(m.lb, '.')+1:]) + "80"
+}
 
 // addIngress creates an Ingress routing host to backends, with its
 // load-balancer status set as an Ingress controller would.
