@@ -58,25 +58,34 @@ func startDemoWith(t *testing.T, rewrites ...string) *server {
 	return &server{Server: s, demo: demo, resolver: fmt.Sprintf("127.0.0.1:%d", s.Ports.DNS2)}
 }
 
-// editDemo rewrites one cluster's services.yaml in the server's demo copy:
-// in the YAML document that contains marker, old becomes new.
+// editDemo rewrites one cluster's manifests in the server's demo copy: in
+// every YAML document that contains marker, old becomes new.
 func (s *server) editDemo(t *testing.T, cluster, marker, old, new string) {
 	t.Helper()
-	path := filepath.Join(s.demo, cluster, "services.yaml")
-	b, err := os.ReadFile(path)
+	files, err := filepath.Glob(filepath.Join(s.demo, cluster, "*.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs := strings.Split(string(b), "\n---\n")
 	found := false
-	for i, d := range docs {
-		if strings.Contains(d, marker) {
-			docs[i] = strings.ReplaceAll(d, old, new)
+	for _, path := range files {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs := strings.Split(string(b), "\n---\n")
+		changed := false
+		for i, d := range docs {
+			if strings.Contains(d, marker) {
+				docs[i] = strings.ReplaceAll(d, old, new)
+				changed = true
+			}
+		}
+		if changed {
 			found = true
+			e2eutil.WriteFile(t, path, strings.Join(docs, "\n---\n"))
 		}
 	}
 	if !found {
-		t.Fatalf("%s: no document with %q", path, marker)
+		t.Fatalf("%s: no document with %q in %s", cluster, marker, files)
 	}
-	e2eutil.WriteFile(t, path, strings.Join(docs, "\n---\n"))
 }

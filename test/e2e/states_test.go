@@ -96,6 +96,11 @@ func demoStates() []demoState {
 				demoEdit{c, "name: web-demo", "ready: true", "ready: false"})
 		}
 	}
+	var hostsGone []demoEdit // the Asian shards of shop.example.com and api.example.com
+	for _, c := range demoZones["asia-east1"] {
+		hostsGone = append(hostsGone, demoEdit{c, "name: cart-demo", "ready: true", "ready: false"})
+	}
+	hostsGone = append(hostsGone, demoEdit{"asia-east1-a", "kind: HTTPRoute", `{type: Accepted, status: "True"`, `{type: Accepted, status: "False"`})
 	echo, nginx, web := stateServices[1], stateServices[0], stateServices[2]
 	return []demoState{
 		{"all healthy", nil, func(s *server) bool {
@@ -110,6 +115,10 @@ func demoStates() []demoState {
 		}},
 		{"echo behind load-balancer hostnames in asia-east1", lbEcho, func(s *server) bool {
 			return noAddrs(s, svcName(echo, "asia-east1."), dns.TypeA, "203.0.113.")
+		}},
+		{"shop's and api's hosts leave asia-east1", hostsGone, func(s *server) bool {
+			return noAddrs(s, "shop.example.com.", dns.TypeA, "203.0.113.") && noAddrs(s, "api.example.com.", dns.TypeA, "203.0.113.") &&
+				hasAddrs(s, "eu.shop.example.com.", dns.TypeA, "203.0.113.", 1) // storefront alone: still ready
 		}},
 		{"nginx and web fail open", failOpen, func(s *server) bool {
 			return hasAddrs(s, svcName(nginx, ""), dns.TypeA, "", 9) &&
@@ -238,10 +247,21 @@ func clientName(subnet string) string {
 	return subnet
 }
 
+// stateHosts are the demo's hosts of Ingresses and routes and a name its
+// wildcard answers; every type is asked at each.
+var stateHosts = []string{"shop.example.com.", "eu.shop.example.com.", "api.example.com."}
+
 // stateNames are every service name of stateServices at every level, each
-// followed by its SRV names; full tells whether the level is in fullLevels.
+// followed by its SRV names, then stateHosts; full tells whether every
+// type is asked at the name (fullLevels and the hosts).
 func stateNames() (names []string, full map[string]bool) {
 	full = map[string]bool{}
+	defer func() {
+		for _, h := range stateHosts {
+			names = append(names, h)
+			full[h] = true
+		}
+	}()
 	for _, svc := range stateServices {
 		for _, level := range demoLevels() {
 			name := svcName(svc, level)

@@ -109,7 +109,7 @@ func TestDemo(t *testing.T) {
 				t.Fatalf("%d ingresses, %d ignored objects; want %d and %d (the backends)", len(r.objs.Ingresses), r.objs.Ignored, ingresses, ignored)
 			}
 			in := r.objs.Ingresses[0]
-			if in.Namespace != "shop" || in.Name != "storefront" || fmt.Sprint(in.Rules) != "[{shop.example.com. [cart storefront]}]" ||
+			if in.Namespace != "shop" || in.Name != "storefront" || fmt.Sprint(in.Rules) != "[{shop.example.com. [cart storefront]} {*.shop.example.com. [storefront]}]" ||
 				fmt.Sprint(in.Addresses) != fmt.Sprint([]netip.Addr{netip.MustParseAddr(v4), netip.MustParseAddr(v6)}) {
 				t.Errorf("ingress %+v, want shop/storefront at %s and %s", in, v4, v6)
 			}
