@@ -54,10 +54,13 @@ func BenchmarkServeDNS(b *testing.B) {
 		{"region-ecs", usc1, "27.0.0.0/24", nil, dns.RcodeSuccess, "192.0.2.11"},
 		{"zone-fallback", usc1b, "", nil, dns.RcodeSuccess, "192.0.2.11"},
 		{"nxdomain", "nope.default.myfed.svc.example.com.", "", nil, dns.RcodeNameError, ""},
+		// The hosts of Ingresses (withHosts): the same shards as global's.
+		{"host-ecs", "www.example.com.", "27.0.0.0/24", nil, dns.RcodeSuccess, "203.0.113.11"},
+		{"wildcard-ecs", "x.apps.example.com.", "27.0.0.0/24", nil, dns.RcodeSuccess, "203.0.113.11"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			w := &counter{sourceWriter: sourceWriter{remote: bc.remote}, rcode: bc.rcode}
-			benchServe(b, newTestPlugin(b), query(bc.qname, dns.TypeA, bc.subnet), w)
+			benchServe(b, withHosts(newTestPlugin(b)), query(bc.qname, dns.TypeA, bc.subnet), w)
 			if bc.addr != "" {
 				if a, ok := w.last.Answer[len(w.last.Answer)-1].(*dns.A); !ok || a.A.String() != bc.addr {
 					b.Fatalf("answer %v, want %s last", w.last.Answer, bc.addr)
@@ -65,6 +68,21 @@ func BenchmarkServeDNS(b *testing.B) {
 			}
 		})
 	}
+}
+
+// withHosts adds to every cluster of m an Ingress default/nginx for
+// www.example.com and *.apps.example.com, at nginx's load balancer, its
+// backend nginx: hosts with the shards of nginx's global name.
+func withHosts(m *Meridian) *Meridian {
+	for _, c := range testClusters {
+		objs := testObjects(c)
+		svc := objs.Services[0]
+		objs.Ingresses = []*source.Ingress{{Kind: source.KindIngress, Namespace: "default", Name: "nginx", Addresses: svc.Addresses,
+			Rules: []source.Rule{{Host: "www.example.com.", Services: []string{"nginx"}}, {Host: "*.apps.example.com.", Services: []string{"nginx"}}}}}
+		m.pipe.Sink().Update(c.name, source.Fixed(objs))
+	}
+	m.pipe.Rebuild()
+	return m
 }
 
 // benchServe answers msg once (warming the location cache, filling the
