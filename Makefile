@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/meridian
 PKGS    := ./...
 
-.PHONY: all build coredns run test unit e2e bench bench-scale lint generate tools kube-tools clean image
+.PHONY: all build coredns run test unit e2e bench bench-scale bench-scale-ingress lint generate tools kube-tools clean image
 
 all: build
 
@@ -44,6 +44,12 @@ bench: kube-tools build coredns
 ## MERIDIAN_SCALE_DATA=DIR keeps the objects for later runs, MERIDIAN_SCALE_PROFILE=DIR saves heap and CPU profiles
 bench-scale: kube-tools build
 	MERIDIAN_BIN=$(CURDIR)/$(BIN) MERIDIAN_KUBE_TESTS=1 $(GO) test -run '^$$' -bench Scale -benchtime 1x -timeout 58m ./test/kube/
+
+## bench-scale-ingress: the same with 5,000 federated Services and 5,000 Ingresses (two backends each) per cluster
+## (Federated Ingress, docs/benchmarks.md; about 40 minutes on 2 cores)
+bench-scale-ingress: kube-tools build
+	MERIDIAN_SCALE_SERVICES=5000 MERIDIAN_SCALE_INGRESSES=5000 MERIDIAN_BIN=$(CURDIR)/$(BIN) MERIDIAN_KUBE_TESTS=1 \
+		$(GO) test -run '^$$' -bench Scale -benchtime 1x -timeout 58m ./test/kube/
 
 ## lint: gofmt and go vet
 lint:

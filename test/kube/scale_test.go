@@ -17,6 +17,7 @@ import (
 
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -39,16 +40,26 @@ var scaleRegions = []string{"us-central1", "us-east1", "us-west1", "europe-west1
 // flip-up-p50-ms, hysteresis included).
 // `make bench-scale` runs it once.
 //
+// With MERIDIAN_SCALE_INGRESSES=M, each cluster also holds M Ingresses,
+// host-NNNNN.example.com with the backends svc-NNNNN and the next Service
+// (`make bench-scale-ingress`: 5,000 of each per cluster), and the flips
+// are timed at host-00000.example.com too (host-flip-*), whose first
+// backend is the flipped svc-00000; the -max-ms figures are the slowest
+// of five, the p99 of so few.
+//
 // Creating the objects takes about 40 minutes on 2 cores. With
 // MERIDIAN_SCALE_DATA=DIR, etcd keeps its data in DIR and a later run with
 // the same count starts its API servers on it and skips the creating
 // (populate-s is then 0): for profiling, not for the figures of record.
 func BenchmarkScale(b *testing.B) {
-	n := 10000
+	n, m := 10000, 0
 	if v := os.Getenv("MERIDIAN_SCALE_SERVICES"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
-	f, populated := startScaleFederation(b, n)
+	if v := os.Getenv("MERIDIAN_SCALE_INGRESSES"); v != "" {
+		m, _ = strconv.Atoi(v)
+	}
+	f, populated := startScaleFederation(b, n, m)
 	start := time.Now()
 	if !populated {
 		var wg sync.WaitGroup
@@ -60,10 +71,10 @@ func BenchmarkScale(b *testing.B) {
 				&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "small"}}, metav1.CreateOptions{}); err != nil {
 				b.Fatal(err)
 			}
-			wg.Go(func() { populate(b, c, i, n) })
+			wg.Go(func() { populate(b, c, i, n, m) })
 		}
 		wg.Wait()
-		b.Logf("created %d services with their status and slices in %d clusters in %v", n, len(scaleRegions), time.Since(start).Round(time.Second))
+		b.Logf("created %d services with their status and slices and %d ingresses in %d clusters in %v", n, m, len(scaleRegions), time.Since(start).Round(time.Second))
 		f.markPopulated(b)
 	}
 	b.ReportMetric(time.Since(start).Seconds(), "populate-s")
@@ -126,10 +137,20 @@ func BenchmarkScale(b *testing.B) {
 		smallGo, bigGo = append(smallGo, sr.QPS), append(bigGo, br.QPS)
 	}
 	bigProf.cpu("cpu-flips.pb.gz", 10)
-	down, up := flipAtScale(b, f.admin["member-1"], big)
+	down, up := flipAtScale(b, f.admin["member-1"], big, "svc-00000.default.myfed.svc.example.com.")
 	bigProf.wait()
-	b.ReportMetric(float64(down[len(down)/2].Microseconds())/1000, "flip-down-p50-ms")
-	b.ReportMetric(float64(up[len(up)/2].Microseconds())/1000, "flip-up-p50-ms")
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(down[len(down)/2]), "flip-down-p50-ms")
+	b.ReportMetric(ms(up[len(up)/2]), "flip-up-p50-ms")
+	b.ReportMetric(ms(slices.Max(down)), "flip-down-max-ms")
+	b.ReportMetric(ms(slices.Max(up)), "flip-up-max-ms")
+	if m > 0 {
+		down, up := flipAtScale(b, f.admin["member-1"], big, "host-00000.example.com.")
+		b.ReportMetric(ms(down[len(down)/2]), "host-flip-down-p50-ms")
+		b.ReportMetric(ms(up[len(up)/2]), "host-flip-up-p50-ms")
+		b.ReportMetric(ms(slices.Max(down)), "host-flip-down-max-ms")
+		b.ReportMetric(ms(slices.Max(up)), "host-flip-up-max-ms")
+	}
 	b.ReportMetric(median(bigQPS), "qps")
 	b.ReportMetric(median(smallQPS), "small-qps")
 	b.ReportMetric(median(bigQPS)/median(smallQPS), "qps-ratio")
@@ -141,14 +162,14 @@ func BenchmarkScale(b *testing.B) {
 
 // flipAtScale takes the ready endpoints of svc-00000 in member-1 away and
 // gives them back, five times each, and returns how long the big server
-// took to move its answer each way (sorted): from the API server's reply
-// to the update to the first answer that shows it. A client with no
+// took to move its answer at name (svc-00000's global name, or a host it
+// is a backend of) each way (sorted): from the API server's reply to the
+// update to the first answer that shows it. A client with no
 // location is answered by member-1 while it is ready, by another cluster
 // while not. The passive hysteresis is part of it: with the defaults a
 // shard falls after (fall-1) x 250 ms = 500 ms and rises after 250 ms
 // (docs/health.md), so the rest is Meridian's work at this scale.
-func flipAtScale(b *testing.B, c kubernetes.Interface, s *e2eutil.Server) (down, up []time.Duration) {
-	const name = "svc-00000.default.myfed.svc.example.com."
+func flipAtScale(b *testing.B, c kubernetes.Interface, s *e2eutil.Server, name string) (down, up []time.Duration) {
 	ctx := context.Background()
 	answer := func() string {
 		r, err := s.Exchange("udp", name, dns.TypeA, "")
@@ -186,7 +207,7 @@ func flipAtScale(b *testing.B, c kubernetes.Interface, s *e2eutil.Server) (down,
 	}
 	slices.Sort(down)
 	slices.Sort(up)
-	b.Logf("flips at scale: down %v, up %v", down, up)
+	b.Logf("flips at scale, %s: down %v, up %v", name, down, up)
 	return down, up
 }
 
@@ -199,18 +220,29 @@ func median(xs []float64) float64 {
 
 // populate creates n federated Services in namespace default and 10 in
 // namespace small, each with its load-balancer status and an EndpointSlice
-// of 3 ready endpoints. It runs on its own goroutine: errors are b.Error.
-func populate(b *testing.B, c kubernetes.Interface, cluster, n int) {
+// of 3 ready endpoints, and m federated Ingresses in namespace default,
+// host-NNNNN.example.com with the backends svc-NNNNN and the next one,
+// each with its load-balancer status. It runs on its own goroutine: errors
+// are b.Error.
+func populate(b *testing.B, c kubernetes.Interface, cluster, n, m int) {
 	type job struct {
 		ns, name string
 		ip       string
+		ingress  int // the Ingress's number + 1; 0 for a Service
 	}
 	jobs := make(chan job)
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
 			for j := range jobs {
-				if err := createService(c, j.ns, j.name, j.ip); err != nil {
+				create := func() error { return createService(c, j.ns, j.name, j.ip) }
+				if j.ingress > 0 {
+					i := j.ingress - 1
+					create = func() error {
+						return createIngress(c, j.name, j.ip, fmt.Sprintf("svc-%05d", i%n), fmt.Sprintf("svc-%05d", (i+1)%n))
+					}
+				}
+				if err := create(); err != nil {
 					b.Error(err) // not Fatal: this is not the benchmark's goroutine
 				}
 			}
@@ -218,10 +250,14 @@ func populate(b *testing.B, c kubernetes.Interface, cluster, n int) {
 	}
 	for i := range n {
 		idx := cluster*n + i // 198.18.0.0/15 (RFC 2544, benchmarking) holds 131,072
-		jobs <- job{"default", fmt.Sprintf("svc-%05d", i), fmt.Sprintf("198.%d.%d.%d", 18+idx>>16, idx>>8&255, idx&255)}
+		jobs <- job{"default", fmt.Sprintf("svc-%05d", i), fmt.Sprintf("198.%d.%d.%d", 18+idx>>16, idx>>8&255, idx&255), 0}
 	}
 	for i := range 10 {
-		jobs <- job{"small", fmt.Sprintf("small-%d", i), fmt.Sprintf("198.19.255.%d", cluster*10+i)}
+		jobs <- job{"small", fmt.Sprintf("small-%d", i), fmt.Sprintf("198.19.255.%d", cluster*10+i), 0}
+	}
+	for i := range m {
+		idx := len(scaleRegions)*n + cluster*m + i // above every Service's
+		jobs <- job{"default", fmt.Sprintf("host-%05d", i), fmt.Sprintf("198.%d.%d.%d", 18+idx>>16, idx>>8&255, idx&255), i + 1}
 	}
 	close(jobs)
 	wg.Wait()
@@ -250,15 +286,43 @@ func createService(c kubernetes.Interface, ns, name, ip string) error {
 	return nil
 }
 
+// createIngress creates the federated Ingress default/name for
+// name.example.com with the two backends, and its load-balancer status.
+func createIngress(c kubernetes.Interface, name, ip, backend1, backend2 string) error {
+	ctx := context.Background()
+	prefix := networkingv1.PathTypePrefix
+	path := func(p, svc string) networkingv1.HTTPIngressPath {
+		return networkingv1.HTTPIngressPath{Path: p, PathType: &prefix, Backend: networkingv1.IngressBackend{
+			Service: &networkingv1.IngressServiceBackend{Name: svc, Port: networkingv1.ServiceBackendPort{Number: 80}}}}
+	}
+	in := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{fedLabel: "myfed"}},
+		Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{Host: name + ".example.com",
+			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{
+				path("/", backend1), path("/api", backend2)}}}}}}}
+	in, err := c.NetworkingV1().Ingresses("default").Create(ctx, in, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("ingress %s: %w", name, err)
+	}
+	in.Status.LoadBalancer.Ingress = []networkingv1.IngressLoadBalancerIngress{{IP: ip}}
+	if _, err := c.NetworkingV1().Ingresses("default").UpdateStatus(ctx, in, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("ingress %s status: %w", name, err)
+	}
+	return nil
+}
+
 // startScaleFederation starts the scale benchmark's API servers, on the
 // data of MERIDIAN_SCALE_DATA when it is set, and reports whether that data
-// already holds n services per cluster.
-func startScaleFederation(b *testing.B, n int) (_ *federation, populated bool) {
+// already holds n services and m ingresses per cluster.
+func startScaleFederation(b *testing.B, n, m int) (_ *federation, populated bool) {
 	data := os.Getenv("MERIDIAN_SCALE_DATA")
 	if data == "" {
 		return startFederation(b, len(scaleRegions)), false
 	}
-	etcd, marker := filepath.Join(data, "etcd"), filepath.Join(data, fmt.Sprintf("populated-%d", n))
+	name := fmt.Sprintf("populated-%d", n)
+	if m > 0 {
+		name += fmt.Sprintf("-%d", m)
+	}
+	etcd, marker := filepath.Join(data, "etcd"), filepath.Join(data, name)
 	if _, err := os.Stat(marker); err != nil {
 		// Another count, or a run stopped halfway: start again. Only what
 		// this benchmark put there goes: DIR itself is the caller's.
