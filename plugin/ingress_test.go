@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coredns/caddy"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -70,9 +71,9 @@ func hostObjects(c hostCluster) source.Objects {
 }
 
 // newHostPlugin serves example.com for federation myfed from clusters.
-func newHostPlugin(t *testing.T, clusters []hostCluster) *Meridian {
+func newHostPlugin(t *testing.T, clusters []hostCluster, mod ...func(*Config)) *Meridian {
 	t.Helper()
-	m := newTestPlugin(t)
+	m := newTestPlugin(t, mod...)
 	m = assembled(t, m.cfg, m.locator) // without newTestPlugin's clusters
 	for _, c := range clusters {
 		m.pipe.Sink().Update(c.name, source.Fixed(hostObjects(c)))
@@ -305,4 +306,26 @@ func TestResolverHost(t *testing.T) {
 		m.pipe.Rebuild()
 	}
 	check("remote", "shop.example.com.", dns.TypeA, "198.51.100.101")
+}
+
+// TestHostRules checks the Corefile's host_rule lines in a running
+// plugin: a namespace the rules leave out is refused, not answered.
+func TestHostRules(t *testing.T) {
+	c := caddy.NewTestController("dns", "meridian example.com {\nfederation myfed\nhost_rule shop.example.com shop\n}")
+	parsed, err := parse(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newHostPlugin(t, hostClusters, func(cfg *Config) { cfg.Build.HostRules = parsed.Build.HostRules })
+	var got []string
+	for _, c := range m.Snapshot().Conflicts {
+		got = append(got, c.Claim.Namespace+"/"+c.Claim.Name+" "+c.Why.String())
+	}
+	slices.Sort(got)
+	if want := []string{"evil/fed federation_name", "evil/shop not_allowed"}; !slices.Equal(got, want) {
+		t.Errorf("conflicts %q, want %q", got, want)
+	}
+	if a := aRecords(ask(t, m, query("shop.example.com.", dns.TypeA, "27.0.0.0/24"))); !slices.Equal(a, []string{"203.0.113.101"}) {
+		t.Errorf("shop.example.com: %v, want the shop namespace's Asian shard", a)
+	}
 }

@@ -3,6 +3,7 @@ package meridian
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/meridian-dns/meridian/geo"
 	"github.com/meridian-dns/meridian/internal/dnsname"
 	"github.com/meridian-dns/meridian/plugin/authority"
+	"github.com/meridian-dns/meridian/plugin/hosts"
 	"github.com/meridian-dns/meridian/plugin/model"
 )
 
@@ -206,6 +208,7 @@ var properties = map[string]property{
 	}},
 	"cluster":       {"cluster NAME [region REGION] [zones ZONE[,ZONE...]] [coordinates LAT LON]", parseCluster},
 	"shard_metrics": {"shard_metrics on|off", parseOnOff},
+	"host_rule":     {"host_rule SUFFIX NAMESPACE...", parseHostRule},
 }
 
 func parseNS(_ *caddy.Controller, cfg *Config, a []string) error {
@@ -319,6 +322,29 @@ func parseDuration(s string, dst *time.Duration) error {
 		return fmt.Errorf("%q is not a positive duration such as 30s", s)
 	}
 	*dst = d
+	return nil
+}
+
+// parseHostRule reads "host_rule SUFFIX NAMESPACE...": only these
+// namespaces may claim the hosts of Ingresses and routes at or below
+// SUFFIX (hosts.Allowed; the longest matching suffix decides).
+func parseHostRule(_ *caddy.Controller, cfg *Config, a []string) error {
+	if len(a) < 2 || !isDomain(a[0]) {
+		return errArgs(a)
+	}
+	r := hosts.Rule{Suffix: dns.Fqdn(strings.ToLower(a[0]))}
+	for _, ns := range a[1:] {
+		if !isLabel(ns) || slices.Contains(r.Namespaces, ns) {
+			return fmt.Errorf("namespace %q: not a namespace name, or given twice", ns)
+		}
+		r.Namespaces = append(r.Namespaces, ns)
+	}
+	for _, old := range cfg.Build.HostRules {
+		if old.Suffix == r.Suffix {
+			return fmt.Errorf("suffix %s has a rule already", a[0])
+		}
+	}
+	cfg.Build.HostRules = append(cfg.Build.HostRules, r)
 	return nil
 }
 

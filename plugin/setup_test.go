@@ -128,6 +128,16 @@ func TestParse(t *testing.T) {
 		{name: "bad spill", input: "meridian {\nfederation f\nspill 150\n}", wantErr: `"150" is not a percentage from 0 to 100`},
 		{name: "bad fraction", input: "meridian {\nfederation f\nmin_ready_fraction 1.5\n}", wantErr: "want \"min_ready_fraction"},
 		{name: "bad network", input: "meridian {\nfederation f\nprobe_networks 127.0.0.1\n}", wantErr: `bad network "127.0.0.1"`},
+		{name: "host rules", input: "meridian {\nfederation f\nhost_rule Example.com platform\nhost_rule shop.example.com. shop shop-staging\n}",
+			check: func(t *testing.T, c *Config) {
+				if r := c.Build.HostRules; len(r) != 2 || r[0].Suffix != "example.com." || r[1].Suffix != "shop.example.com." ||
+					strings.Join(r[1].Namespaces, " ") != "shop shop-staging" {
+					t.Errorf("host rules %+v", r)
+				}
+			}},
+		{name: "host rule without namespaces", input: "meridian {\nfederation f\nhost_rule example.com\n}", wantErr: `want "host_rule SUFFIX NAMESPACE..."`},
+		{name: "host rule bad namespace", input: "meridian {\nfederation f\nhost_rule example.com Shop_1\n}", wantErr: `namespace "Shop_1"`},
+		{name: "host rule twice", input: "meridian {\nfederation f\nhost_rule example.com a\nhost_rule example.com. b\n}", wantErr: "has a rule already"},
 		{name: "bad expect", input: "meridian {\nfederation f\nprobe_expect 600\n}", wantErr: `"600" is not an HTTP status range`},
 		{name: "timeout above interval", input: "meridian {\nfederation f\nprobe_interval 1s\nprobe_timeout 2s\n}", wantErr: "probe settings"},
 		{name: "rise zero", input: "meridian {\nfederation f\nrise 0\n}", wantErr: `want "rise N"`},
