@@ -258,3 +258,50 @@ func BenchmarkBuild100k(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkBuildHosts builds a snapshot of 10 clusters of 5,000 services
+// and 5,000 Ingress hosts with two backends each (issue 12's scale): fresh;
+// from the one before with nothing changed; and after one cluster's
+// EndpointSlice list changed (one slice anew), which recounts the backends
+// of that cluster's hosts.
+func BenchmarkBuildHosts(b *testing.B) {
+	in := Inputs{Clusters: map[string]*Input{}}
+	for c := range 10 {
+		objs := sourcetest.Cluster(c, 5_000)
+		objs.Ingresses = sourcetest.Ingresses(c, 5_000, 5_000)
+		in.Clusters["cluster-"+strconv.Itoa(c)] = &Input{Objects: objs, State: health.Up}
+	}
+	opts := Options{Defaults: policy.Default(), Zones: []string{"example.com."}}
+	if snap := Build(in, nil, opts).Snapshot; len(snap.Hosts) != 5_000 || len(snap.Hosts["host-7.example.com."].Shards) != 10 {
+		b.Fatalf("%d hosts", len(snap.Hosts))
+	}
+	b.Run("fresh", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			Build(in, nil, opts)
+		}
+	})
+	b.Run("from-prev", func(b *testing.B) {
+		in.Prev = Build(in, nil, opts).Snapshot
+		b.ReportAllocs()
+		for b.Loop() {
+			in.Prev = Build(in, nil, opts).Snapshot
+		}
+	})
+	b.Run("one-slice", func(b *testing.B) {
+		in.Prev = Build(in, nil, opts).Snapshot
+		c := in.Clusters["cluster-3"]
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			cp := *c
+			cp.Objects.Endpoints = slices.Clone(c.Objects.Endpoints)
+			e := *cp.Objects.Endpoints[i%5_000]
+			e.Ready = i % 4
+			cp.Objects.Endpoints[i%5_000] = &e
+			in.Clusters["cluster-3"] = &cp
+			b.StartTimer()
+			in.Prev = Build(in, nil, opts).Snapshot
+		}
+	})
+}

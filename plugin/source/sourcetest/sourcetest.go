@@ -24,3 +24,21 @@ func Cluster(c, n int) source.Objects {
 	}
 	return o
 }
+
+// Ingresses returns the Ingresses of member cluster c (0-255) of a
+// federation with the services of Cluster(c, services): host-0 ... host-(n-1)
+// in namespace default, host-i.example.com routed to svc-i and the next
+// service, each with one IPv4 load-balancer address.
+func Ingresses(c, n, services int) []*source.Ingress {
+	out := make([]*source.Ingress, n)
+	for i := range n {
+		a, b := "svc-"+strconv.Itoa(i%services), "svc-"+strconv.Itoa((i+1)%services)
+		if a > b {
+			a, b = b, a
+		}
+		out[i] = &source.Ingress{Kind: source.KindIngress, Namespace: "default", Name: "host-" + strconv.Itoa(i),
+			Rules:     []source.Rule{{Host: "host-" + strconv.Itoa(i) + ".example.com.", Services: []string{a, b}}},
+			Addresses: []netip.Addr{netip.AddrFrom4([4]byte{198, 19, byte(c), byte(i)})}}
+	}
+	return out
+}
