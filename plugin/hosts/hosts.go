@@ -147,11 +147,18 @@ func Place(h Host, zones []string) (zone string, p Placement) {
 	case h.Name == zone, h.Wildcard && h.Suffix() == zone:
 		return zone, Conflict
 	}
-	rel := strings.Split(strings.TrimSuffix(h.Name, "."+zone), ".")
-	for i := len(rel) - 1; i >= 0 && i >= len(rel)-FederationDepth; i-- {
-		if rel[i] == FederationLabel {
+	// The FederationDepth rightmost labels below the zone, without
+	// allocating: a build places every host.
+	rel := strings.TrimSuffix(h.Name, "."+zone)
+	for range FederationDepth {
+		i := strings.LastIndexByte(rel, '.')
+		if rel[i+1:] == FederationLabel {
 			return zone, Conflict
 		}
+		if i < 0 {
+			break
+		}
+		rel = rel[:i]
 	}
 	return zone, Inside
 }
