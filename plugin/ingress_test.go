@@ -1,7 +1,6 @@
 package meridian
 
 import (
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -270,12 +269,7 @@ func ecsScope(m *dns.Msg) int {
 // once it is not, and for a host the cluster does not serve.
 func TestResolverHost(t *testing.T) {
 	auth := newHostPlugin(t, hostClusters)
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	servePlugin(t, pc, auth)
-	res := newTestResolver(t, []string{pc.LocalAddr().String()}, func(c *Config) { c.Resolver.Cluster = "asia-east1-a" })
+	res := newTestResolver(t, []string{servePlugin(t, auth)}, func(c *Config) { c.Resolver.Cluster = "asia-east1-a" })
 	asia := hostClusters[2]
 	res.pipe.Sink().Update(asia.name, source.Fixed(hostObjects(asia)))
 	res.pipe.Sink().SetState(asia.name, health.Up)

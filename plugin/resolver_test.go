@@ -40,34 +40,63 @@ func serveAuthority(t testing.TB, addr string) string {
 // authority has answered.
 func serveCountedAuthority(t testing.TB, addr string, mod ...func(*Config)) (string, *atomic.Int64) {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		t.Fatal(err)
+	pc, ln := listenPair(t, addr)
+	return pc.LocalAddr().String(), serveOn(t, pc, ln, newTestPlugin(t, mod...))
+}
+
+// listenPair listens for UDP and TCP on one port of addr's host: addr's
+// port, or, for port 0, the first free one for both (a busy machine may
+// have the UDP port's number taken for TCP).
+func listenPair(t testing.TB, addr string) (net.PacketConn, net.Listener) {
+	t.Helper()
+	for range 50 {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln
+		}
+		pc.Close()
+		if !strings.HasSuffix(addr, ":0") {
+			t.Fatal(err)
+		}
 	}
-	return pc.LocalAddr().String(), serveAuthorityOn(t, pc, mod...)
+	t.Fatalf("no port of %s free for both UDP and TCP", addr)
+	return nil, nil
 }
 
 // serveAuthorityOn serves the authority on pc and over TCP on the same
 // port, and returns the count of queries it has answered.
 func serveAuthorityOn(t testing.TB, pc net.PacketConn, mod ...func(*Config)) *atomic.Int64 {
 	t.Helper()
-	return servePlugin(t, pc, newTestPlugin(t, mod...))
+	ln, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		pc.Close()
+		t.Fatal(err)
+	}
+	return serveOn(t, pc, ln, newTestPlugin(t, mod...))
 }
 
-// servePlugin serves auth on pc and over TCP on the same port, and returns
-// the count of queries it has answered.
-func servePlugin(t testing.TB, pc net.PacketConn, auth *Meridian) *atomic.Int64 {
+// servePlugin serves auth on a free port of 127.0.0.1, UDP and TCP, until
+// the test ends, and returns its address.
+func servePlugin(t testing.TB, auth *Meridian) string {
+	t.Helper()
+	pc, ln := listenPair(t, "127.0.0.1:0")
+	serveOn(t, pc, ln, auth)
+	return pc.LocalAddr().String()
+}
+
+// serveOn serves auth on pc and ln, and returns the count of queries it
+// has answered.
+func serveOn(t testing.TB, pc net.PacketConn, ln net.Listener, auth *Meridian) *atomic.Int64 {
 	t.Helper()
 	queries := new(atomic.Int64)
 	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		queries.Add(1)
 		auth.ServeDNS(context.Background(), w, r)
 	})
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		t.Fatal(err)
-	}
 	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
 		started := make(chan struct{})
 		srv.NotifyStartedFunc = func() { close(started) }
