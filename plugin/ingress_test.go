@@ -219,7 +219,7 @@ func TestHostBackendsUnready(t *testing.T) {
 	h := m.Snapshot().Hosts["shop.example.com."]
 	for _, sh := range h.Shards {
 		if want := sh.Cluster.Name != "asia-east1-a"; sh.Usable != want {
-			t.Errorf("%s: usable %v, want %v (backends %v)", sh.Cluster.Name, sh.Usable, want, sh.Backends)
+			t.Errorf("%s: usable %v, want %v (backends %v)", sh.Cluster.Name, sh.Usable, want, sh.Backends())
 		}
 	}
 }

@@ -143,9 +143,12 @@ type builder struct {
 	// it in this build (nil until needed).
 	same  []bool
 	fresh []map[Key]Counts
-	// claims and ents are scratch room for one host's claims and entries.
+	// claims, ents and hents are scratch room for one host's claims and
+	// entries.
 	claims []hosts.Claim
 	ents   []entry
+	hents  []hostEntry
+	cis    []int
 	backs  []Counts
 	// upgrades counts the services made anew only for passive handles.
 	upgrades int
@@ -170,8 +173,16 @@ func (b *builder) make(k Key, host string, prev *Service, ents []entry) *Service
 		return prev
 	}
 	svc := &Service{Key: k, Host: host, slab: make([]Shard, 0, len(ents))}
+	var hs []hostShard // one allocation for a host's shards
+	if host != "" {
+		hs = make([]hostShard, len(ents))
+	}
 	for i := range ents {
 		svc.addShard(prev, &ents[i], b.opts.ClusterIPs)
+		if e := ents[i].h; e != nil {
+			hs[i] = hostShard{backends: e.backs, detached: e.ing.Detached}
+			svc.slab[i].host = &hs[i]
+		}
 	}
 	b.finishService(svc)
 	return svc
@@ -227,12 +238,8 @@ func buildCluster(name string, in *Input, ov Override) *Cluster {
 // in (Service.link).
 func (svc *Service) addShard(prev *Service, e *entry, clusterIPs bool) {
 	lb := e.front()
-	svc.slab = append(svc.slab, Shard{Cluster: e.c, Ports: lb.ports, Ready: e.n.Ready, Total: e.n.Total,
-		Backends: e.backs, ann: lb.ann, src: e.src()})
+	svc.slab = append(svc.slab, Shard{Cluster: e.c, Ports: lb.ports, Ready: e.n.Ready, Total: e.n.Total, ann: lb.ann, src: e.src()})
 	sh := &svc.slab[len(svc.slab)-1]
-	if e.ing != nil {
-		sh.Detached = e.ing.Detached
-	}
 	clusterIPs = clusterIPs && len(lb.clusterIPs) > 0
 	// The shard of the snapshot before lends its passive handle, and its
 	// addresses when it was made from the same object.

@@ -69,19 +69,33 @@ type entry struct {
 	c  *Cluster
 	ci int             // c's index in the snapshot's clusters
 	s  *source.Service // a Service's shard
-	// ing and rule are a host shard's object and its rule of the host.
+	h  *hostEntry      // a host shard's (then s is nil)
+	n  Counts          // set by builder.service and builder.host
+}
+
+// hostEntry is what one cluster says about one host beside an entry's
+// fields: the claiming object and its rule of the host, and the endpoint
+// counts of its backends (set by builder.countHost).
+type hostEntry struct {
 	ing   *source.Ingress
 	rule  *source.Rule
-	n     Counts   // set by builder.service and builder.host
-	backs []Counts // a host shard's, by backend, set by builder.host
+	backs []Counts
 }
 
 // src returns the object the entry was made from.
 func (e *entry) src() any {
-	if e.ing != nil {
-		return e.ing
+	if e.h != nil {
+		return e.h.ing
 	}
 	return e.s
+}
+
+// backs returns a host entry's backend counts, nil for a Service's.
+func (e *entry) backs() []Counts {
+	if e.h == nil {
+		return nil
+	}
+	return e.h.backs
 }
 
 // front is what an object says of the shard beside its endpoints.
@@ -95,8 +109,8 @@ type front struct {
 // front returns what e's object says of its shard: a host shard has no
 // ports and no cluster IPs.
 func (e *entry) front() front {
-	if e.ing != nil {
-		return front{addrs: e.ing.Addresses, hostnames: e.ing.Hostnames, ann: e.ing.Annotations}
+	if e.h != nil {
+		return front{addrs: e.h.ing.Addresses, hostnames: e.h.ing.Hostnames, ann: e.h.ing.Annotations}
 	}
 	return front{addrs: e.s.Addresses, clusterIPs: e.s.ClusterIPs, hostnames: e.s.Hostnames, ports: e.s.Ports, ann: e.s.Annotations}
 }

@@ -135,7 +135,7 @@ func (b *builder) host(name string, cl []hostClaim) {
 	if prev != nil && prev.Key != owner {
 		prev = nil // another owner: nothing of the host before is its
 	}
-	ents := b.ents[:0]
+	hents, cis := b.hents[:0], b.cis[:0] // the owner's claims, and the cluster of each
 	for _, c := range cl {
 		k := Key{c.ing.Namespace, c.ing.Name}
 		switch {
@@ -144,17 +144,24 @@ func (b *builder) host(name string, cl []hostClaim) {
 				b.refuse(name, []hostClaim{c}, Taken, owner)
 			}
 			continue
-		case len(ents) > 0 && ents[len(ents)-1].ci == c.ci:
+		case len(cis) > 0 && cis[len(cis)-1] == c.ci:
 			b.refuse(name, []hostClaim{c}, Duplicate, owner)
 			continue
 		}
-		e := entry{c: b.snap.Clusters[c.ci], ci: c.ci, ing: c.ing, rule: c.rule}
+		hents = append(hents, hostEntry{ing: c.ing, rule: c.rule})
+		cis = append(cis, c.ci)
+	}
+	b.hents, b.cis = hents, cis
+	ents := b.ents[:0]
+	for i := range hents {
+		e := entry{c: b.snap.Clusters[cis[i]], ci: cis[i], h: &hents[i]}
 		b.countHost(&e, prev)
 		ents = append(ents, e)
 	}
 	b.ents = ents
 	svc := b.make(owner, name, prev, ents)
 	clear(ents) // the scratch must not keep objects alive
+	clear(hents)
 	if h.Wildcard {
 		b.snap.Wildcards[h.Suffix()] = svc
 	} else {
@@ -206,31 +213,31 @@ func (b *builder) regionName(h hosts.Host, zone string) bool {
 // the snapshot before was made from, they are that shard's; counts equal
 // to that shard's are shared with it too.
 func (b *builder) countHost(e *entry, prev *Service) {
-	old := prev.shardIn(e.c.Name)
+	h, old := e.h, prev.shardIn(e.c.Name)
 	if old != nil && b.same[e.ci] && old.src == e.src() {
-		e.backs, e.n = old.Backends, Counts{old.Ready, old.Total}
+		h.backs, e.n = old.Backends(), Counts{old.Ready, old.Total}
 		return
 	}
-	if len(e.rule.Services) == 0 {
-		e.backs, e.n = nil, Counts{}
+	if len(h.rule.Services) == 0 {
+		h.backs, e.n = nil, Counts{}
 		return
 	}
 	m := b.counted(e.ci)
 	backs := b.backs[:0]
 	var sum Counts
-	for _, name := range e.rule.Services {
-		c := m[Key{e.ing.Namespace, name}]
+	for _, name := range h.rule.Services {
+		c := m[Key{h.ing.Namespace, name}]
 		backs = append(backs, c)
 		sum.Ready += c.Ready
 		sum.Total += c.Total
 	}
 	b.backs = backs
 	e.n = sum
-	if old != nil && slices.Equal(old.Backends, backs) {
-		e.backs = old.Backends
+	if old != nil && slices.Equal(old.Backends(), backs) {
+		h.backs = old.Backends()
 		return
 	}
-	e.backs = slices.Clone(backs)
+	h.backs = slices.Clone(backs)
 }
 
 // hosts returns the exact hosts of s (nil-safe).

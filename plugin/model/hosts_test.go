@@ -213,9 +213,9 @@ func TestBuildHostHealth(t *testing.T) {
 			snap := Build(Inputs{Clusters: map[string]*Input{"a": hostInput([]*source.Ingress{in}, slices...)}}, nil,
 				Options{Defaults: policy.Default(), Zones: []string{"example.com."}}).Snapshot
 			sh := snap.Hosts["shop.example.com."].Shards[0]
-			if sh.Usable != tc.usable || sh.Ready != tc.readySum || sh.Degraded != tc.degraded || !slicesEqual(sh.Backends, tc.counts) {
+			if sh.Usable != tc.usable || sh.Ready != tc.readySum || sh.Degraded != tc.degraded || !slicesEqual(sh.Backends(), tc.counts) {
 				t.Errorf("usable %v, ready %d, degraded %v, backends %v; want %v, %d, %v, %v",
-					sh.Usable, sh.Ready, sh.Degraded, sh.Backends, tc.usable, tc.readySum, tc.degraded, tc.counts)
+					sh.Usable, sh.Ready, sh.Degraded, sh.Backends(), tc.usable, tc.readySum, tc.degraded, tc.counts)
 			}
 		})
 	}

@@ -127,13 +127,14 @@ func enough(c Counts, pol *policy.Policy) bool {
 // backends, or none) is judged by its address and probe alone: there is
 // nothing of it to count.
 func hostCapacity(sh *Shard, pol *policy.Policy) bool {
-	if sh.Detached {
+	if sh.Detached() {
 		return false
 	}
-	if len(sh.Backends) == 0 {
+	backs := sh.Backends()
+	if len(backs) == 0 {
 		return true
 	}
-	for _, c := range sh.Backends {
+	for _, c := range backs {
 		if enough(c, pol) == pol.AnyBackend {
 			return pol.AnyBackend
 		}

@@ -99,13 +99,10 @@ type Shard struct {
 	Hostname string // first load-balancer hostname (FQDN), "" if none
 	Ports    []source.Port
 
-	// Backends are a host shard's endpoint counts, one per backend
-	// Service of the host's rules in the cluster (Rule.Services order);
-	// Ready and Total are their sums. Nil for a Service's shard.
-	Backends []Counts
-	// Detached is true for a host shard whose route no Programmed Gateway
-	// has Accepted: it is never healthy.
-	Detached bool
+	// host is what a host shard has beside these fields (Backends,
+	// Detached); nil for a Service's shard, so that a Service's shard
+	// pays one pointer for hosts.
+	host *hostShard
 
 	// passive is the passive tracker's handle for the shard, from its
 	// last observation: the next build's verdict needs no lookup.
@@ -114,6 +111,26 @@ type Shard struct {
 	src     any               // the object the shard was built from: *source.Service or *source.Ingress
 	orig    *Addrs            // its addresses before probes left any out
 }
+
+// hostShard is what a host shard has beside a Service's shard.
+type hostShard struct {
+	backends []Counts
+	detached bool
+}
+
+// Backends are a host shard's endpoint counts, one per backend Service of
+// the host's rules in the cluster (source.Rule.Services order), whose sums
+// are Ready and Total; nil for a Service's shard.
+func (s *Shard) Backends() []Counts {
+	if s.host == nil {
+		return nil
+	}
+	return s.host.backends
+}
+
+// Detached reports whether the shard is a host shard whose route no
+// Programmed Gateway has Accepted: it is never healthy.
+func (s *Shard) Detached() bool { return s.host != nil && s.host.detached }
 
 // Counts are the endpoints of one Service in one cluster.
 type Counts struct {

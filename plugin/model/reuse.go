@@ -50,7 +50,7 @@ func (b *builder) reuse(prev *Service, k Key, ents []entry) bool {
 	for i, sh := range prev.Shards {
 		e := &ents[i]
 		if sh.Cluster != e.c || sh.src != e.src() || sh.Ready != e.n.Ready || sh.Total != e.n.Total ||
-			!slices.Equal(sh.Backends, e.backs) {
+			!slices.Equal(sh.Backends(), e.backs()) {
 			return false
 		}
 	}

@@ -289,7 +289,7 @@ func (v *fakeVerdicts) changeHost(hk health.Key, h *Service, owned bool) func(st
 	v.down[hk] = !v.down[hk]
 	// A detached shard is down whatever its passive verdict.
 	sh := h.shardIn(hk.Cluster)
-	touched := owned && sh != nil && !sh.Detached
+	touched := owned && sh != nil && !sh.Detached()
 	return func(x string) bool { return x == hk.Name && touched }
 }
 
