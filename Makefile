@@ -7,9 +7,10 @@ PKGS    := ./...
 
 all: build
 
-## build: the CoreDNS binary with the meridian plugin, in bin/meridian
+## build: the CoreDNS binary with the meridian plugin, in bin/meridian, and the operator's command, bin/meridianctl
 build:
 	$(GO) build -o $(BIN) ./cmd/meridian
+	$(GO) build -o bin/meridianctl ./cmd/meridianctl
 
 ## coredns: stock CoreDNS from the same CoreDNS module (no meridian), for side-by-side tests
 coredns:
