@@ -1,0 +1,83 @@
+{{/* The chart's names. */}}
+{{- define "meridian.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}{{ .Release.Name | trunc 63 | trimSuffix "-" }}{{- else -}}{{ printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}{{- end -}}
+{{- end -}}
+
+{{- define "meridian.labels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: {{ .Values.role }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "meridian.selector" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* A Corefile line's arguments: a list joined by spaces, else the value. */}}
+{{- define "meridian.args" -}}
+{{- if kindIs "slice" . -}}{{ join " " . }}{{- else -}}{{ . }}{{- end -}}
+{{- end -}}
+
+{{/* The Corefile. */}}
+{{- define "meridian.corefile" -}}
+{{- $v := .Values -}}
+{{- range $i, $z := $v.zones }}{{ if $i }} {{ end }}{{ $z }}:53{{ end }} {
+    meridian {
+{{- if eq $v.role "resolver" }}
+        role resolver
+{{- end }}
+        federation {{ $v.federation }}
+{{- if $v.members.kubeconfigSecret }}
+        kubeconfig /etc/meridian/members/{{ $v.members.kubeconfigKey }}
+{{- end }}
+{{- if $v.members.inCluster }}
+        in_cluster {{ $v.members.inCluster }}
+{{- end }}
+{{- if $v.selector }}
+        selector {{ $v.selector }}
+{{- end }}
+{{- if $v.namespaces }}
+        namespaces {{ join " " $v.namespaces }}
+{{- end }}
+{{- if eq $v.role "resolver" }}
+{{- if $v.resolver.localCluster }}
+        local_cluster {{ $v.resolver.localCluster }}
+{{- end }}
+        upstream {{ join " " $v.resolver.upstreams }}
+        cluster_domain {{ $v.resolver.clusterDomain }}
+{{- else }}
+{{- range $v.nameservers }}
+        ns {{ .name }}{{ range .addresses }} {{ . }}{{ end }}
+{{- end }}
+{{- if $v.hostmaster }}
+        hostmaster {{ $v.hostmaster }}
+{{- end }}
+        ttl {{ $v.ttl }}
+        negative_ttl {{ $v.negativeTTL }}
+        degraded_ttl {{ $v.degradedTTL }}
+{{- if $v.geoip.enabled }}
+        geoip {{ $v.geoip.path }} {{ $v.geoip.reload }}
+{{- end }}
+{{- end }}
+{{- range $k, $val := $v.settings }}
+{{- if and (kindIs "slice" $val) (or (eq $k "host_rule") (eq $k "ns") (eq $k "cluster") (eq $k "kubeconfig")) }}
+{{- range $val }}
+        {{ $k }} {{ . }}
+{{- end }}
+{{- else }}
+        {{ $k }} {{ include "meridian.args" $val }}
+{{- end }}
+{{- end }}
+    }
+    prometheus :{{ $v.metrics.port }}
+    ready :8181
+    health :8080
+    errors
+{{- with $v.extraCorefile }}
+{{ . | indent 4 }}
+{{- end }}
+}
+{{- end -}}

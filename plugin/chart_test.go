@@ -1,0 +1,109 @@
+package meridian
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/coredns/caddy"
+	"sigs.k8s.io/yaml"
+
+	"github.com/meridian-dns/meridian/deploy/helm"
+)
+
+// TestChartCorefile renders the chart for every value set and parses its
+// Corefile's meridian block with the plugin's own parser.
+func TestChartCorefile(t *testing.T) {
+	for name, values := range helm.ValueSets {
+		t.Run(name, func(t *testing.T) {
+			corefile := renderedCorefile(t, values)
+			keys, block := splitCorefile(t, corefile)
+			c := caddy.NewTestController("dns", block)
+			c.ServerBlockKeys = keys
+			cfg, err := parse(c)
+			if err != nil {
+				t.Fatalf("the rendered Corefile does not parse: %v\n%s", err, corefile)
+			}
+			if cfg.Federation != "myfederation" {
+				t.Errorf("federation %q", cfg.Federation)
+			}
+			if name == "everything" && (len(cfg.Build.HostRules) != 2 || cfg.Build.Defaults.MinReady != 2 || cfg.ShardMetrics || cfg.GeoIP == "") {
+				t.Errorf("settings not applied: %+v", cfg.Build)
+			}
+			if (name == "resolver") != (cfg.Role == Resolver) {
+				t.Errorf("role %v", cfg.Role)
+			}
+		})
+	}
+}
+
+// TestChartValuesDocumented checks that every line of the plugin README's
+// Syntax blocks is named in the chart's values.yaml, as a value or in the
+// documentation of settings.
+func TestChartValuesDocumented(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	values, err := os.ReadFile("../deploy/helm/meridian/values.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	syntax, _, _ := strings.Cut(string(readme), "\n* **ZONES**")
+	_, syntax, _ = strings.Cut(syntax, "## Syntax")
+	n := 0
+	for _, m := range regexp.MustCompile(`(?m)^    ([a-z_]+)( |$)`).FindAllStringSubmatch(syntax, -1) {
+		if !strings.Contains(string(values), m[1]) {
+			t.Errorf("the plugin's %q line is not in deploy/helm/meridian/values.yaml", m[1])
+		}
+		n++
+	}
+	if n < 40 {
+		t.Errorf("found only %d lines in the README's Syntax blocks", n)
+	}
+}
+
+// renderedCorefile renders the chart with values and returns the Corefile
+// of its ConfigMap.
+func renderedCorefile(t *testing.T, values map[string]any) string {
+	t.Helper()
+	ms, err := helm.Render("meridian", "meridian", values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if strings.HasSuffix(m.Path, "/configmap.yaml") {
+			var cm struct {
+				Data map[string]string `json:"data"`
+			}
+			if err := yaml.UnmarshalStrict([]byte(m.Text), &cm, yaml.DisallowUnknownFields); err != nil && !strings.Contains(err.Error(), "unknown field") {
+				t.Fatal(err)
+			}
+			if err := yaml.Unmarshal([]byte(m.Text), &cm); err != nil {
+				t.Fatal(err)
+			}
+			return cm.Data["Corefile"]
+		}
+	}
+	t.Fatal("no ConfigMap rendered")
+	return ""
+}
+
+// splitCorefile returns the server block's keys (the zones, without the
+// port) and its meridian block.
+func splitCorefile(t *testing.T, corefile string) ([]string, string) {
+	t.Helper()
+	first, _, _ := strings.Cut(corefile, " {\n")
+	var keys []string
+	for _, k := range strings.Fields(first) {
+		zone, _, _ := strings.Cut(k, ":")
+		keys = append(keys, strings.ToLower(zone)+".")
+	}
+	start := strings.Index(corefile, "meridian {")
+	end := strings.Index(corefile[start:], "\n    }\n")
+	if start < 0 || end < 0 {
+		t.Fatalf("no meridian block:\n%s", corefile)
+	}
+	return keys, corefile[start : start+end+6]
+}
