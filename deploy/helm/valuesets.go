@@ -1,13 +1,24 @@
 package helm
 
+import (
+	"embed"
+	"path"
+
+	"sigs.k8s.io/yaml"
+)
+
+//go:embed examples/*.yaml
+var examples embed.FS
+
 // ValueSets are the value sets of the chart that its tests render: the
 // plugin's tests parse each one's Corefile, test/kube applies each one's
-// manifests to a real API server.
-var ValueSets = map[string]map[string]any{
+// manifests to a real API server. The files of examples/ are among them,
+// as "example NAME.yaml".
+var ValueSets = withExamples(map[string]map[string]any{
 	"default":         nil,
 	"nodeport":        {"service": map[string]any{"type": "NodePort", "nodePort": 30053}},
 	"in-cluster only": {"members": map[string]any{"kubeconfigSecret": "", "inCluster": "home"}},
-	"resolver": {"role": "resolver", "members": map[string]any{"kubeconfigSecret": "", "inCluster": "home"},
+	"resolver": {"role": "resolver", "service": map[string]any{"type": "ClusterIP"}, "members": map[string]any{"kubeconfigSecret": "", "inCluster": "home"},
 		"resolver": map[string]any{"localCluster": "home", "upstreams": []any{"10.0.0.53:53"}}},
 	"everything": {
 		"zones":       []any{"example.com", "example.net"},
@@ -21,4 +32,24 @@ var ValueSets = map[string]map[string]any{
 			"probe": "http", "probe_path": "/healthz", "shard_metrics": "off", "stale_after": "15s", "cluster": []any{"c1 region eu zones a,b"}},
 		"extraCorefile": "log\ncache 30",
 	},
+})
+
+// withExamples adds the value files of examples/ to sets.
+func withExamples(sets map[string]map[string]any) map[string]map[string]any {
+	files, err := examples.ReadDir("examples")
+	if err != nil {
+		panic(err)
+	}
+	for _, f := range files {
+		b, err := examples.ReadFile(path.Join("examples", f.Name()))
+		if err != nil {
+			panic(err)
+		}
+		var v map[string]any
+		if err := yaml.Unmarshal(b, &v); err != nil {
+			panic("deploy/helm/examples/" + f.Name() + ": " + err.Error())
+		}
+		sets["example "+f.Name()] = v
+	}
+	return sets
 }
