@@ -15,8 +15,10 @@ var examples embed.FS
 // manifests to a real API server. The files of examples/ are among them,
 // as "example NAME.yaml".
 var ValueSets = withExamples(map[string]map[string]any{
-	"default":         nil,
-	"nodeport":        {"service": map[string]any{"type": "NodePort", "nodePort": 30053}},
+	"default":  nil,
+	"nodeport": {"service": map[string]any{"type": "NodePort", "nodePort": 30055}},
+	"monitoring on": {"monitoring": map[string]any{"serviceMonitor": map[string]any{"enabled": true, "labels": map[string]any{"release": "prom"}},
+		"podMonitor": map[string]any{"enabled": true}}},
 	"in-cluster only": {"members": map[string]any{"kubeconfigSecret": "", "inCluster": "home"}},
 	"resolver": {"role": "resolver", "service": map[string]any{"type": "ClusterIP"}, "members": map[string]any{"kubeconfigSecret": "", "inCluster": "home"},
 		"resolver": map[string]any{"localCluster": "home", "upstreams": []any{"10.0.0.53:53"}}},

@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -45,10 +46,22 @@ func TestChart(t *testing.T) {
 		addNode(t, f.admin[m.name], m)
 		addService(t, f.admin[m.name], m, "nginx", fed, 3)
 	}
+	// The Prometheus Operator's CRDs, from its module, for "monitoring on".
+	crds := filepath.Join(moduleDir(t, "github.com/prometheus-operator/prometheus-operator", prometheusOperator), "example", "prometheus-operator-crd")
+	installCRDs(t, f, "member-1", filepath.Join(crds, "monitoring.coreos.com_servicemonitors.yaml"), filepath.Join(crds, "monitoring.coreos.com_podmonitors.yaml"))
 	dyn, err := dynamic.NewForConfig(f.restConfig(t, "member-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	e2eutil.Eventually(t, 30*time.Second, "the Prometheus Operator's kinds served", func() bool {
+		for _, r := range []string{"servicemonitors", "podmonitors"} {
+			gvr := schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1", Resource: r}
+			if _, err := dyn.Resource(gvr).List(context.Background(), metav1.ListOptions{}); err != nil {
+				return false
+			}
+		}
+		return true
+	})
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(f.admin["member-1"].Discovery()))
 	names := make([]string, 0, len(helm.ValueSets))
 	for n := range helm.ValueSets {
@@ -83,6 +96,13 @@ func TestChart(t *testing.T) {
 					}
 				}
 			}
+			var kinds []string
+			for _, o := range objs {
+				kinds = append(kinds, o.GetKind())
+			}
+			if name == "monitoring on" && (!slices.Contains(kinds, "ServiceMonitor") || !slices.Contains(kinds, "PodMonitor")) {
+				t.Errorf("monitoring on renders %v: no ServiceMonitor and PodMonitor", kinds)
+			}
 			if name == "default" {
 				deployed = map[string]*unstructured.Unstructured{}
 				for _, o := range objs {
@@ -114,12 +134,24 @@ func TestChart(t *testing.T) {
 		}
 		// The files, where the pod spec mounts them, below root.
 		root := t.TempDir()
+		// The Secret the chart mounts, applied for real and read back, as
+		// meridianctl join would have written it.
 		kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 		f.writeKubeconfig(t, kubeconfig, "member-1", "member-2")
-		secret, err := os.ReadFile(kubeconfig)
+		data, err := os.ReadFile(kubeconfig)
 		if err != nil {
 			t.Fatal(err)
 		}
+		secrets := f.admin["member-1"].CoreV1().Secrets(dep.Namespace)
+		if _, err := secrets.Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "meridian-kubeconfig"},
+			Data: map[string][]byte{"kubeconfig": data}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		stored, err := secrets.Get(context.Background(), "meridian-kubeconfig", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret := stored.Data["kubeconfig"]
 		for _, mnt := range ctr.VolumeMounts {
 			dir := filepath.Join(root, mnt.MountPath)
 			if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -167,6 +199,10 @@ func TestChart(t *testing.T) {
 		})
 	})
 }
+
+// prometheusOperator is the version of the Prometheus Operator whose CRDs
+// the chart's monitoring resources are checked against.
+const prometheusOperator = "v0.85.0"
 
 // renderObjects renders the chart and decodes every document.
 func renderObjects(t *testing.T, release, namespace string, values map[string]any) []*unstructured.Unstructured {

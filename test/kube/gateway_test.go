@@ -112,21 +112,52 @@ var gatewayCRDs = []string{"gatewayclasses", "gateways", "httproutes", "grpcrout
 // module's own config/crd/standard, in member, and waits until they serve.
 func installGatewayCRDs(t testing.TB, f *federation, member string) {
 	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-json", "sigs.k8s.io/gateway-api").Output()
+	dir := filepath.Join(moduleDir(t, "sigs.k8s.io/gateway-api", ""), "config", "crd", "standard")
+	var files []string
+	for _, name := range gatewayCRDs {
+		files = append(files, filepath.Join(dir, "gateway.networking.k8s.io_"+name+".yaml"))
+	}
+	installCRDs(t, f, member, files...)
+	c := f.gatewayClient(t, member)
+	e2eutil.Eventually(t, 30*time.Second, member+": Gateway API served", func() bool {
+		_, err1 := c.GatewayV1().Gateways("").List(context.Background(), metav1.ListOptions{})
+		_, err2 := c.GatewayV1().HTTPRoutes("").List(context.Background(), metav1.ListOptions{})
+		_, err3 := c.GatewayV1().GRPCRoutes("").List(context.Background(), metav1.ListOptions{})
+		return err1 == nil && err2 == nil && err3 == nil
+	})
+}
+
+// moduleDir returns the folder of a Go module: the version go.mod
+// requires (version ""), else the one named, downloaded from the module
+// proxy like any dependency.
+func moduleDir(t testing.TB, path, version string) string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-m", "-json", path)
+	if version != "" {
+		cmd = exec.Command("go", "mod", "download", "-json", path+"@"+version)
+	}
+	cmd.Dir = e2eutil.RepoRoot()
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("go list sigs.k8s.io/gateway-api: %v", err)
+		t.Fatalf("%s: %v", cmd, err)
 	}
 	var mod struct{ Dir string }
 	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
-		t.Fatalf("the gateway-api module's folder: %v (%s)", err, out)
+		t.Fatalf("the folder of %s: %v (%s)", path, err, out)
 	}
+	return mod.Dir
+}
+
+// installCRDs creates the CRDs of files (YAML, one each) in member.
+func installCRDs(t testing.TB, f *federation, member string, files ...string) {
+	t.Helper()
 	dyn, err := dynamic.NewForConfig(f.restConfig(t, member))
 	if err != nil {
 		t.Fatal(err)
 	}
 	crds := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
-	for _, name := range gatewayCRDs {
-		b, err := os.ReadFile(filepath.Join(mod.Dir, "config", "crd", "standard", "gateway.networking.k8s.io_"+name+".yaml"))
+	for _, file := range files {
+		b, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,16 +166,9 @@ func installGatewayCRDs(t testing.TB, f *federation, member string) {
 			t.Fatal(err)
 		}
 		if _, err := crds.Create(context.Background(), &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{}); err != nil {
-			t.Fatalf("%s: CRD %s: %v", member, name, err)
+			t.Fatalf("%s: CRD %s: %v", member, filepath.Base(file), err)
 		}
 	}
-	c := f.gatewayClient(t, member)
-	e2eutil.Eventually(t, 30*time.Second, member+": Gateway API served", func() bool {
-		_, err1 := c.GatewayV1().Gateways("").List(context.Background(), metav1.ListOptions{})
-		_, err2 := c.GatewayV1().HTTPRoutes("").List(context.Background(), metav1.ListOptions{})
-		_, err3 := c.GatewayV1().GRPCRoutes("").List(context.Background(), metav1.ListOptions{})
-		return err1 == nil && err2 == nil && err3 == nil
-	})
 }
 
 // restConfig is the harness's admin configuration of member.
