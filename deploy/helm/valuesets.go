@@ -15,7 +15,10 @@ var examples embed.FS
 // manifests to a real API server. The files of examples/ are among them,
 // as "example NAME.yaml".
 var ValueSets = withExamples(map[string]map[string]any{
-	"default":  nil,
+	"default": nil,
+	// The helm install command of docs/operating.md, section 1.
+	"docs/operating.md install": {"federation": "myfederation", "zones": []any{"example.com"},
+		"nameservers": []any{map[string]any{"name": "ns1.example.com", "addresses": []any{"203.0.113.53"}}}},
 	"nodeport": {"service": map[string]any{"type": "NodePort", "nodePort": 30055}},
 	"monitoring on": {"monitoring": map[string]any{"serviceMonitor": map[string]any{"enabled": true, "labels": map[string]any{"release": "prom"}},
 		"podMonitor": map[string]any{"enabled": true}}},
