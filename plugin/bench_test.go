@@ -113,7 +113,7 @@ func benchServe(b *testing.B, m *Meridian, msg *dns.Msg, w *counter) {
 // one for the remote answer the cache then holds.
 func BenchmarkResolver(b *testing.B) {
 	// TTLs of 300 s: the cached chain outlives the slowest run.
-	up, asked := serveCountedAuthority(b, "127.0.0.1:0", func(c *Config) { c.Authority.TTL, c.Authority.DegradedTTL = 300, 300 })
+	up, asked := serveCountedAuthority(b, func(c *Config) { c.Authority.TTL, c.Authority.DegradedTTL = 300, 300 })
 	for _, bc := range []struct {
 		name, qname string
 		ready       int

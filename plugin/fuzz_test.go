@@ -63,7 +63,7 @@ func FuzzResolver(f *testing.F) {
 		query("default.myfed.svc.cluster.local.", dns.TypeCNAME, ""),
 		query("example.com.", dns.TypeSOA, "0.0.0.0/0"),
 	}
-	m := newTestResolver(f, []string{serveAuthority(f, "127.0.0.1:0")})
+	m := newTestResolver(f, []string{serveAuthority(f)})
 	setLocal(m, 0, health.Up) // nginx remote, echo local
 	fuzzServe(f, m, seeds)
 }

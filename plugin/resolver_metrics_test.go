@@ -16,7 +16,7 @@ import (
 // TestResolverMetrics: local and remote answers are counted per service,
 // and the local shard's health is a gauge.
 func TestResolverMetrics(t *testing.T) {
-	m := newTestResolver(t, []string{serveAuthority(t, "127.0.0.1:0")})
+	m := newTestResolver(t, []string{serveAuthority(t)})
 	m.cfg.ShardMetrics = true
 	instances.add(m)
 	t.Cleanup(func() { instances.remove(m) })
@@ -63,7 +63,7 @@ func resolverSeries(t *testing.T, ns, svc string) bool {
 // with it, and with shard_metrics off every service counts under an empty
 // namespace and service.
 func TestResolverMetricsLifecycle(t *testing.T) {
-	m := newTestResolver(t, []string{serveAuthority(t, "127.0.0.1:0")})
+	m := newTestResolver(t, []string{serveAuthority(t)})
 	objs := localObjects(3)
 	gone := objs.Services[0]
 	gone.Name = "leaving"
@@ -78,7 +78,7 @@ func TestResolverMetricsLifecycle(t *testing.T) {
 		t.Error("series of default/leaving kept after it left")
 	}
 
-	off := newTestResolver(t, []string{serveAuthority(t, "127.0.0.1:0")}, func(c *Config) {
+	off := newTestResolver(t, []string{serveAuthority(t)}, func(c *Config) {
 		c.ShardMetrics = false
 		c.Resolver.Cluster = "us-central1-b"
 	})

@@ -30,7 +30,7 @@ func TestResolverWiderName(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			up, asked := serveCountedAuthority(t, "127.0.0.1:0")
+			up, asked := serveCountedAuthority(t)
 			m := newTestResolver(t, []string{up})
 			objs := localObjects(0) // nginx unhealthy here: remote
 			objs.Nodes[0].Region, objs.Nodes[0].Zone = tc.region, tc.zone

@@ -229,19 +229,7 @@ func BenchmarkBuild100k(b *testing.B) {
 		in.Clusters["cluster-"+strconv.Itoa(c)] = &Input{Objects: sourcetest.Cluster(c, 10_000), State: health.Up}
 	}
 	opts := Options{Defaults: policy.Default()}
-	b.Run("fresh", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			Build(in, nil, opts)
-		}
-	})
-	b.Run("from-prev", func(b *testing.B) {
-		in.Prev = Build(in, nil, opts).Snapshot
-		b.ReportAllocs()
-		for b.Loop() {
-			in.Prev = Build(in, nil, opts).Snapshot
-		}
-	})
+	benchBuild(b, &in, opts)
 	b.Run("one-change", func(b *testing.B) {
 		in.Prev = Build(in, nil, opts).Snapshot
 		c := in.Clusters["cluster-3"]
@@ -275,19 +263,7 @@ func BenchmarkBuildHosts(b *testing.B) {
 	if snap := Build(in, nil, opts).Snapshot; len(snap.Hosts) != 5_000 || len(snap.Hosts["host-7.example.com."].Shards) != 10 {
 		b.Fatalf("%d hosts", len(snap.Hosts))
 	}
-	b.Run("fresh", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			Build(in, nil, opts)
-		}
-	})
-	b.Run("from-prev", func(b *testing.B) {
-		in.Prev = Build(in, nil, opts).Snapshot
-		b.ReportAllocs()
-		for b.Loop() {
-			in.Prev = Build(in, nil, opts).Snapshot
-		}
-	})
+	benchBuild(b, &in, opts)
 	b.Run("one-slice", func(b *testing.B) {
 		in.Prev = Build(in, nil, opts).Snapshot
 		c := in.Clusters["cluster-3"]
@@ -302,6 +278,27 @@ func BenchmarkBuildHosts(b *testing.B) {
 			in.Clusters["cluster-3"] = &cp
 			b.StartTimer()
 			in.Prev = Build(in, nil, opts).Snapshot
+		}
+	})
+}
+
+// benchBuild runs the sub-benchmarks "fresh" (a build with no snapshot
+// before) and "from-prev" (from the snapshot before, nothing changed) of
+// in; in.Prev is the last build's snapshot afterwards.
+func benchBuild(b *testing.B, in *Inputs, opts Options) {
+	b.Run("fresh", func(b *testing.B) {
+		b.ReportAllocs()
+		fresh := *in
+		fresh.Prev = nil
+		for b.Loop() {
+			Build(fresh, nil, opts)
+		}
+	})
+	b.Run("from-prev", func(b *testing.B) {
+		in.Prev = Build(*in, nil, opts).Snapshot
+		b.ReportAllocs()
+		for b.Loop() {
+			in.Prev = Build(*in, nil, opts).Snapshot
 		}
 	})
 }

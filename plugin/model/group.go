@@ -132,37 +132,64 @@ func group(in map[string]*Input, names []string, clusters []*Cluster) groups {
 	for _, ci := range in {
 		n = max(n, len(ci.Objects.Services))
 	}
-	var g groups
-	index := make(map[Key]int32, n)
-	var sizes []int32
-	total := 0
+	gr := newGrouper[Key](n)
 	for _, name := range names {
 		for _, s := range in[name].Objects.Services {
-			k := Key{s.Namespace, s.Name}
-			i, ok := index[k]
-			if !ok {
-				i = int32(len(g.keys))
-				index[k] = i
-				g.keys = append(g.keys, k)
-				sizes = append(sizes, 0)
-			}
-			sizes[i]++
-			total++
+			gr.count(Key{s.Namespace, s.Name})
 		}
 	}
-	g.start = make([]int32, len(g.keys)+1)
-	for i, sz := range sizes {
-		g.start[i+1] = g.start[i] + sz
-	}
-	next := make([]int32, len(g.keys)) // each key's next free entry
-	copy(next, g.start)
-	g.all = make([]entry, total)
+	g := groups{keys: gr.keys, start: gr.layout()}
+	g.all = make([]entry, gr.total)
 	for ci, name := range names {
 		for _, s := range in[name].Objects.Services {
-			i := index[Key{s.Namespace, s.Name}]
-			g.all[next[i]] = entry{c: clusters[ci], ci: ci, s: s}
-			next[i]++
+			g.all[gr.place(Key{s.Namespace, s.Name})] = entry{c: clusters[ci], ci: ci, s: s}
 		}
 	}
 	return g
+}
+
+// grouper lays out items by key so that each key's items lie side by side
+// in one slice, in two passes over them: count every item's key, then
+// place every item, in the same order. Keys keep the order first seen.
+type grouper[K comparable] struct {
+	index map[K]int32
+	keys  []K
+	sizes []int32
+	next  []int32 // each key's next free place, once laid out
+	total int
+}
+
+func newGrouper[K comparable](n int) *grouper[K] { return &grouper[K]{index: make(map[K]int32, n)} }
+
+// count counts one item of key k.
+func (g *grouper[K]) count(k K) {
+	i, ok := g.index[k]
+	if !ok {
+		i = int32(len(g.keys))
+		g.index[k] = i
+		g.keys = append(g.keys, k)
+		g.sizes = append(g.sizes, 0)
+	}
+	g.sizes[i]++
+	g.total++
+}
+
+// layout returns where each key's items start: key i's are at
+// [start[i], start[i+1]).
+func (g *grouper[K]) layout() (start []int32) {
+	start = make([]int32, len(g.keys)+1)
+	for i, sz := range g.sizes {
+		start[i+1] = start[i] + sz
+	}
+	g.next = make([]int32, len(g.keys))
+	copy(g.next, start)
+	return start
+}
+
+// place returns the place of the next item of key k.
+func (g *grouper[K]) place(k K) int32 {
+	i := g.index[k]
+	at := g.next[i]
+	g.next[i]++
+	return at
 }

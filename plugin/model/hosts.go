@@ -33,7 +33,6 @@ func (g *hostGroups) claims(i int) []hostClaim { return g.all[g.start[i]:g.start
 // groupHosts gathers the claims of every host from the clusters named in
 // names (sorted).
 func groupHosts(in map[string]*Input, names []string) hostGroups {
-	var g hostGroups
 	total := 0
 	for _, name := range names {
 		for _, ing := range in[name].Objects.Ingresses {
@@ -41,38 +40,22 @@ func groupHosts(in map[string]*Input, names []string) hostGroups {
 		}
 	}
 	if total == 0 {
-		return g
+		return hostGroups{}
 	}
-	index := make(map[string]int32, total)
-	var sizes []int32
+	gr := newGrouper[string](total)
 	for _, name := range names {
 		for _, ing := range in[name].Objects.Ingresses {
 			for j := range ing.Rules {
-				h := ing.Rules[j].Host
-				i, ok := index[h]
-				if !ok {
-					i = int32(len(g.names))
-					index[h] = i
-					g.names = append(g.names, h)
-					sizes = append(sizes, 0)
-				}
-				sizes[i]++
+				gr.count(ing.Rules[j].Host)
 			}
 		}
 	}
-	g.start = make([]int32, len(g.names)+1)
-	for i, sz := range sizes {
-		g.start[i+1] = g.start[i] + sz
-	}
-	next := make([]int32, len(g.names))
-	copy(next, g.start)
+	g := hostGroups{names: gr.keys, start: gr.layout()}
 	g.all = make([]hostClaim, total)
 	for ci, name := range names {
 		for _, ing := range in[name].Objects.Ingresses {
 			for j := range ing.Rules {
-				i := index[ing.Rules[j].Host]
-				g.all[next[i]] = hostClaim{ci: ci, ing: ing, rule: &ing.Rules[j]}
-				next[i]++
+				g.all[gr.place(ing.Rules[j].Host)] = hostClaim{ci: ci, ing: ing, rule: &ing.Rules[j]}
 			}
 		}
 	}
