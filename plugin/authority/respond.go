@@ -64,9 +64,12 @@ func (a *answerer) respond() *dns.Msg {
 	nm := answer.Parse(a.qname, a.zone, a.cfg.Federation)
 	svc, ok := answer.Find(a.snap, nm)
 	if !ok { // the federation's names first: a host never shadows them
-		if svc, ok = answer.FindHost(a.snap, a.qname); svc != nil {
-			a.service(resp, q.Name, q.Qtype, answer.HostName, svc)
+		switch h, found := answer.FindHost(a.snap, a.qname); {
+		case h != nil:
+			a.service(resp, q.Name, q.Qtype, answer.HostName, h)
 			return resp
+		case found:
+			return a.negative(resp, dns.RcodeSuccess) // between a host and the zone
 		}
 	}
 	switch {
