@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridian-dns/meridian/internal/nettest"
+
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/miekg/dns"
@@ -40,27 +42,8 @@ func serveAuthority(t testing.TB) string {
 // authority has answered.
 func serveCountedAuthority(t testing.TB, mod ...func(*Config)) (string, *atomic.Int64) {
 	t.Helper()
-	pc, ln := listenPair(t)
+	pc, ln := nettest.ListenPair(t)
 	return pc.LocalAddr().String(), serveOn(t, pc, ln, newTestPlugin(t, mod...))
-}
-
-// listenPair listens for UDP and TCP on the first port of 127.0.0.1 free
-// for both (a busy machine may have the UDP port's number taken for TCP).
-func listenPair(t testing.TB) (net.PacketConn, net.Listener) {
-	t.Helper()
-	for range 50 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			return pc, ln
-		}
-		pc.Close()
-	}
-	t.Fatal("no port of 127.0.0.1 free for both UDP and TCP")
-	return nil, nil
 }
 
 // serveAuthorityOn serves the authority on pc and over TCP on the same
@@ -79,7 +62,7 @@ func serveAuthorityOn(t testing.TB, pc net.PacketConn, mod ...func(*Config)) *at
 // the test ends, and returns its address.
 func servePlugin(t testing.TB, auth *Meridian) string {
 	t.Helper()
-	pc, ln := listenPair(t)
+	pc, ln := nettest.ListenPair(t)
 	serveOn(t, pc, ln, auth)
 	return pc.LocalAddr().String()
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridian-dns/meridian/internal/nettest"
+
 	"github.com/miekg/dns"
 )
 
@@ -54,7 +56,7 @@ func (s *testServer) calls() int { return int(s.udp.Load() + s.tcp.Load()) }
 func startServer(t testing.TB, h dns.HandlerFunc) *testServer {
 	t.Helper()
 	s := &testServer{}
-	pc, ln := listenPair(t)
+	pc, ln := nettest.ListenPair(t)
 	s.addr = pc.LocalAddr().String()
 	count := func(w dns.ResponseWriter, r *dns.Msg) {
 		if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
@@ -75,24 +77,6 @@ func startServer(t testing.TB, h dns.HandlerFunc) *testServer {
 		t.Cleanup(func() { _ = srv.Shutdown() })
 	}
 	return s
-}
-
-// listenPair opens UDP and TCP on the same free 127.0.0.1 port.
-func listenPair(t testing.TB) (net.PacketConn, net.Listener) {
-	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			return pc, ln
-		}
-		pc.Close()
-	}
-	t.Fatal("no free port for both udp and tcp")
-	return nil, nil
 }
 
 // closedAddrs returns n distinct 127.0.0.1 ports nothing listens on, over
