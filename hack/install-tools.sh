@@ -2,13 +2,16 @@
 # install-tools.sh: installs the DNS tools the end-to-end tests drive from
 # Debian's packages: dig (dnsutils), kdig (knot-dnsutils), a real caching
 # resolver with ECS support (unbound), Zonemaster (zonemaster-cli),
-# unshare/ip for private network namespaces (util-linux, iproute2), and
-# dnsperf and taskset for the benchmarks.
+# unshare/ip for private network namespaces (util-linux, iproute2),
+# dnsperf and taskset for the benchmarks, and for the operator tooling's
+# tests Prometheus with promtool (prometheus) and headless Chromium
+# (chromium).
 # Idempotent: tools already on PATH are not installed again.
 set -euo pipefail
 
 declare -A pkg=([dig]=dnsutils [kdig]=knot-dnsutils [unbound]=unbound [unbound-checkconf]=unbound
-	[zonemaster-cli]=zonemaster-cli [unshare]=util-linux [ip]=iproute2 [dnsperf]=dnsperf [taskset]=util-linux)
+	[zonemaster-cli]=zonemaster-cli [unshare]=util-linux [ip]=iproute2 [dnsperf]=dnsperf [taskset]=util-linux
+	[prometheus]=prometheus [promtool]=prometheus [chromium]=chromium)
 missing=()
 for tool in "${!pkg[@]}"; do
 	command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin command -v "$tool" >/dev/null 2>&1 ||

@@ -28,6 +28,8 @@ type PassiveConfig struct {
 	// Registerer receives meridian_health_transitions_total{signal="passive"}.
 	// Nil means no metrics.
 	Registerer prometheus.Registerer
+	// History receives every transition; nil keeps none.
+	History *History
 	// OnDue is called, from a timer goroutine and with no lock held, when
 	// a pending transition is due: the caller should call Observe again
 	// for its shards (then Sweep). Nil means the caller looks on its own.
@@ -43,6 +45,7 @@ type Passive struct {
 	log      logging.Logger
 	trans    transitionCounters
 	onDue    func()
+	hist     *History
 	base     time.Time // times below are offsets from base
 
 	mu     sync.Mutex
@@ -70,6 +73,7 @@ func NewPassive(cfg PassiveConfig) *Passive {
 		clock:    clock.Or(cfg.Clock),
 		log:      cfg.Logger,
 		onDue:    cfg.OnDue,
+		hist:     cfg.History,
 		shards:   make(map[Key]*passiveShard),
 	}
 	if p.interval <= 0 {
@@ -219,11 +223,35 @@ func (p *Passive) commit(o *Observation) {
 	}
 	now := p.clock.Now().Sub(p.base)
 	p.trans.count(o.up)
+	tr := Transition{At: p.base.Add(now), Signal: "passive", What: o.key.String(), From: "up", To: "down",
+		Detail: "not ready for " + (now - o.since).String()}
 	if o.up {
-		p.log.Infof("passive %s: down -> up, ready for %v", o.key, now-o.since)
-	} else {
-		p.log.Infof("passive %s: up -> down, not ready for %v", o.key, now-o.since)
+		tr.From, tr.To, tr.Detail = "down", "up", "ready for "+(now-o.since).String()
 	}
+	p.log.Infof("passive %s: %s -> %s, %s", o.key, tr.From, tr.To, tr.Detail)
+	p.hist.Add(tr)
+}
+
+// PassiveStatus is what a Passive remembers of one shard.
+type PassiveStatus struct {
+	Up bool // the stable state
+	// Raw is the signal as last observed (enough ready endpoints), and
+	// Since when it has had that value; a transition is pending while Raw
+	// differs from Up.
+	Raw   bool
+	Since time.Time
+}
+
+// Status returns what p remembers of k, and false if it knows nothing of
+// it (never observed, or forgotten by a sweep).
+func (p *Passive) Status(k Key) (PassiveStatus, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.shards[k]
+	if s == nil {
+		return PassiveStatus{}, false
+	}
+	return PassiveStatus{Up: s.up, Raw: s.raw, Since: p.base.Add(s.since)}, true
 }
 
 // arm makes the timer fire at due unless it fires earlier already. p.mu is

@@ -289,3 +289,37 @@ func TestPassiveJudgeAt(t *testing.T) {
 		t.Errorf("JudgeAt with a stale handle: %+v, want the new record's %+v", got, p.Judge(a, true, 2, 2))
 	}
 }
+
+// TestPassiveStatus: Status tells the stable state, the raw signal and
+// since when, and records transitions in the history.
+func TestPassiveStatus(t *testing.T) {
+	clk := clock.NewFake(epoch)
+	hist := NewHistory(0)
+	p := NewPassive(PassiveConfig{Clock: clk, History: hist})
+	k := Key{Cluster: "c1", Namespace: "ns", Name: "web"}
+	if _, ok := p.Status(k); ok {
+		t.Fatal("Status of a shard never observed: known")
+	}
+	p.Observe(k, true, 2, 3)
+	clk.Advance(time.Second)
+	p.Observe(k, false, 2, 3) // pending down
+	st, ok := p.Status(k)
+	if want := (PassiveStatus{Up: true, Raw: false, Since: epoch.Add(time.Second)}); !ok || st != want {
+		t.Errorf("pending: Status = %+v %v, want %+v", st, ok, want)
+	}
+	clk.Advance(time.Second)
+	p.Observe(k, false, 2, 3) // down
+	if st, _ := p.Status(k); st.Up || st.Raw {
+		t.Errorf("after the fall: Status = %+v, want down", st)
+	}
+	ts, total := hist.Recent()
+	if total != 1 || ts[0].What != "c1/ns/web" || ts[0].From != "up" || ts[0].To != "down" ||
+		ts[0].Detail != "not ready for 1s" || !ts[0].At.Equal(epoch.Add(2*time.Second)) {
+		t.Errorf("history %+v (%d), want one up -> down", ts, total)
+	}
+	p.Sweep()
+	p.Sweep()
+	if _, ok := p.Status(k); ok {
+		t.Error("Status of a swept shard: known")
+	}
+}

@@ -1,10 +1,12 @@
 package health
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -69,6 +71,8 @@ type ProberConfig struct {
 	// worker goroutine with no lock held; it should be quick. The caller
 	// rebuilds what depends on Status when Result.Changed. Nil means none.
 	OnResult func(Result)
+	// History receives every transition; nil keeps none.
+	History *History
 	// Rand draws the jitter of probe times. Nil means a generator seeded
 	// at random. The Prober serializes its use.
 	Rand *rand.Rand
@@ -84,6 +88,7 @@ type Prober struct {
 	log         logging.Logger
 	m           *proberMetrics
 	onResult    func(Result)
+	hist        *History
 	base        time.Time     // times below are offsets from base
 	wake        chan struct{} // tells the scheduler to look at the queue again
 	running     atomic.Bool   // Run is running
@@ -106,6 +111,9 @@ type target struct {
 	seen    uint32        // the epoch of the last Set that listed it
 	removed bool          // no longer in the set: drop its result
 	h       Hysteresis
+	last    Result        // the latest result; Target is zero before the first
+	lastAt  time.Duration // when it came
+	since   time.Duration // when h's state last changed, or the target was added
 }
 
 // NewProber returns a Prober with no targets; Set gives it some and Run
@@ -117,6 +125,7 @@ func NewProber(cfg ProberConfig) *Prober {
 		dialer:      allowDialer(cfg.Dialer, cfg.Allow),
 		log:         cfg.Logger,
 		onResult:    cfg.OnResult,
+		hist:        cfg.History,
 		wake:        make(chan struct{}, 1),
 		rand:        cfg.Rand,
 		targets:     make(map[TargetKey]*target),
@@ -163,9 +172,9 @@ func (p *Prober) Set(targets []Target) error {
 			}
 			continue
 		}
-		nt := &target{Target: *t, dial: dial, index: -1, seen: p.epoch}
+		nt := &target{Target: *t, dial: dial, index: -1, seen: p.epoch, since: now}
 		if cur != nil { // a new Spec: keep the state until its first result
-			nt.h = cur.h
+			nt.h, nt.since = cur.h, cur.since
 			nt.h.Restart()
 			p.remove(cur)
 		}
@@ -207,6 +216,45 @@ func (p *Prober) Status(k TargetKey) (up, known bool) {
 		return true, false
 	}
 	return t.h.Up(), t.h.Known()
+}
+
+// ProbeStatus is what a Prober knows of one target.
+type ProbeStatus struct {
+	Target TargetKey
+	Check  Check
+	// Up is the state after hysteresis; Known is false until the first
+	// result under the current Spec (Up is then the state kept, or true).
+	Up, Known bool
+	// Since is when Up last changed, or when the target was first probed.
+	Since time.Time
+	// Run is how many of the latest results in a row had the last one's
+	// outcome; Rise and Fall are the runs that change the state.
+	Run, Rise, Fall int
+	// Last is the latest result (zero before the first) and LastAt when
+	// it came.
+	Last   Result
+	LastAt time.Time
+}
+
+// Targets returns the status of every target of shard k, ordered by
+// address. It walks all targets: it is for explaining, not for a hot path.
+func (p *Prober) Targets(k Key) []ProbeStatus {
+	p.mu.Lock()
+	var out []ProbeStatus
+	for _, t := range p.targets {
+		if t.Key != k {
+			continue
+		}
+		st := ProbeStatus{Target: t.TargetKey, Check: t.Spec.Check, Up: t.h.Up(), Known: t.h.Known(),
+			Since: p.base.Add(t.since), Run: t.h.Run(), Rise: t.Spec.Rise, Fall: t.Spec.Fall, Last: t.last}
+		if t.last.Target != (TargetKey{}) {
+			st.LastAt = p.base.Add(t.lastAt)
+		}
+		out = append(out, st)
+	}
+	p.mu.Unlock()
+	slices.SortFunc(out, func(a, b ProbeStatus) int { return cmp.Compare(a.Target.String(), b.Target.String()) })
+	return out
 }
 
 // dialAddress checks that t can be probed and returns the "host:port" to

@@ -159,7 +159,8 @@ func TestProberLogsOncePerTransition(t *testing.T) {
 	rs := newResults()
 	log := &testLogger{}
 	reg := prometheus.NewPedanticRegistry()
-	p := startProber(t, ProberConfig{OnResult: rs.add, Logger: log, Registerer: reg})
+	hist := NewHistory(10)
+	p := startProber(t, ProberConfig{OnResult: rs.add, Logger: log, Registerer: reg, History: hist})
 	spec := fastSpec(HTTP)
 	if err := p.Set([]Target{{TargetKey: key("web", srv.addr), Spec: spec}}); err != nil {
 		t.Fatal(err)
@@ -178,6 +179,16 @@ func TestProberLogsOncePerTransition(t *testing.T) {
 	if len(lines) != 2 || !strings.Contains(lines[0], "up -> down after 3 failures (last: unexpected HTTP status 500") ||
 		!strings.Contains(lines[1], "down -> up after 2 successes") {
 		t.Errorf("log %q, want one line per transition; results %s", lines, seq(all))
+	}
+	ts, total := hist.Recent()
+	if total != 2 || ts[0].To != "up" || ts[1].To != "down" || ts[1].Signal != "probe" ||
+		!strings.Contains(ts[1].Detail, "after 3 failures") || ts[1].What != key("web", srv.addr).String() {
+		t.Errorf("history %+v (%d), want the two transitions, newest first", ts, total)
+	}
+	st := p.Targets(key("web", srv.addr).Key)
+	if len(st) != 1 || !st[0].Up || !st[0].Known || !st[0].Last.OK || st[0].Run < 2 || st[0].Fall != spec.Fall ||
+		st[0].LastAt.Before(st[0].Since) || st[0].Check != HTTP {
+		t.Errorf("Targets = %+v, want the one target up after its successes", st)
 	}
 	promtest.Check(t, reg, map[string]float64{
 		`meridian_health_transitions_total{signal=probe}{to=down}`: 1,

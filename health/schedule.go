@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -143,6 +144,10 @@ func (p *Prober) finish(ctx context.Context, t *target, start time.Duration, err
 	o.Result = Result{Target: t.TargetKey, OK: err == nil, Err: err, Duration: now - start}
 	o.Changed = t.h.Record(o.OK, t.Spec.Rise, t.Spec.Fall)
 	o.Up, o.run = t.h.Up(), t.h.Run()
+	t.last, t.lastAt = o.Result, now
+	if o.Changed {
+		t.since = now
+	}
 	t.next = max(start+p.jitter(t.Spec.Interval), now)
 	p.queue.push(t)
 	if t.index == 0 {
@@ -178,14 +183,17 @@ func (p *Prober) account(c Check, o outcome) {
 		return
 	}
 	p.m.transitions.count(o.Up)
+	tr := Transition{At: p.clock.Now(), Signal: "probe", What: o.Target.String(), From: "up", To: "down"}
 	switch {
 	case o.Up:
-		p.log.Infof("probe %s: down -> up after %s", o.Target, count(o.run, "success", "successes"))
+		tr.From, tr.To, tr.Detail = "down", "up", "after "+count(o.run, "success", "successes")
 	case o.first:
-		p.log.Infof("probe %s: pending -> down, its first probe failed (%v)", o.Target, o.Err)
+		tr.From, tr.Detail = "pending", fmt.Sprintf("(its first probe failed: %v)", o.Err)
 	default:
-		p.log.Infof("probe %s: up -> down after %s (last: %v)", o.Target, count(o.run, "failure", "failures"), o.Err)
+		tr.Detail = fmt.Sprintf("after %s (last: %v)", count(o.run, "failure", "failures"), o.Err)
 	}
+	p.log.Infof("probe %s: %s -> %s %s", o.Target, tr.From, tr.To, tr.Detail)
+	p.hist.Add(tr)
 }
 
 // count returns "1 failure", "3 failures" and the like.
