@@ -74,15 +74,54 @@ type Locator struct {
 	mu sync.RWMutex
 	db *database // nil: no database, or stopped
 
-	reloadMu sync.Mutex // serializes Reload and Stop; guards stamp, stopped
+	reloadMu sync.Mutex // serializes Reload and Stop; guards the fields below
 	stamp    fileStamp  // the loaded file's modification time and size
 	stopped  bool
+	loaded   time.Time // when the database in use was loaded
+	lastErr  error     // the latest reload's error, nil once one succeeds
+	errAt    time.Time // when lastErr came
 
 	pollMu      sync.Mutex // guards the poller's state below
 	pollStarted bool
 	pollStopped bool
 	pollStop    chan struct{}
 	pollDone    chan struct{}
+}
+
+// Info describes the database a Locator answers from, for the status page.
+type Info struct {
+	Path string // "" when there is no database
+	// Type and Built are the database's metadata; Size its bytes; Loaded
+	// when it was read. All zero when no database is open.
+	Type   string
+	Built  time.Time
+	Size   int64
+	Loaded time.Time
+	// ReloadError is the latest reload's error, "" once one succeeds, and
+	// ReloadErrorAt when it came: the database above is still in use.
+	ReloadError   string
+	ReloadErrorAt time.Time
+}
+
+// Info returns what l answers from.
+func (l *Locator) Info() Info {
+	in := Info{Path: l.path}
+	l.reloadMu.Lock()
+	in.Loaded = l.loaded
+	if l.lastErr != nil {
+		in.ReloadError, in.ReloadErrorAt = l.lastErr.Error(), l.errAt
+	}
+	l.reloadMu.Unlock()
+	l.mu.RLock()
+	if db := l.db; db != nil {
+		md := db.r.Metadata()
+		in.Type, in.Built, in.Size = md.DatabaseType, md.BuildTime().UTC(), db.size
+	}
+	l.mu.RUnlock()
+	if in.Type == "" {
+		in.Loaded = time.Time{}
+	}
+	return in
 }
 
 // database is one opened MMDB file.
@@ -129,7 +168,7 @@ func New(cfg Config) (*Locator, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.db, l.stamp = db, stamp
+	l.db, l.stamp, l.loaded = db, stamp, time.Now()
 	l.log.Infof("geoip: loaded %s (%s)", cfg.Path, db)
 	return l, nil
 }

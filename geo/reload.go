@@ -39,22 +39,27 @@ func (l *Locator) Reload() error {
 	}
 	fi, err := os.Stat(l.path)
 	if err != nil {
-		l.m.reloadErr.Inc()
-		return fmt.Errorf("%w: %w", ErrOpen, err)
+		return l.failed(fmt.Errorf("%w: %w", ErrOpen, err))
 	}
 	if stampOf(fi) == l.stamp {
 		return nil
 	}
 	db, stamp, err := openDatabase(l.path)
 	if err != nil {
-		l.m.reloadErr.Inc()
-		return err
+		return l.failed(err)
 	}
 	l.swap(db)
-	l.stamp = stamp
+	l.stamp, l.loaded, l.lastErr = stamp, time.Now(), nil
 	l.m.reloadOK.Inc()
 	l.log.Infof("geoip: reloaded %s (%s)", l.path, db)
 	return nil
+}
+
+// failed counts and keeps err, the error of a reload; l.reloadMu is held.
+func (l *Locator) failed(err error) error {
+	l.m.reloadErr.Inc()
+	l.lastErr, l.errAt = err, time.Now()
+	return err
 }
 
 // swap puts db in place of the current database, purges the cache and

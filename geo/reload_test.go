@@ -79,6 +79,12 @@ func TestReload(t *testing.T) {
 			t.Errorf("%s: cache purged though the database was kept", s.name)
 		}
 		expect(s.name, s.place, s.ok, s.errs)
+		// Info tells the database in use, and the failure that kept it.
+		in := l.Info()
+		if in.Path != path || in.Type == "" || in.Built.IsZero() || in.Size == 0 || in.Loaded.IsZero() ||
+			(in.ReloadError != "") != (err != nil) || (err != nil && in.ReloadErrorAt.IsZero()) {
+			t.Errorf("%s: Info = %+v after Reload() = %v", s.name, in, err)
+		}
 	}
 	if infos, _ := log.counts(); infos != 3 { // load, two reloads
 		t.Errorf("logged %d infos, want 3: %q", infos, log.infos)
