@@ -8,6 +8,7 @@ import (
 	"github.com/meridian-dns/meridian/plugin/model"
 	"github.com/meridian-dns/meridian/plugin/policy"
 	"github.com/meridian-dns/meridian/plugin/resolver"
+	"github.com/meridian-dns/meridian/plugin/status"
 )
 
 // Config is what the Corefile says. parse fills it; nothing in it runs.
@@ -75,6 +76,9 @@ type Config struct {
 	Role Role
 	// Resolver holds the settings of the resolver role.
 	Resolver resolver.Config
+	// Status is the status listener (status page and explain); nil means
+	// none.
+	Status *status.Config
 }
 
 // Role is what a Meridian instance serves.

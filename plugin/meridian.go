@@ -34,6 +34,7 @@ import (
 	"github.com/meridian-dns/meridian/plugin/source"
 	"github.com/meridian-dns/meridian/plugin/source/kube"
 	"github.com/meridian-dns/meridian/plugin/source/manifest"
+	"github.com/meridian-dns/meridian/plugin/status"
 )
 
 // Errors of New.
@@ -53,10 +54,13 @@ type Meridian struct {
 	role    role                 // auth or res, chosen once in New
 	auth    *authority.Authority // the authoritative role, or nil
 	res     *resolver.Resolver   // the resolver role, or nil
+	hist    *health.History      // transitions, for the status page
+	errs    lastErrors           // the latest source error of each cluster
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	status *status.Server // nil unless the Corefile asks for it
 }
 
 // role answers the queries the handler has checked, in one of the
@@ -91,6 +95,7 @@ func New(cfg *Config) (*Meridian, error) {
 func (m *Meridian) assemble(loc *geo.Locator) error {
 	cfg := m.cfg
 	m.locator = loc
+	m.hist = health.NewHistory(0)
 	build := cfg.Build
 	build.Zones = cfg.Zones // the hosts of Ingresses and routes answered
 	pc := pipeline.Config{
@@ -99,6 +104,7 @@ func (m *Meridian) assemble(loc *geo.Locator) error {
 		Views:   []pipeline.View{&problems{}},
 		Synced:  m.sourcesSynced,
 		OnError: m.sourceError,
+		History: m.hist,
 		Logger:  log,
 	}
 	// The one choice of role. The resolver judges its local shard by its
@@ -188,6 +194,16 @@ func (m *Meridian) Start() error {
 	m.wg.Go(func() { m.releaseAfterSync(ctx) })
 	m.locator.Start()
 	instances.add(m)
+	if c := m.cfg.Status; c != nil {
+		sc := *c
+		sc.Logger = log
+		srv, err := status.Start(sc, m)
+		if err != nil {
+			return fmt.Errorf("status %s: %w", c.Addr, err)
+		}
+		m.status = srv
+		log.Infof("status page and explain on http://%s/", srv.Addr())
+	}
 	return nil
 }
 
@@ -216,6 +232,12 @@ func (m *Meridian) Stop() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	instances.remove(m)
+	if m.status != nil {
+		if err := m.status.Stop(m); err != nil {
+			log.Warningf("status %s: %v", m.cfg.Status.Addr, err)
+		}
+		m.status = nil
+	}
 	if m.cancel != nil {
 		m.cancel()
 		m.wg.Wait()
@@ -235,5 +257,6 @@ func (m *Meridian) sourceError(cluster string, err error) {
 		reason = "invalid"
 	}
 	sourceErrors.WithLabelValues(cluster, reason).Inc()
+	m.errs.add(cluster, err)
 	log.Warningf("cluster %s: %v", cluster, err)
 }

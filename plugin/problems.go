@@ -2,7 +2,6 @@ package meridian
 
 import (
 	"errors"
-	"fmt"
 	"sort"
 	"strings"
 
@@ -86,7 +85,7 @@ func (r *problems) Publish(snap *model.Snapshot) {
 func (r *problems) reportConflicts(cs []model.Conflict) {
 	now := make(map[string]struct{}, len(cs))
 	for _, c := range cs {
-		msg := conflictMessage(c)
+		msg := c.String()
 		now[msg] = struct{}{}
 		if _, known := r.conflicts[msg]; !known {
 			log.Warningf("%s", msg)
@@ -100,23 +99,6 @@ func (r *problems) reportConflicts(cs []model.Conflict) {
 	r.conflicts = now
 }
 
-// conflictMessage says what a host conflict is, for logs.
-func conflictMessage(c model.Conflict) string {
-	claim := fmt.Sprintf("host %s claimed by %s %s/%s in cluster %s", strings.TrimSuffix(c.Host, "."), c.Claim.Kind, c.Claim.Namespace, c.Claim.Name, c.Claim.Cluster)
-	switch c.Why {
-	case model.Taken:
-		return fmt.Sprintf("%s: not answered, %s/%s claimed it first", claim, c.Owner.Namespace, c.Owner.Name)
-	case model.NotAllowed:
-		return claim + ": not answered, the host rules do not let namespace " + c.Claim.Namespace + " claim it"
-	case model.FederationName:
-		return claim + ": not answered, it is the zone's apex, a wildcard right below it or among the Federation v1 names (svc)"
-	case model.RegionName:
-		return claim + ": not answered, it is a region or zone name of the federation"
-	case model.Duplicate:
-		return claim + ": not answered, another object of that name claims it in the same cluster"
-	}
-	return claim + ": not answered"
-}
 func problemSignature(ps []policy.Problem) string {
 	parts := make([]string, len(ps))
 	for i, p := range ps {

@@ -19,6 +19,7 @@ import (
 	"github.com/meridian-dns/meridian/plugin/authority"
 	"github.com/meridian-dns/meridian/plugin/hosts"
 	"github.com/meridian-dns/meridian/plugin/model"
+	"github.com/meridian-dns/meridian/plugin/status"
 )
 
 const pluginName = "meridian"
@@ -209,6 +210,25 @@ var properties = map[string]property{
 	"cluster":       {"cluster NAME [region REGION] [zones ZONE[,ZONE...]] [coordinates LAT LON]", parseCluster},
 	"shard_metrics": {"shard_metrics on|off", parseOnOff},
 	"host_rule":     {"host_rule SUFFIX NAMESPACE...", parseHostRule},
+	"status":        {"status [ADDRESS] [remote]", parseStatus},
+}
+
+// parseStatus reads the status listener's line: a host:port (loopback
+// unless 'remote' follows), 127.0.0.1:8053 when none is given.
+func parseStatus(_ *caddy.Controller, cfg *Config, a []string) error {
+	cfg.Status = &status.Config{Addr: status.DefaultAddr}
+	if len(a) > 0 && a[len(a)-1] == "remote" {
+		cfg.Status.Remote = true
+		a = a[:len(a)-1]
+	}
+	switch len(a) {
+	case 0:
+	case 1:
+		cfg.Status.Addr = a[0]
+	default:
+		return errArgs(a)
+	}
+	return status.CheckAddr(cfg.Status.Addr, cfg.Status.Remote)
 }
 
 func parseNS(_ *caddy.Controller, cfg *Config, a []string) error {

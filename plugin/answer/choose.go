@@ -134,6 +134,52 @@ func FindHost(snap *model.Snapshot, qname string) (*model.Service, bool) {
 // level, like a federated Service's global name.
 var HostName = Name{Kind: Host, Level: Global}
 
+// Skip says why a shard is not a candidate of a query (Consider).
+type Skip uint8
+
+// The reasons, checked in this order.
+const (
+	// Candidate: the shard is a candidate; the policy decides whether it
+	// is named.
+	Candidate Skip = iota
+	// NotUsable: the shard is not usable (model.Shard.Usable says why:
+	// health, its cluster's state, or no load-balancer address).
+	NotUsable
+	// NoFamily: the shard has no address of the family asked.
+	NoFamily
+	// OtherLevel: the shard's cluster is not in the zone or region the
+	// name asks about.
+	OtherLevel
+)
+
+// String describes the reason for a person.
+func (s Skip) String() string {
+	switch s {
+	case NotUsable:
+		return "not usable"
+	case NoFamily:
+		return "no address of the family asked"
+	case OtherLevel:
+		return "outside the zone or region of the name"
+	}
+	return "candidate"
+}
+
+// Consider says whether sh is a candidate for q when answering family f,
+// and if not why: the one rule the policies choose among, and that
+// explain reports.
+func Consider(sh *model.Shard, f Family, q *Query) Skip {
+	switch {
+	case !sh.Usable:
+		return NotUsable
+	case !fits(sh, f):
+		return NoFamily
+	case !inLevel(sh.Cluster, q):
+		return OtherLevel
+	}
+	return Candidate
+}
+
 // fits reports whether sh can answer for family f: an address of the
 // family, or any address (a hostname included) for Any.
 func fits(sh *model.Shard, f Family) bool {
@@ -215,7 +261,7 @@ func choose(svc *model.Service, q *Query, f Family, o *Options, buf []*model.Sha
 	var arr [32]candidate
 	cands := arr[:0]
 	for _, sh := range svc.Shards {
-		if sh.Usable && fits(sh, f) && inLevel(sh.Cluster, q) {
+		if Consider(sh, f, q) == Candidate {
 			cands = append(cands, r.rank(sh))
 		}
 	}

@@ -80,14 +80,33 @@ func (au *Authority) SetSeq(n uint64) { au.seq.Store(n) }
 
 // Serve writes the reply to q: from the current snapshot, or SERVFAIL
 // before the first one.
+//
+// When w is a Tracer, the decision is recorded in its Trace as well
+// (explain), from the snapshot the Trace names if it names one.
 func (au *Authority) Serve(_ context.Context, w dns.ResponseWriter, q dnsmsg.Query) {
+	var tr *Trace
+	if t, ok := w.(Tracer); ok {
+		tr = t.Trace()
+	}
 	snap := au.snaps.Snapshot()
+	if tr != nil {
+		if tr.Snapshot != nil {
+			snap = tr.Snapshot
+		}
+		tr.Snapshot = snap
+	}
 	if snap == nil {
 		dnsmsg.Fail(w, q.Req, dns.RcodeServerFailure)
 		return
 	}
-	a := &answerer{au: au, cfg: au.cfg, snap: snap, req: q.Req, zone: q.Zone, qname: dnsmsg.Lower(q.Req.Question[0].Name), client: q.Client, ttl: au.cfg.TTL}
+	a := &answerer{au: au, cfg: au.cfg, snap: snap, req: q.Req, zone: q.Zone, qname: dnsmsg.Lower(q.Req.Question[0].Name), client: q.Client, ttl: au.cfg.TTL, metrics: au.metrics}
+	if tr != nil {
+		a.tr, a.metrics = tr, nopMetrics{}
+	}
 	resp := a.respond()
+	if tr != nil {
+		tr.TTL, tr.Scope = a.ttl, a.scope
+	}
 	if q.OPT != nil {
 		resp.Extra = append(resp.Extra, a.ReplyOPT(q.OPT, q.ECS, a.scope))
 	}

@@ -50,6 +50,7 @@ func (a *answerer) addresses(rrs []dns.RR, owner string, qtype uint16, svc *mode
 		r := answer.ByFamily(svc, q, d, fam, &a.cfg.Answer, buf[:0])
 		res = &r
 		a.depends(res, &q.Loc)
+		a.traceFamily(fam, res)
 	}
 	if counted {
 		a.count(svc, res)

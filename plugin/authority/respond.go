@@ -46,6 +46,9 @@ type answerer struct {
 	client netip.Prefix // ECS source prefix or source address
 	scope  uint8        // ECS scope of the reply
 	ttl    uint32       // TTL of positive records: lower while the service is degraded
+	// metrics counts the answer: the Authority's, or none for a traced one.
+	metrics Metrics
+	tr      *Trace // nil unless the writer is a Tracer
 
 	dnsmsg.Arena
 }
@@ -59,6 +62,7 @@ func (a *answerer) respond() *dns.Msg {
 	q := a.req.Question[0]
 
 	if ns, ent := a.nameserver(); ns != nil || ent {
+		a.found(WhatNameserver, answer.Name{})
 		return a.nameserverReply(resp, ns)
 	}
 	nm := answer.Parse(a.qname, a.zone, a.cfg.Federation)
@@ -66,22 +70,35 @@ func (a *answerer) respond() *dns.Msg {
 	if !ok { // the federation's names first: a host never shadows them
 		switch h, found := answer.FindHost(a.snap, a.qname); {
 		case h != nil:
+			a.found(WhatHost, answer.HostName)
 			a.service(resp, q.Name, q.Qtype, answer.HostName, h)
 			return resp
 		case found:
+			a.found(WhatNode, answer.Name{})
 			return a.negative(resp, dns.RcodeSuccess) // between a host and the zone
 		}
 	}
 	switch {
 	case !ok:
+		a.found(WhatNXDomain, nm)
 		return a.negative(resp, dns.RcodeNameError)
 	case nm.Kind == answer.Apex:
+		a.found(WhatApex, nm)
 		return a.apex(resp)
 	case nm.Kind == answer.Service, nm.Kind == answer.SRV:
+		a.found(WhatService, nm)
 		a.service(resp, q.Name, q.Qtype, nm, svc)
 		return resp
 	}
+	a.found(WhatNode, nm)
 	return a.negative(resp, dns.RcodeSuccess) // an empty non-terminal, ANY too
+}
+
+// found records what the name is in the trace, if any.
+func (a *answerer) found(w What, nm answer.Name) {
+	if a.tr != nil {
+		a.tr.What, a.tr.Name = w, nm
+	}
 }
 
 // service answers for a service or SRV name. What the name holds is
@@ -100,8 +117,9 @@ func (a *answerer) service(resp *dns.Msg, owner string, qtype uint16, nm answer.
 	var q answer.Query
 	a.draw(svc, &q)
 	hops, d := answer.Follow(svc, nm, &q, &a.cfg.Answer, a.au.loc, a.client, buf[:0])
+	a.trace(svc, nm, hops, &q, &d)
 	for range hops - 1 {
-		a.au.metrics.Fallback(nm.Level)
+		a.metrics.Fallback(nm.Level)
 		nm = nm.Up()
 		up := nm.Format(a.cfg.Federation, a.zone)
 		resp.Answer = append(resp.Answer, dnsmsg.CNAME(owner, up, a.ttl))
@@ -128,6 +146,8 @@ func (a *answerer) service(resp *dns.Msg, owner string, qtype uint16, nm answer.
 // server, and closest answers need neither.
 func (a *answerer) draw(svc *model.Service, q *answer.Query) {
 	switch p := &svc.Policy; {
+	case p.Kind == policy.RoundRobin && a.tr != nil:
+		q.Seq = a.au.seq.Load() + 1 // the next query's turn, not taken
 	case p.Kind == policy.RoundRobin:
 		q.Seq = a.au.seq.Add(1)
 	case p.Kind == policy.Weighted || p.Spill > 0:
@@ -152,9 +172,9 @@ func (a *answerer) count(svc *model.Service, res *answer.Result) {
 	case len(res.Shards) == 0:
 		return
 	case res.FailOpen:
-		a.au.metrics.FailOpen(svc.Policy.Kind)
+		a.metrics.FailOpen(svc.Policy.Kind)
 	case res.Spilled:
-		a.au.metrics.Spilled(res.Shards[0].Cluster.Name)
+		a.metrics.Spilled(res.Shards[0].Cluster.Name)
 	}
-	a.au.metrics.Answered(res.Shards[0].Cluster.Name, res.Policy)
+	a.metrics.Answered(res.Shards[0].Cluster.Name, res.Policy)
 }

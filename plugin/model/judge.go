@@ -71,11 +71,8 @@ func (b *builder) judge(svc *Service, sh *Shard) {
 	}
 	pol := &svc.Policy
 	rise, fall := max(pol.Probe.Rise, 1), max(pol.Probe.Fall, 1)
-	key := healthKey(svc, sh)
-	up := hasCapacity(sh, pol)
-	if svc.Host != "" {
-		up = hostCapacity(sh, pol)
-	}
+	key := HealthKey(svc, sh)
+	up := Capacity(svc, sh)
 	pending := false
 	if b.v != nil {
 		o := b.v.Passive(key, sh.passive, up, rise, fall)
@@ -94,16 +91,25 @@ func (b *builder) judge(svc *Service, sh *Shard) {
 	}
 }
 
-// healthKey names the shard sh of svc for the health trackers. A host's
+// HealthKey names the shard sh of svc for the health trackers. A host's
 // Name is its host name, which has dots where a Service name never has
 // one, so that a host and a Service of the same namespace and name (an
 // Ingress and a Service both "shop/web") are tracked apart.
-func healthKey(svc *Service, sh *Shard) health.Key {
+func HealthKey(svc *Service, sh *Shard) health.Key {
 	name := svc.Name
 	if svc.Host != "" {
 		name = svc.Host
 	}
 	return health.Key{Cluster: sh.Cluster.Name, Namespace: svc.Namespace, Name: name}
+}
+
+// Capacity reports whether shard sh of svc has the capacity its policy
+// asks for now, before hysteresis: the raw passive signal judge reads.
+func Capacity(svc *Service, sh *Shard) bool {
+	if svc.Host != "" {
+		return hostCapacity(sh, &svc.Policy)
+	}
+	return hasCapacity(sh, &svc.Policy)
 }
 
 // hasCapacity reports whether the shard's ready endpoints meet the

@@ -10,8 +10,10 @@
 package model
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/meridian-dns/meridian/geo"
@@ -317,6 +319,24 @@ func (w Why) String() string {
 		return "duplicate"
 	}
 	return "unknown"
+}
+
+// String says what the conflict is, for logs and the status page.
+func (c Conflict) String() string {
+	claim := fmt.Sprintf("host %s claimed by %s %s/%s in cluster %s", strings.TrimSuffix(c.Host, "."), c.Claim.Kind, c.Claim.Namespace, c.Claim.Name, c.Claim.Cluster)
+	switch c.Why {
+	case Taken:
+		return fmt.Sprintf("%s: not answered, %s/%s claimed it first", claim, c.Owner.Namespace, c.Owner.Name)
+	case NotAllowed:
+		return claim + ": not answered, the host rules do not let namespace " + c.Claim.Namespace + " claim it"
+	case FederationName:
+		return claim + ": not answered, it is the zone's apex, a wildcard right below it or among the Federation v1 names (svc)"
+	case RegionName:
+		return claim + ": not answered, it is a region or zone name of the federation"
+	case Duplicate:
+		return claim + ": not answered, another object of that name claims it in the same cluster"
+	}
+	return claim + ": not answered"
 }
 
 // HasRegion reports whether some cluster is in region r.

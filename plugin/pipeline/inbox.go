@@ -15,6 +15,7 @@ import (
 type inbox struct {
 	wake    func() // wakes the loop; called with no lock held
 	onError func(cluster string, err error)
+	hist    *health.History // receives clusters' state changes; may be nil
 
 	mu       sync.Mutex
 	clusters map[string]*model.Input
@@ -33,9 +34,9 @@ type inbox struct {
 
 var _ source.Sink = (*inbox)(nil)
 
-func newInbox(wake func(), onError func(string, error)) *inbox {
+func newInbox(wake func(), onError func(string, error), hist *health.History) *inbox {
 	return &inbox{
-		wake: wake, onError: onError,
+		wake: wake, onError: onError, hist: hist,
 		clusters: map[string]*model.Input{},
 		pending:  map[string]source.Lister{},
 		removed:  map[string]bool{},
@@ -70,13 +71,18 @@ func (b *inbox) Remove(cluster string) {
 // SetState implements source.Sink.
 func (b *inbox) SetState(cluster string, st health.State) {
 	b.mu.Lock()
+	_, known := b.clusters[cluster]
 	in := b.input(cluster)
-	changed := in.State != st
+	was := in.State
+	changed := was != st
 	in.State = st
 	if changed {
 		b.version++
 	}
 	b.mu.Unlock()
+	if changed && known {
+		b.hist.Add(health.Transition{At: time.Now(), Signal: "cluster", What: cluster, From: was.String(), To: st.String()})
+	}
 	if changed {
 		b.wake()
 	}

@@ -64,6 +64,10 @@ type Config struct {
 	// sources deliver clusters in different batches still agree. Nil means
 	// the sources are synced from the start.
 	Synced func() bool
+	// History, if set, receives every transition of a cluster's state and
+	// of the health trackers' verdicts (Passive and Prober get it unless
+	// their configuration names another).
+	History *health.History
 	// OnError, if set, is called with every error a source reports.
 	OnError func(cluster string, err error)
 	// Logger receives what the loop has to say. Nil discards it.
@@ -94,9 +98,12 @@ func New(cfg Config) *Pipeline {
 	cfg.Clock = clock.Or(cfg.Clock)
 	cfg.Logger = logging.OrNop(cfg.Logger)
 	p := &Pipeline{cfg: cfg, wake: make(chan struct{}, 1)}
-	p.inbox = newInbox(p.Wake, cfg.OnError)
+	p.inbox = newInbox(p.Wake, cfg.OnError, cfg.History)
 	pc := cfg.Passive
 	pc.OnDue = p.Wake
+	if pc.History == nil {
+		pc.History = cfg.History
+	}
 	if pc.Clock == nil {
 		pc.Clock = cfg.Clock
 	}
@@ -105,6 +112,9 @@ func New(cfg Config) *Pipeline {
 		prc := *cfg.Prober
 		if prc.Clock == nil {
 			prc.Clock = cfg.Clock
+		}
+		if prc.History == nil {
+			prc.History = cfg.History
 		}
 		prc.OnResult = func(r health.Result) {
 			if r.Changed {
@@ -121,6 +131,19 @@ func (p *Pipeline) Sink() source.Sink { return p.inbox }
 
 // Snapshot returns the current snapshot, nil before the first build.
 func (p *Pipeline) Snapshot() *model.Snapshot { return p.snap.Load() }
+
+// Passive returns what the passive tracker remembers of shard k
+// (explain).
+func (p *Pipeline) Passive(k health.Key) (health.PassiveStatus, bool) { return p.passive.Status(k) }
+
+// Probes returns the state of the probe targets of shard k, none without
+// a prober (explain).
+func (p *Pipeline) Probes(k health.Key) []health.ProbeStatus {
+	if p.prober == nil {
+		return nil
+	}
+	return p.prober.Targets(k)
+}
 
 // Settled reports whether the current snapshot holds every change the
 // sources reported so far.
