@@ -3,7 +3,8 @@
 // its entry in the kubeconfig Secret Meridian reads in the host cluster),
 // takes them out again, and lists them with a check of what their stored
 // credentials can do. It uses the operator's kubeconfig and needs no
-// kubectl. See docs/operating.md.
+// kubectl. It also explains an answer: why a client gets the shards it
+// gets, from a Meridian's status listener. See docs/operating.md.
 package main
 
 import (
@@ -30,6 +31,7 @@ const usage = `usage:
   meridianctl join CONTEXT --host-context HOST [--name CLUSTER] [flags]
   meridianctl unjoin CONTEXT --host-context HOST [--name CLUSTER] [flags]
   meridianctl list --host-context HOST [flags]
+  meridianctl explain NAME [--type A] [--client IP[/PREFIX]] [--server URL] [--json]
 
 CONTEXT is the member cluster's context in your kubeconfig, HOST the
 context of the cluster Meridian runs in; CLUSTER (default CONTEXT) is the
@@ -61,6 +63,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
+	if cmd == "explain" {
+		return explainCmd(ctx, rest, stdout, stderr)
+	}
 	var member string
 	if cmd == "join" || cmd == "unjoin" {
 		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
@@ -74,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case !slices.Contains([]string{"join", "unjoin", "list"}, cmd):
-		fmt.Fprintf(stderr, "meridianctl: unknown command %q: want join, unjoin or list\n", cmd)
+		fmt.Fprintf(stderr, "meridianctl: unknown command %q: want join, unjoin, list or explain\n", cmd)
 		return 2
 	case fs.NArg() > 0:
 		fmt.Fprintf(stderr, "meridianctl %s: unexpected arguments %q\n", cmd, fs.Args())

@@ -38,6 +38,11 @@ contexts: [{name: one, context: {cluster: c, user: u}}, {name: two, context: {cl
 		{[]string{"list", "--host-context", "four", "--kubeconfig", kubeconfig}, 1, `unknown context "four"`},
 		// Port 1 of loopback answers nothing.
 		{[]string{"join", "two", "--host-context", "one", "--kubeconfig", kubeconfig}, 1, "context two: API server https://127.0.0.1:1: unreachable"},
+		{[]string{"explain"}, 2, "usage: meridianctl explain NAME"},
+		{[]string{"explain", "a.example.com", "--client", "1.2.3.4/40"}, 2, `client "1.2.3.4/40"`},
+		{[]string{"explain", "a.example.com", "--type", "NOPE"}, 2, `type "NOPE"`},
+		{[]string{"explain", "a.example.com", "more"}, 2, `unexpected arguments ["more"]`},
+		{[]string{"explain", "a.example.com", "--server", "http://127.0.0.1:1"}, 1, "connection refused"},
 	} {
 		var out bytes.Buffer
 		if code := run(context.Background(), tc.args, &out, &out); code != tc.code || !strings.Contains(out.String(), tc.want) {

@@ -261,7 +261,7 @@ type ReplyReport struct {
 // Build makes the report of in.
 func Build(in Input) *Report {
 	tr := in.Trace
-	r := &Report{Question: question(in.Question), Reply: reply(in.Reply)}
+	r := &Report{Question: question(in.Question), Reply: Reply(in.Reply)}
 	r.Client = client(in)
 	if tr == nil {
 		r.Kind = authority.WhatNone.String()
@@ -427,7 +427,7 @@ func family(qtype uint16) answer.Family {
 func shards(in Input, tr *authority.Trace) []ShardReport {
 	svc := tr.Service
 	last := tr.Chain[len(tr.Chain)-1]
-	q := levelQuery(last)
+	q := tr.Query // the last name's level, the client's location
 	fam := family(in.Question.Type)
 	chosen := tr.Decision
 	if r, ok := tr.ByFamily[fam]; ok {
@@ -448,8 +448,17 @@ func shards(in Input, tr *authority.Trace) []ShardReport {
 				}
 			}
 		}
-		sr.Why = why(svc, sh, &sr, &q, fam, &chosen, last)
 		out = append(out, sr)
+	}
+	// The farthest chosen distance, to tell ties from farther shards.
+	var edge *float64
+	for i := range out {
+		if out[i].Chosen && out[i].DistanceKm != nil && (edge == nil || *out[i].DistanceKm > *edge) {
+			edge = out[i].DistanceKm
+		}
+	}
+	for i, sh := range svc.Shards {
+		out[i].Why = why(svc, sh, &out[i], &q, fam, &chosen, last, edge)
 	}
 	return out
 }
@@ -505,7 +514,7 @@ func shardReport(in Input, svc *model.Service, sh *model.Shard) ShardReport {
 
 // why says why the shard was chosen or passed over at the chain's last
 // name, whose query is q.
-func why(svc *model.Service, sh *model.Shard, sr *ShardReport, q *answer.Query, fam answer.Family, res *answer.Result, last answer.Name) string {
+func why(svc *model.Service, sh *model.Shard, sr *ShardReport, q *answer.Query, fam answer.Family, res *answer.Result, last answer.Name, edge *float64) string {
 	if res.FailOpen {
 		if sr.Chosen {
 			return "named by fail-open: no shard is usable, so every shard with an address is named, closest first"
@@ -541,6 +550,9 @@ func why(svc *model.Service, sh *model.Shard, sr *ShardReport, q *answer.Query, 
 	}
 	if res.Spilled && len(res.Shards) > 0 && sh.Degraded {
 		return "the closest candidate, but degraded: spill moved this query to the next one"
+	}
+	if edge != nil && sr.DistanceKm != nil && *sr.DistanceKm <= *edge {
+		return "a candidate as close as the chosen: clusters equally far are ordered by a hash of the client's network, so each network sticks to one"
 	}
 	return fmt.Sprintf("a candidate farther than the %d chosen (shards %d)", len(res.Shards), max(p.Shards, 1))
 }
@@ -615,7 +627,9 @@ func ordinal(n int) string {
 
 func km(d float64) string { return strconv.FormatFloat(d, 'f', 0, 64) + " km" }
 
-func reply(m *dns.Msg) ReplyReport {
+// Reply reports a reply: each record in presentation form on one line
+// (the OPT record too), single spaces between fields.
+func Reply(m *dns.Msg) ReplyReport {
 	if m == nil {
 		return ReplyReport{Rcode: "no reply"}
 	}
@@ -626,7 +640,11 @@ func reply(m *dns.Msg) ReplyReport {
 func rrs(in []dns.RR) []string {
 	out := make([]string, 0, len(in))
 	for _, rr := range in {
-		out = append(out, strings.ReplaceAll(rr.String(), "\t", " "))
+		s := rr.String()
+		if _, ok := rr.(*dns.OPT); ok {
+			s = strings.Join(strings.Fields(strings.ReplaceAll(s, ";; OPT PSEUDOSECTION:", "OPT")), " ")
+		}
+		out = append(out, strings.ReplaceAll(s, "\t", " "))
 	}
 	return out
 }

@@ -53,6 +53,7 @@ func startDemoWith(t *testing.T, rewrites ...string) *server {
 			"127.0.0.1:9153", fmt.Sprintf("127.0.0.1:%d", p.Metrics),
 			"127.0.0.1:8181", fmt.Sprintf("127.0.0.1:%d", p.Ready),
 			"health 127.0.0.1:8080", fmt.Sprintf("health 127.0.0.1:%d", p.Health),
+			"status 127.0.0.1:8053", fmt.Sprintf("status 127.0.0.1:%d", p.Status),
 		)...).Replace(string(example))
 	})
 	return &server{Server: s, demo: demo, resolver: fmt.Sprintf("127.0.0.1:%d", s.Ports.DNS2)}

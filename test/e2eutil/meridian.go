@@ -58,6 +58,35 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
+// Meridianctl returns meridianctl built from the repository, once per
+// test process.
+func Meridianctl(t testing.TB) string {
+	t.Helper()
+	ctlOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "meridianctl-bin")
+		if err != nil {
+			ctlErr = err
+			return
+		}
+		ctlPath = filepath.Join(dir, "meridianctl")
+		cmd := exec.Command("go", "build", "-o", ctlPath, "./cmd/meridianctl")
+		cmd.Dir = RepoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			ctlErr = fmt.Errorf("go build meridianctl: %v\n%s", err, out)
+		}
+	})
+	if ctlErr != nil {
+		t.Fatal(ctlErr)
+	}
+	return ctlPath
+}
+
+var (
+	ctlOnce sync.Once
+	ctlPath string
+	ctlErr  error
+)
+
 // CoreDNS returns stock CoreDNS built from the same module (`make
 // coredns`, which `make test` runs): $MERIDIAN_COREDNS_BIN, else
 // bin/coredns.
@@ -82,6 +111,7 @@ func RepoRoot() string {
 // Server is a running meridian process.
 type Server struct {
 	DNS, Metrics, Ready string // host:port
+	Status              string // host:port of the status listener, if the Corefile has one
 	Ports               Ports  // the ports its Corefile was filled with
 	Out                 *SyncBuffer
 	Pid                 int
@@ -95,7 +125,7 @@ type Server struct {
 
 // Ports are the loopback ports a Corefile template is filled with. DNS2 is
 // for a second server block.
-type Ports struct{ DNS, DNS2, Metrics, Ready, Health int }
+type Ports struct{ DNS, DNS2, Metrics, Ready, Health, Status int }
 
 // Start writes the Corefile that corefile returns for free ports into a
 // temporary folder, starts meridian on it and waits until it is ready. The
@@ -146,11 +176,12 @@ func StartWith(t testing.TB, proc Process, corefile func(Ports) string) *Server 
 // ready or has exited.
 func startOnce(t testing.TB, bin string, proc Process, corefile func(Ports) string) (*Server, error) {
 	t.Helper()
-	p := Ports{DNS: FreePort(t), DNS2: FreePort(t), Metrics: FreePort(t), Ready: FreePort(t), Health: FreePort(t)}
+	p := Ports{DNS: FreePort(t), DNS2: FreePort(t), Metrics: FreePort(t), Ready: FreePort(t), Health: FreePort(t), Status: FreePort(t)}
 	s := &Server{
 		DNS:     fmt.Sprintf("127.0.0.1:%d", p.DNS),
 		Metrics: fmt.Sprintf("127.0.0.1:%d", p.Metrics),
 		Ready:   fmt.Sprintf("127.0.0.1:%d", p.Ready),
+		Status:  fmt.Sprintf("127.0.0.1:%d", p.Status),
 		Ports:   p,
 		Out:     &SyncBuffer{},
 		exited:  make(chan struct{}),

@@ -37,7 +37,7 @@ import (
 // context, or the verb and resource refused.
 func TestMeridianctl(t *testing.T) {
 	f := startFederation(t, 3)
-	ctl := buildMeridianctl(t)
+	ctl := e2eutil.Meridianctl(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	fed := map[string]string{fedLabel: "myfed"}
@@ -181,18 +181,6 @@ func TestMeridianctl(t *testing.T) {
 			t.Errorf("second unjoin:\n%s", out)
 		}
 	})
-}
-
-// buildMeridianctl builds cmd/meridianctl into a temporary folder.
-func buildMeridianctl(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "meridianctl")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/meridianctl")
-	cmd.Dir = e2eutil.RepoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build meridianctl: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // tokenController does what kube-controller-manager's token controller
