@@ -62,6 +62,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
         geoip {{ $v.geoip.path }} {{ $v.geoip.reload }}
 {{- end }}
 {{- end }}
+{{- if $v.status.enabled }}
+        status {{ $v.status.address }}
+{{- end }}
 {{- range $k, $val := $v.settings }}
 {{- if and (kindIs "slice" $val) (or (eq $k "host_rule") (eq $k "ns") (eq $k "cluster") (eq $k "kubeconfig")) }}
 {{- range $val }}
