@@ -93,8 +93,11 @@ func (a *answerer) traceFamily(f answer.Family, res *answer.Result) {
 	a.tr.ByFamily[f] = copyResult(res)
 }
 
+// copyResult copies r field by field: copying *r whole would make the
+// caller's stack buffer of shards escape to the heap on every query.
 func copyResult(r *answer.Result) answer.Result {
-	c := *r
-	c.Shards = append([]*model.Shard(nil), r.Shards...)
-	return c
+	shards := make([]*model.Shard, len(r.Shards))
+	copy(shards, r.Shards)
+	return answer.Result{Shards: shards, Up: r.Up, FailOpen: r.FailOpen, Dependent: r.Dependent,
+		Spilled: r.Spilled, Policy: r.Policy, Alias: r.Alias}
 }
