@@ -103,8 +103,11 @@ type Info struct {
 	ReloadErrorAt time.Time
 }
 
-// Info returns what l answers from.
+// Info returns what l answers from; the zero Info for a nil Locator.
 func (l *Locator) Info() Info {
+	if l == nil {
+		return Info{}
+	}
 	in := Info{Path: l.path}
 	l.reloadMu.Lock()
 	in.Loaded = l.loaded

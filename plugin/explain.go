@@ -48,7 +48,7 @@ func (m *Meridian) Explain(ctx context.Context, q explain.Question) (*explain.Re
 		return nil, err
 	}
 	in := explain.Input{Question: q, Reply: w.msg, GeoIP: m.cfg.GeoIP != "", Health: m.pipe}
-	if q.Client.IsValid() && q.Client.Bits() > 0 {
+	if m.locator != nil && q.Client.IsValid() && q.Client.Bits() > 0 {
 		in.Located = m.locator.Locate(q.Client)
 	}
 	if m.auth != nil {

@@ -286,3 +286,22 @@ func sameAnswerCounts(a, b map[string]float64) bool {
 	}
 	return true
 }
+
+// TestStateGauges counts the fixture's services by state, every state of
+// both kinds reported: nginx is degraded (no ready endpoint in
+// us-central1-b), shop/web healthy.
+func TestStateGauges(t *testing.T) {
+	m := newTestPlugin(t)
+	got := map[string]float64{}
+	collectStates(m.pipe.Snapshot(), func(d *prometheus.Desc, v float64, labels ...string) {
+		got[strings.Join(labels, ",")] = v
+	})
+	want := map[string]float64{
+		"service,failing_open": 0, "service,degraded": 1, "service,no_address": 0, "service,healthy": 1,
+		"host,failing_open": 0, "host,degraded": 0, "host,no_address": 0, "host,healthy": 0,
+		"": 0, // services with annotation problems
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("gauges %v, want %v", got, want)
+	}
+}

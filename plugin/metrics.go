@@ -167,6 +167,17 @@ var (
 		[]string{"cluster", "host"}, nil)
 	descHostShardReady = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_host_shard_ready_endpoints",
 		"Ready endpoints of the host shard's backend Services, summed.", []string{"cluster", "host"}, nil)
+	descStates = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_service_states",
+		"Federated services (kind service) and hosts (kind host) by state: failing_open (no shard with an address usable), "+
+			"degraded (some not usable), no_address, healthy.", []string{"kind", "state"}, nil)
+	descWithProblems = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_annotation_problem_services",
+		"Federated services and hosts whose annotations have problems now (each keeps the default for those).", nil, nil)
+	descReady = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_ready",
+		"1 when the plugin is ready (every source synced, the snapshot holds every change), else 0.", nil, nil)
+	descBehind = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_snapshot_behind_seconds",
+		"How long the oldest change a source reported has waited for a snapshot that holds it; 0 when none waits.", nil, nil)
+	descGeoIPBuilt = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_geoip_database_build_timestamp_seconds",
+		"The build time of the GeoIP database in use, in seconds since the epoch; absent without a database.", nil, nil)
 )
 
 // conflictReasons are the reasons of host conflicts, each always reported.
@@ -202,7 +213,8 @@ func (r *registry) remove(m *Meridian) {
 // Describe implements prometheus.Collector.
 func (r *registry) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descShardHealthy, descShardReady, descShardProbe, descShardDegraded, descProblems, descClusterUp, descClusterState, descSkipped, descLastUpdate, descLocalHealthy, descServices, descSnapshot,
-		descKindMissing, descHosts, descHostConflicts, descHostsOutside, descHostShardHealthy, descHostShardReady} {
+		descKindMissing, descHosts, descHostConflicts, descHostsOutside, descHostShardHealthy, descHostShardReady,
+		descStates, descWithProblems, descReady, descBehind, descGeoIPBuilt} {
 		ch <- d
 	}
 }
@@ -240,13 +252,19 @@ func (r *registry) Collect(ch chan<- prometheus.Metric) {
 	if m == nil {
 		return
 	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	gauge(descReady, b2f(m.Ready()))
+	gauge(descBehind, m.pipe.Behind().Seconds())
+	if in := m.locator.Info(); !in.Built.IsZero() {
+		gauge(descGeoIPBuilt, float64(in.Built.Unix()))
+	}
 	snap := m.pipe.Snapshot()
 	if snap == nil {
 		return
 	}
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
+	collectStates(snap, gauge)
 	gauge(descServices, float64(len(snap.Services)))
 	gauge(descSnapshot, float64(snap.Built.UnixNano())/1e9)
 	gauge(descHosts, float64(len(snap.Hosts)+len(snap.Wildcards)))
@@ -297,6 +315,35 @@ func (r *registry) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
+}
+
+// collectStates reports the services and hosts by state, and how many
+// have annotation problems: every state of both kinds, zeros included, so
+// that alert rules need no absent().
+func collectStates(snap *model.Snapshot, gauge func(*prometheus.Desc, float64, ...string)) {
+	var counts [2][model.Healthy + 1]int
+	problems := 0
+	count := func(kind int, svc *model.Service) {
+		st, _, _ := svc.State()
+		counts[kind][st]++
+		if len(svc.Problems) > 0 {
+			problems++
+		}
+	}
+	for _, svc := range snap.Services {
+		count(0, svc)
+	}
+	for _, hs := range []map[string]*model.Service{snap.Hosts, snap.Wildcards} {
+		for _, h := range hs {
+			count(1, h)
+		}
+	}
+	for kind, name := range []string{"service", "host"} {
+		for _, st := range model.States {
+			gauge(descStates, float64(counts[kind][st]), name, st.String())
+		}
+	}
+	gauge(descWithProblems, float64(problems))
 }
 
 func b2f(b bool) float64 {

@@ -218,6 +218,54 @@ type Service struct {
 	slab []Shard // the shards, while building
 }
 
+// State is how a service or host stands as a whole, for the status page
+// and the gauges.
+type State uint8
+
+// The states, worst first.
+const (
+	// FailingOpen: no shard with an address is usable, so global answers
+	// name every shard with an address.
+	FailingOpen State = iota
+	// Degraded: some shard with an address is not usable.
+	Degraded
+	// NoAddress: no shard has an address; nothing can be answered.
+	NoAddress
+	// Healthy: every shard with an address is usable.
+	Healthy
+)
+
+// States are the states, worst first.
+var States = []State{FailingOpen, Degraded, NoAddress, Healthy}
+
+// String returns the state as a metric label.
+func (s State) String() string {
+	return [...]string{"failing_open", "degraded", "no_address", "healthy"}[s]
+}
+
+// State returns how the service stands, with its usable shards and its
+// shards with an address.
+func (s *Service) State() (st State, usable, addressed int) {
+	for _, sh := range s.Shards {
+		if !sh.HasAddress() {
+			continue
+		}
+		addressed++
+		if sh.Usable {
+			usable++
+		}
+	}
+	switch {
+	case addressed == 0:
+		return NoAddress, usable, addressed
+	case usable == 0:
+		return FailingOpen, usable, addressed
+	case usable < addressed:
+		return Degraded, usable, addressed
+	}
+	return Healthy, usable, addressed
+}
+
 // Port reports whether some shard of the service has the named port name/proto.
 func (s *Service) Port(name, proto string) bool {
 	for _, p := range s.Ports {

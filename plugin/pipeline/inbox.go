@@ -16,12 +16,14 @@ type inbox struct {
 	wake    func() // wakes the loop; called with no lock held
 	onError func(cluster string, err error)
 	hist    *health.History // receives clusters' state changes; may be nil
+	now     func() time.Time
 
 	mu       sync.Mutex
 	clusters map[string]*model.Input
 	pending  map[string]source.Lister // clusters whose objects changed since the last gather
 	removed  map[string]bool          // clusters removed while a gather lists
 	version  uint64                   // changes seen
+	since    time.Time                // when the oldest change not gathered yet came; zero if none
 
 	// The SOA serial's state: the fingerprint of every cluster gathered,
 	// whether a fingerprint moved (or a cluster joined or left) since the
@@ -34,9 +36,9 @@ type inbox struct {
 
 var _ source.Sink = (*inbox)(nil)
 
-func newInbox(wake func(), onError func(string, error), hist *health.History) *inbox {
+func newInbox(wake func(), onError func(string, error), hist *health.History, now func() time.Time) *inbox {
 	return &inbox{
-		wake: wake, onError: onError, hist: hist,
+		wake: wake, onError: onError, hist: hist, now: now,
 		clusters: map[string]*model.Input{},
 		pending:  map[string]source.Lister{},
 		removed:  map[string]bool{},
@@ -48,7 +50,7 @@ func newInbox(wake func(), onError func(string, error), hist *health.History) *i
 func (b *inbox) Update(cluster string, objs source.Lister) {
 	b.mu.Lock()
 	b.pending[cluster] = objs
-	b.version++
+	b.bump()
 	b.mu.Unlock()
 	b.wake()
 }
@@ -63,7 +65,7 @@ func (b *inbox) Remove(cluster string) {
 		delete(b.prints, cluster)
 		b.dirty = true
 	}
-	b.version++
+	b.bump()
 	b.mu.Unlock()
 	b.wake()
 }
@@ -77,7 +79,7 @@ func (b *inbox) SetState(cluster string, st health.State) {
 	changed := was != st
 	in.State = st
 	if changed {
-		b.version++
+		b.bump()
 	}
 	b.mu.Unlock()
 	if changed && known {
@@ -93,6 +95,22 @@ func (b *inbox) Error(cluster string, err error) {
 	if b.onError != nil {
 		b.onError(cluster, err)
 	}
+}
+
+// bump counts one change; b.mu is held.
+func (b *inbox) bump() {
+	b.version++
+	if b.since.IsZero() {
+		b.since = b.now()
+	}
+}
+
+// oldest returns when the oldest change not gathered yet came, zero if
+// none.
+func (b *inbox) oldest() time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.since
 }
 
 // input returns cluster's input, adding it; b.mu is held.
@@ -113,15 +131,18 @@ func (b *inbox) changes() uint64 {
 }
 
 // gather lists the objects of the clusters that changed and returns a copy
-// of every cluster's latest state, the SOA serial for a build of it, and
-// the version of the changes it holds. synced says whether every source
-// has done its first full load; now is the build's time.
-func (b *inbox) gather(synced bool, now time.Time) (model.Inputs, uint64, phase) {
+// of every cluster's latest state, the SOA serial for a build of it, the
+// version of the changes it holds and when the oldest of them came (zero
+// if none). synced says whether every source has done its first full
+// load; now is the build's time.
+func (b *inbox) gather(synced bool, now time.Time) (model.Inputs, uint64, time.Time, phase) {
 	b.mu.Lock()
 	pending := b.pending
 	b.pending = make(map[string]source.Lister, len(pending))
 	clear(b.removed)
 	version := b.version // what came in later is for the next build
+	since := b.since
+	b.since = time.Time{}
 	b.mu.Unlock()
 
 	// List outside the lock: a source's Lister may take a while, and
@@ -162,5 +183,5 @@ func (b *inbox) gather(synced bool, now time.Time) (model.Inputs, uint64, phase)
 		b.phase = loaded
 	}
 	in.Serial = b.serial
-	return in, version, ph
+	return in, version, since, ph
 }

@@ -83,8 +83,9 @@ type Pipeline struct {
 	prober  *health.Prober // nil without probes
 	wake    chan struct{}
 
-	snap  atomic.Pointer[model.Snapshot]
-	built atomic.Uint64 // the version of the changes the snapshot holds
+	snap     atomic.Pointer[model.Snapshot]
+	built    atomic.Uint64 // the version of the changes the snapshot holds
+	building atomic.Int64  // when the oldest change of the build under way came, Unix ns; 0 if none
 
 	probeErr string // the prober's last Set error; loop only
 }
@@ -98,7 +99,7 @@ func New(cfg Config) *Pipeline {
 	cfg.Clock = clock.Or(cfg.Clock)
 	cfg.Logger = logging.OrNop(cfg.Logger)
 	p := &Pipeline{cfg: cfg, wake: make(chan struct{}, 1)}
-	p.inbox = newInbox(p.Wake, cfg.OnError, cfg.History)
+	p.inbox = newInbox(p.Wake, cfg.OnError, cfg.History, cfg.Clock.Now)
 	pc := cfg.Passive
 	pc.OnDue = p.Wake
 	if pc.History == nil {
@@ -143,6 +144,20 @@ func (p *Pipeline) Probes(k health.Key) []health.ProbeStatus {
 		return nil
 	}
 	return p.prober.Targets(k)
+}
+
+// Behind returns how long the oldest change a source reported has waited
+// for a snapshot that holds it: 0 when the snapshot holds every change.
+// A loop that is stuck, or builds slower than changes come, shows here.
+func (p *Pipeline) Behind() time.Duration {
+	oldest := p.inbox.oldest()
+	if b := p.building.Load(); b != 0 && (oldest.IsZero() || b < oldest.UnixNano()) {
+		oldest = time.Unix(0, b)
+	}
+	if oldest.IsZero() {
+		return 0
+	}
+	return max(p.cfg.Clock.Now().Sub(oldest), 0)
 }
 
 // Settled reports whether the current snapshot holds every change the
@@ -195,7 +210,10 @@ func (p *Pipeline) wait(ctx context.Context) bool {
 func (p *Pipeline) Rebuild() *model.Snapshot {
 	// Read before gathering: a source reports synced after its updates.
 	synced := p.cfg.Synced == nil || p.cfg.Synced()
-	in, version, ph := p.inbox.gather(synced, p.cfg.Clock.Now())
+	in, version, since, ph := p.inbox.gather(synced, p.cfg.Clock.Now())
+	if !since.IsZero() {
+		p.building.Store(since.UnixNano())
+	}
 	if ph != loaded && !synced && p.cfg.Synced() {
 		// The first load completed during this build: build once more,
 		// so that the next change is counted as one.
@@ -210,6 +228,7 @@ func (p *Pipeline) Rebuild() *model.Snapshot {
 		v.Publish(built.Snapshot)
 	}
 	p.built.Store(version)
+	p.building.Store(0)
 
 	p.setProbes(built.Probes)
 	p.passive.Record(built.Passive)

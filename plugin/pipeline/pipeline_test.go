@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/internal/clock"
 	"github.com/meridian-dns/meridian/plugin/model"
 	"github.com/meridian-dns/meridian/plugin/policy"
 	"github.com/meridian-dns/meridian/plugin/source"
@@ -77,6 +78,44 @@ func TestPipelineSettled(t *testing.T) {
 	s.Sink().Update("a", source.Fixed(objs("web", "api")))
 	if s.Settled() {
 		t.Fatal("settled with a change pending")
+	}
+}
+
+// TestPipelineBehind: Behind is how long the oldest change has waited for
+// a snapshot that holds it, 0 once one does; a change during a build
+// counts from when it came, and the history records a cluster's states.
+func TestPipelineBehind(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	hist := health.NewHistory(0)
+	var p *Pipeline
+	arrived := false
+	p = New(Config{Clock: clk, History: hist, Views: []View{viewFunc(func(*model.Snapshot) {
+		if !arrived { // a change that comes while the first build publishes
+			arrived = true
+			clk.Advance(time.Second)
+			p.Sink().SetState("a", health.Stale)
+		}
+	})}})
+	if d := p.Behind(); d != 0 {
+		t.Fatalf("Behind with no change: %v", d)
+	}
+	p.Sink().Update("a", source.Fixed(objs("web")))
+	clk.Advance(3 * time.Second)
+	if d := p.Behind(); d != 3*time.Second {
+		t.Errorf("Behind a change of 3s ago: %v", d)
+	}
+	p.Rebuild()
+	clk.Advance(2 * time.Second)
+	if d := p.Behind(); d != 2*time.Second {
+		t.Errorf("Behind the change made during the build, 2s ago: %v", d)
+	}
+	p.Rebuild()
+	if d := p.Behind(); d != 0 {
+		t.Errorf("Behind after the last build: %v", d)
+	}
+	ts, _ := hist.Recent()
+	if len(ts) != 1 || ts[0].Signal != "cluster" || ts[0].What != "a" || ts[0].From != "up" || ts[0].To != "stale" {
+		t.Errorf("history %+v, want a's up -> stale", ts)
 	}
 }
 

@@ -23,6 +23,8 @@ var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
 	"stamp": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"join":  strings.Join,
 	"trim":  func(s string) string { return strings.TrimSuffix(s, ".") },
+	"label": label,
+	"class": class,
 }).ParseFS(pageFS, "page.html"))
 
 // PageSize is how many services and hosts one page lists.

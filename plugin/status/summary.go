@@ -35,24 +35,21 @@ type SourceError struct {
 	Count int // errors reported for the cluster so far
 }
 
-// State is how a service or host stands.
-type State uint8
+// State is how a service or host stands (model.State), as the page
+// shows it.
+type State = model.State
 
 // The states, worst first: the order the page lists them in.
 const (
-	FailingOpen State = iota // no shard usable: answers name every shard with an address
-	Degraded                 // some shard with an address is not usable
-	NoAddress                // no shard has an address: nothing to answer
-	Healthy                  // every shard with an address is usable
+	FailingOpen = model.FailingOpen
+	Degraded    = model.Degraded
+	NoAddress   = model.NoAddress
+	Healthy     = model.Healthy
 )
 
-// String returns the state as the page shows it.
-func (s State) String() string {
-	return [...]string{"failing open", "degraded", "no address", "healthy"}[s]
-}
-
-// Class is the state's CSS class.
-func (s State) Class() string { return strings.ReplaceAll(s.String(), " ", "-") }
+// label is the state as the page shows it, and class its CSS class.
+func label(s State) string { return strings.ReplaceAll(s.String(), "_", " ") }
+func class(s State) string { return strings.ReplaceAll(s.String(), "_", "-") }
 
 // Entry is one service or host of the snapshot, summarized.
 type Entry struct {
@@ -83,26 +80,11 @@ func (e *Entry) Kind() string {
 // summarize makes the entry of svc.
 func summarize(svc *model.Service) Entry {
 	e := Entry{Svc: svc}
+	e.State, e.Usable, e.Addr = svc.State()
 	for _, sh := range svc.Shards {
-		if !sh.HasAddress() {
-			continue
-		}
-		e.Addr++
-		if sh.Usable {
-			e.Usable++
-		} else {
+		if sh.HasAddress() && !sh.Usable {
 			e.Down = append(e.Down, sh.Cluster.Name)
 		}
-	}
-	switch {
-	case e.Addr == 0:
-		e.State = NoAddress
-	case e.Usable == 0:
-		e.State = FailingOpen
-	case e.Usable < e.Addr:
-		e.State = Degraded
-	default:
-		e.State = Healthy
 	}
 	return e
 }
