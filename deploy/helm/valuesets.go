@@ -21,7 +21,7 @@ var ValueSets = withExamples(map[string]map[string]any{
 		"nameservers": []any{map[string]any{"name": "ns1.example.com", "addresses": []any{"203.0.113.53"}}}},
 	"nodeport": {"service": map[string]any{"type": "NodePort", "nodePort": 30055}},
 	"monitoring on": {"monitoring": map[string]any{"serviceMonitor": map[string]any{"enabled": true, "labels": map[string]any{"release": "prom"}},
-		"podMonitor": map[string]any{"enabled": true}}},
+		"podMonitor": map[string]any{"enabled": true}, "prometheusRule": map[string]any{"enabled": true}}},
 	"in-cluster only": {"members": map[string]any{"kubeconfigSecret": "", "inCluster": "home"}},
 	"resolver": {"role": "resolver", "service": map[string]any{"type": "ClusterIP"}, "members": map[string]any{"kubeconfigSecret": "", "inCluster": "home"},
 		"resolver": map[string]any{"localCluster": "home", "upstreams": []any{"10.0.0.53:53"}}},

@@ -48,13 +48,14 @@ func TestChart(t *testing.T) {
 	}
 	// The Prometheus Operator's CRDs, from its module, for "monitoring on".
 	crds := filepath.Join(moduleDir(t, "github.com/prometheus-operator/prometheus-operator", prometheusOperator), "example", "prometheus-operator-crd")
-	installCRDs(t, f, "member-1", filepath.Join(crds, "monitoring.coreos.com_servicemonitors.yaml"), filepath.Join(crds, "monitoring.coreos.com_podmonitors.yaml"))
+	installCRDs(t, f, "member-1", filepath.Join(crds, "monitoring.coreos.com_servicemonitors.yaml"), filepath.Join(crds, "monitoring.coreos.com_podmonitors.yaml"),
+		filepath.Join(crds, "monitoring.coreos.com_prometheusrules.yaml"))
 	dyn, err := dynamic.NewForConfig(f.restConfig(t, "member-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e2eutil.Eventually(t, 30*time.Second, "the Prometheus Operator's kinds served", func() bool {
-		for _, r := range []string{"servicemonitors", "podmonitors"} {
+		for _, r := range []string{"servicemonitors", "podmonitors", "prometheusrules"} {
 			gvr := schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1", Resource: r}
 			if _, err := dyn.Resource(gvr).List(context.Background(), metav1.ListOptions{}); err != nil {
 				return false
@@ -100,8 +101,8 @@ func TestChart(t *testing.T) {
 			for _, o := range objs {
 				kinds = append(kinds, o.GetKind())
 			}
-			if name == "monitoring on" && (!slices.Contains(kinds, "ServiceMonitor") || !slices.Contains(kinds, "PodMonitor")) {
-				t.Errorf("monitoring on renders %v: no ServiceMonitor and PodMonitor", kinds)
+			if name == "monitoring on" && (!slices.Contains(kinds, "ServiceMonitor") || !slices.Contains(kinds, "PodMonitor") || !slices.Contains(kinds, "PrometheusRule")) {
+				t.Errorf("monitoring on renders %v: no ServiceMonitor, PodMonitor and PrometheusRule", kinds)
 			}
 			if name == "default" {
 				deployed = map[string]*unstructured.Unstructured{}
