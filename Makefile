@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/meridian
 PKGS    := ./...
 
-.PHONY: all build coredns run test unit e2e bench bench-scale bench-scale-ingress lint generate tools kube-tools clean image
+.PHONY: all build coredns run test unit e2e bench bench-scale bench-scale-ingress lint dashboard generate tools kube-tools clean image
 
 all: build
 
@@ -57,7 +57,11 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-## generate: remake generated files (the GeoIP test database)
+## dashboard: regenerate deploy/grafana/meridian.json from deploy/grafana
+dashboard:
+	MERIDIAN_UPDATE=1 $(GO) test -count=1 -run TestDashboardFile ./deploy/grafana/
+
+## generate: remake generated files (the GeoIP test database, the dashboard)
 generate:
 	$(GO) generate ./...
 

@@ -105,6 +105,7 @@ func (m *Meridian) assemble(loc *geo.Locator) error {
 		Synced:  m.sourcesSynced,
 		OnError: m.sourceError,
 		History: m.hist,
+		OnBuild: func(d time.Duration) { buildDuration.Observe(d.Seconds()) },
 		Logger:  log,
 	}
 	// The one choice of role. The resolver judges its local shard by its

@@ -49,6 +49,13 @@ var (
 		Name:      "annotation_problems_total",
 		Help:      "Service annotations found unusable (value, unknown, conflict), counted once when they appear; the service keeps the default.",
 	}, []string{"reason"})
+	buildDuration = promauto.NewHistogram(prometheus.HistogramOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: subsystem,
+		Name:      "snapshot_build_duration_seconds",
+		Help:      "Time taken to gather, build and publish a snapshot; its count is the number of snapshots built.",
+		Buckets:   []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	})
 	sourceErrors = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: subsystem,

@@ -68,6 +68,9 @@ type Config struct {
 	// of the health trackers' verdicts (Passive and Prober get it unless
 	// their configuration names another).
 	History *health.History
+	// OnBuild, if set, is called after each build is published with how
+	// long gathering, building and publishing took.
+	OnBuild func(time.Duration)
 	// OnError, if set, is called with every error a source reports.
 	OnError func(cluster string, err error)
 	// Logger receives what the loop has to say. Nil discards it.
@@ -208,6 +211,7 @@ func (p *Pipeline) wait(ctx context.Context) bool {
 // (steps 2 to 5), and returns the new snapshot. Only one goroutine (Run,
 // or a test) may call it.
 func (p *Pipeline) Rebuild() *model.Snapshot {
+	start := time.Now()
 	// Read before gathering: a source reports synced after its updates.
 	synced := p.cfg.Synced == nil || p.cfg.Synced()
 	in, version, since, ph := p.inbox.gather(synced, p.cfg.Clock.Now())
@@ -229,6 +233,9 @@ func (p *Pipeline) Rebuild() *model.Snapshot {
 	}
 	p.built.Store(version)
 	p.building.Store(0)
+	if p.cfg.OnBuild != nil {
+		p.cfg.OnBuild(time.Since(start))
+	}
 
 	p.setProbes(built.Probes)
 	p.passive.Record(built.Passive)
