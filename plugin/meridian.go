@@ -101,7 +101,7 @@ func (m *Meridian) assemble(loc *geo.Locator) error {
 	pc := pipeline.Config{
 		Build:   build,
 		Passive: health.PassiveConfig{Interval: cfg.PassiveInterval, Logger: log, Registerer: registerer()},
-		Views:   []pipeline.View{&problems{}},
+		Views:   []pipeline.View{&problems{}, &clusterSeries{}},
 		Synced:  m.sourcesSynced,
 		OnError: m.sourceError,
 		History: m.hist,

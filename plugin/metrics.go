@@ -126,6 +126,52 @@ func (answerMetrics) Spilled(cluster string) {
 	spillsTotal.WithLabelValues(cluster).Inc()
 }
 
+// policies are the answer policies, for the label values made up front.
+var policies = []policy.Kind{policy.Closest, policy.Failover, policy.Weighted, policy.RoundRobin}
+
+// The counters' series whose label values are known at start exist from
+// start, at 0: a rate() or an alert over them has a series to read before
+// the first event, and every metric name is in the first scrape.
+func init() {
+	for _, p := range policies {
+		failOpensTotal.WithLabelValues(p.String())
+	}
+	for _, l := range []answer.Level{answer.Region, answer.Zone} {
+		fallbacksTotal.WithLabelValues(l.String())
+	}
+	for _, r := range []string{"value", "unknown", "conflict"} {
+		annotationProblems.WithLabelValues(r)
+	}
+}
+
+// clusterSeries is the view that makes the counters' series of each
+// cluster, at 0, when the cluster first appears in a snapshot: answers by
+// policy, spills and source errors by reason. Series are never deleted,
+// as the counters' own are not.
+type clusterSeries struct {
+	seen map[string]bool // loop only
+}
+
+// Publish implements pipeline.View.
+func (v *clusterSeries) Publish(snap *model.Snapshot) {
+	if v.seen == nil {
+		v.seen = map[string]bool{}
+	}
+	for _, c := range snap.Clusters {
+		if v.seen[c.Name] {
+			continue
+		}
+		v.seen[c.Name] = true
+		for _, p := range policies {
+			answersTotal.WithLabelValues(c.Name, p.String())
+		}
+		spillsTotal.WithLabelValues(c.Name)
+		for _, r := range []string{"malformed", "invalid", "other"} {
+			sourceErrors.WithLabelValues(c.Name, r)
+		}
+	}
+}
+
 // Gauges come from the current snapshot at scrape time, so a shard or a
 // cluster that goes away takes its series with it.
 var (
