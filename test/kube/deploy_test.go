@@ -42,7 +42,9 @@ var deployFiles = map[string]string{
 // deployTrees are the folders under deploy/ whose every file another test
 // covers.
 var deployTrees = map[string]string{
-	"deploy/helm/": "chart", // TestChart here, TestChartCorefile and TestChartValuesDocumented in plugin/
+	"deploy/helm/":       "chart",     // TestChart here, TestChartCorefile and TestChartValuesDocumented in plugin/
+	"deploy/prometheus/": "alerts",    // deploy/prometheus's own tests (promtool), TestPrometheus in test/e2e
+	"deploy/grafana/":    "dashboard", // TestDashboardFile in deploy/grafana, TestPrometheus in test/e2e
 }
 
 const (
