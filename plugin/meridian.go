@@ -250,14 +250,14 @@ func (m *Meridian) Stop() error {
 
 // sourceError logs and counts a problem a source reported.
 func (m *Meridian) sourceError(cluster string, err error) {
-	reason := "other"
+	reason := errorOther
 	switch {
 	case errors.Is(err, source.ErrMalformed):
-		reason = "malformed"
+		reason = errorMalformed
 	case errors.Is(err, source.ErrInvalid):
-		reason = "invalid"
+		reason = errorInvalid
 	}
-	sourceErrors.WithLabelValues(cluster, reason).Inc()
+	sourceErrors.WithLabelValues(cluster, sourceErrorReasons[reason]).Inc()
 	m.errs.add(cluster, err)
 	log.Warningf("cluster %s: %v", cluster, err)
 }

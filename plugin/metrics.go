@@ -126,6 +126,17 @@ func (answerMetrics) Spilled(cluster string) {
 	spillsTotal.WithLabelValues(cluster).Inc()
 }
 
+// The reasons of coredns_meridian_source_errors_total, indexes of
+// sourceErrorReasons.
+const (
+	errorMalformed = iota
+	errorInvalid
+	errorOther
+)
+
+// sourceErrorReasons are the reason labels of source errors.
+var sourceErrorReasons = [...]string{errorMalformed: "malformed", errorInvalid: "invalid", errorOther: "other"}
+
 // policies are the answer policies, for the label values made up front.
 var policies = []policy.Kind{policy.Closest, policy.Failover, policy.Weighted, policy.RoundRobin}
 
@@ -166,7 +177,7 @@ func (v *clusterSeries) Publish(snap *model.Snapshot) {
 			answersTotal.WithLabelValues(c.Name, p.String())
 		}
 		spillsTotal.WithLabelValues(c.Name)
-		for _, r := range []string{"malformed", "invalid", "other"} {
+		for _, r := range sourceErrorReasons {
 			sourceErrors.WithLabelValues(c.Name, r)
 		}
 	}
