@@ -33,13 +33,8 @@ func (m *Meridian) Explain(ctx context.Context, q explain.Question) (*explain.Re
 	req.SetEdns0(dnsmsg.UDPSize, false)
 	w := &traceWriter{remote: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53535}}
 	if q.ECS {
-		fam := uint16(1)
-		if q.Client.Addr().Is6() {
-			fam = 2
-		}
 		opt := req.IsEdns0()
-		opt.Option = append(opt.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: fam,
-			SourceNetmask: uint8(q.Client.Bits()), Address: q.Client.Addr().AsSlice()})
+		opt.Option = append(opt.Option, dnsmsg.Subnet(q.Client))
 	} else {
 		w.remote = &net.UDPAddr{IP: q.Client.Addr().AsSlice(), Port: 53535}
 	}

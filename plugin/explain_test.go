@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meridian-dns/meridian/internal/promtest"
+	"github.com/meridian-dns/meridian/plugin/dnsmsg"
 	"github.com/meridian-dns/meridian/plugin/explain"
 	"github.com/meridian-dns/meridian/plugin/status"
 )
@@ -95,13 +96,8 @@ func checkExplain(t *testing.T, m *Meridian, q explain.Question, draw uint64) *e
 	msg.SetEdns0(1232, false)
 	w := &test.ResponseWriter{RemoteIP: "127.0.0.1"}
 	if q.ECS {
-		fam := uint16(1)
-		if q.Client.Addr().Is6() {
-			fam = 2
-		}
 		o := msg.IsEdns0()
-		o.Option = append(o.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: fam,
-			SourceNetmask: uint8(q.Client.Bits()), Address: q.Client.Addr().AsSlice()})
+		o.Option = append(o.Option, dnsmsg.Subnet(q.Client))
 	} else {
 		w.RemoteIP = q.Client.Addr().String()
 	}

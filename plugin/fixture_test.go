@@ -9,6 +9,7 @@ import (
 	"github.com/meridian-dns/meridian/geo"
 	"github.com/meridian-dns/meridian/health"
 	"github.com/meridian-dns/meridian/plugin/authority"
+	"github.com/meridian-dns/meridian/plugin/dnsmsg"
 	"github.com/meridian-dns/meridian/plugin/source"
 )
 
@@ -85,14 +86,8 @@ func query(name string, qtype uint16, subnet string) *dns.Msg {
 		return m
 	}
 	m.SetEdns0(1232, false)
-	p := netip.MustParsePrefix(subnet)
-	fam := uint16(1)
-	if p.Addr().Is6() {
-		fam = 2
-	}
 	o := m.IsEdns0()
-	o.Option = append(o.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: fam,
-		SourceNetmask: uint8(p.Bits()), Address: p.Addr().AsSlice()})
+	o.Option = append(o.Option, dnsmsg.Subnet(netip.MustParsePrefix(subnet)))
 	return m
 }
 

@@ -72,6 +72,17 @@ func subnetPrefix(e *dns.EDNS0_SUBNET) (netip.Prefix, error) {
 	return p, nil
 }
 
+// Subnet returns the ECS option a client sends for its source prefix p
+// (RFC 7871 section 6): the family of p's address, its prefix length as
+// SOURCE PREFIX-LENGTH, scope 0.
+func Subnet(p netip.Prefix) *dns.EDNS0_SUBNET {
+	fam := uint16(1)
+	if p.Addr().Is6() {
+		fam = 2
+	}
+	return &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: fam, SourceNetmask: uint8(p.Bits()), Address: p.Addr().AsSlice()}
+}
+
 // RemotePrefix is the query's source address as a single-address prefix.
 func RemotePrefix(a net.Addr) netip.Prefix {
 	var ip net.IP

@@ -2,6 +2,7 @@ package dnsmsg
 
 import (
 	"net"
+	"net/netip"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -127,5 +128,17 @@ func TestFit(t *testing.T) {
 				t.Error("the ScrubWriter still had to truncate: TC set")
 			}
 		})
+	}
+}
+
+// TestSubnet: the option Subnet makes is read back as the same prefix.
+func TestSubnet(t *testing.T) {
+	for _, s := range []string{"27.0.0.0/24", "192.0.2.7/32", "0.0.0.0/0", "2001:db8::/48", "::/0"} {
+		p := netip.MustParsePrefix(s)
+		opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: 1232}, Option: []dns.EDNS0{Subnet(p)}}
+		ecs, got, err := ClientSubnet(opt)
+		if err != nil || ecs == nil || got != p {
+			t.Errorf("Subnet(%s) reads back as %v (%v)", p, got, err)
+		}
 	}
 }

@@ -243,7 +243,8 @@ type DecisionReport struct {
 	Chosen []string `json:"chosen"`
 	A      []string `json:"a,omitempty"`
 	AAAA   []string `json:"aaaa,omitempty"`
-	// Rand and Seq are the query's draws (weighted, spill; roundrobin).
+	// Rand and Seq are the query's draws, 0 when not drawn: Rand for
+	// weighted picks and spill, Seq for roundrobin.
 	Rand uint64 `json:"rand,omitempty"`
 	Seq  uint64 `json:"seq,omitempty"`
 }
@@ -397,9 +398,6 @@ func decision(tr *authority.Trace) *DecisionReport {
 	}
 	if r, ok := tr.ByFamily[answer.V6]; ok {
 		dr.AAAA = clusters(r.Shards)
-	}
-	if dr.Policy != policy.Weighted.String() && dr.Policy != policy.Closest.String() && !d.Spilled {
-		dr.Rand = 0
 	}
 	return dr
 }
