@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
@@ -299,5 +301,42 @@ func TestStateGauges(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("gauges %v, want %v", got, want)
+	}
+}
+
+// TestStatusListener: Start serves the status listener of the Corefile,
+// fails before starting anything when its address is taken, and Stop
+// closes it.
+func TestStatusListener(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	m := newTestPlugin(t, func(c *Config) { c.Status = &status.Config{Addr: taken.Addr().String()} })
+	if err := m.Start(); err == nil || !strings.Contains(err.Error(), taken.Addr().String()) {
+		m.Stop()
+		t.Fatalf("Start on a taken address: %v", err)
+	}
+	if m.cancel != nil {
+		t.Error("the loop started though the listener failed")
+	}
+
+	m = newTestPlugin(t, func(c *Config) { c.Status = &status.Config{Addr: "127.0.0.1:0"} })
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + m.status.Addr() + "/explain?name=" + global + "&client=27.0.0.0/24"
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET %s: %s", url, resp.Status)
+	}
+	m.Stop()
+	if _, err := http.Get(url); err == nil {
+		t.Error("the listener is still open after Stop")
 	}
 }

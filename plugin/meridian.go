@@ -182,6 +182,18 @@ func (m *Meridian) Start() error {
 	if m.cancel != nil {
 		return nil
 	}
+	// The listener first: an address that cannot be bound fails the start
+	// before anything runs.
+	if c := m.cfg.Status; c != nil {
+		sc := *c
+		sc.Logger = log
+		srv, err := status.Start(sc, m)
+		if err != nil {
+			return fmt.Errorf("status %s: %w", c.Addr, err)
+		}
+		m.status = srv
+		log.Infof("status page and explain on http://%s/", srv.Addr())
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	m.wg.Go(func() { m.pipe.Run(ctx) })
@@ -195,16 +207,6 @@ func (m *Meridian) Start() error {
 	m.wg.Go(func() { m.releaseAfterSync(ctx) })
 	m.locator.Start()
 	instances.add(m)
-	if c := m.cfg.Status; c != nil {
-		sc := *c
-		sc.Logger = log
-		srv, err := status.Start(sc, m)
-		if err != nil {
-			return fmt.Errorf("status %s: %w", c.Addr, err)
-		}
-		m.status = srv
-		log.Infof("status page and explain on http://%s/", srv.Addr())
-	}
 	return nil
 }
 
