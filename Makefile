@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/meridian
 PKGS    := ./...
 
-.PHONY: all build coredns run test unit e2e bench bench-scale bench-scale-ingress lint dashboard generate tools kube-tools clean image
+.PHONY: all build coredns run test unit e2e bench bench-authority bench-scale bench-scale-ingress lint dashboard generate tools kube-tools clean image
 
 all: build
 
@@ -40,6 +40,11 @@ bench: kube-tools build coredns
 	$(GO) test -run '^$$' -bench Prober10k -benchtime 1x ./health/
 	MERIDIAN_BIN=$(CURDIR)/$(BIN) MERIDIAN_KUBE_TESTS=1 $(GO) test -run '^$$' -bench Convergence -benchtime 100x ./test/kube/
 	bench/resolver/run.sh
+
+## bench-authority: Meridian, stock CoreDNS whoami and file, gdnsd and Knot side by side on loopback with
+## per-query ECS from real networks (bench/authority/run.sh, about 5 minutes; installs gdnsd and Knot from Debian)
+bench-authority: build coredns
+	bench/authority/run.sh
 
 ## bench-scale: 10 real API servers x 10,000 federated Services (about 45 minutes on 2 cores);
 ## MERIDIAN_SCALE_DATA=DIR keeps the objects for later runs, MERIDIAN_SCALE_PROFILE=DIR saves heap and CPU profiles

@@ -6,16 +6,24 @@
 # dnsperf and taskset for the benchmarks, and for the operator tooling's
 # tests Prometheus with promtool (prometheus) and headless Chromium
 # (chromium).
+# Arguments COMMAND=PACKAGE add tools (a COMMAND starting with / is a file
+# that must exist), as bench/authority/run.sh adds gdnsd and Knot.
 # Idempotent: tools already on PATH are not installed again.
 set -euo pipefail
 
 declare -A pkg=([dig]=dnsutils [kdig]=knot-dnsutils [unbound]=unbound [unbound-checkconf]=unbound
 	[zonemaster-cli]=zonemaster-cli [unshare]=util-linux [ip]=iproute2 [dnsperf]=dnsperf [taskset]=util-linux
 	[prometheus]=prometheus [promtool]=prometheus [chromium]=chromium)
+for arg in "$@"; do
+	pkg[${arg%%=*}]=${arg#*=}
+done
 missing=()
 for tool in "${!pkg[@]}"; do
-	command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin command -v "$tool" >/dev/null 2>&1 ||
-		missing+=("${pkg[$tool]}")
+	case $tool in
+	/*) [ -e "$tool" ] || missing+=("${pkg[$tool]}") ;;
+	*) command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin command -v "$tool" >/dev/null 2>&1 ||
+		missing+=("${pkg[$tool]}") ;;
+	esac
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
