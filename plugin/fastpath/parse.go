@@ -68,7 +68,7 @@ const (
 // additional record or one that is not an OPT record owned by the root, an
 // EDNS version or flag other than DO, an option other than one
 // client-subnet option, a client-subnet option the chain would answer
-// with FORMERR, a name with a compression pointer or a byte that
+// with FORMERR or one of an IPv4-mapped IPv6 address, a name with a compression pointer or a byte that
 // presentation form escapes, and trailing bytes. It does not allocate.
 func Parse(pkt []byte, q *Query, name []byte) bool {
 	if len(pkt) < 12+5 {
@@ -220,6 +220,9 @@ func readECS(b []byte, q *Query) bool {
 		a = netip.AddrFrom4([4]byte(buf[:4]))
 	} else {
 		a = netip.AddrFrom16(buf)
+	}
+	if a.Is4In6() {
+		return false // located as IPv4, scoped in IPv6 bits: the chain's (dnsmsg.ReplyOPT)
 	}
 	p := netip.PrefixFrom(a, bits)
 	if p.Masked().Addr() != a {

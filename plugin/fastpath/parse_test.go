@@ -89,6 +89,7 @@ func TestParse(t *testing.T) {
 			return b
 		}), false, ""},
 		{"ECS bits beyond the prefix", raw(withECS, func(b []byte) []byte { b[len(b)-4] = 20; return b }), false, ""},
+		{"ECS of an IPv4-mapped address", pack(t, name, dns.TypeA, true, []dns.EDNS0{ecs("::ffff:27.0.1.0/120")}, nil), false, ""},
 		{"ECS family 3", raw(withECS, func(b []byte) []byte { b[len(b)-7] = 3; return b }), false, ""},
 		{"trailing bytes", append(append([]byte(nil), plain...), 0), false, ""},
 		{"truncated question", plain[:len(plain)-2], false, ""},
