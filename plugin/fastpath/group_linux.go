@@ -1,0 +1,100 @@
+package fastpath
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// Group is the fast path's UDP sockets on one address: n sockets in the
+// address's SO_REUSEPORT group, joined before any other (CoreDNS binds
+// its own listeners after the plugins' OnStartup), with a classic BPF
+// program that sends each packet to the socket of index CPU mod n, so
+// that every packet reaches one of them and none a socket that joins the
+// group later.
+type Group struct {
+	Conns []*net.UDPConn
+}
+
+// ListenGroup binds n UDP sockets to addr (a port of 0 picks one for all
+// of them) with SO_REUSEPORT and attaches the steering program; steer
+// false leaves the kernel's hash, for tests that show the difference.
+func ListenGroup(addr string, n int, steer bool) (*Group, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("fastpath: %d sockets", n)
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	g := &Group{}
+	for i := range n {
+		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
+		if err != nil {
+			g.Close()
+			return nil, err
+		}
+		conn := pc.(*net.UDPConn)
+		g.Conns = append(g.Conns, conn)
+		if i == 0 {
+			addr = conn.LocalAddr().String() // the port picked, for the others
+		}
+	}
+	if steer {
+		if err := attachSteering(g.Conns[0], n); err != nil {
+			g.Close()
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// attachSteering attaches to conn's reuseport group the program that
+// returns the receiving CPU's number modulo n: the index of a socket of
+// ours, as they joined the group first.
+func attachSteering(conn *net.UDPConn, n int) error {
+	raw, err := bpf.Assemble([]bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtCPUID},
+		bpf.ALUOpConstant{Op: bpf.ALUOpMod, Val: uint32(n)},
+		bpf.RetA{},
+	})
+	if err != nil {
+		return err
+	}
+	prog := unix.SockFprog{Len: uint16(len(raw)), Filter: (*unix.SockFilter)(unsafe.Pointer(&raw[0]))}
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptSockFprog(int(fd), unix.SOL_SOCKET, unix.SO_ATTACH_REUSEPORT_CBPF, &prog)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("fastpath: attach the reuseport program: %w", serr)
+	}
+	return nil
+}
+
+// Close closes every socket.
+func (g *Group) Close() error {
+	var first error
+	for _, c := range g.Conns {
+		if err := c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
