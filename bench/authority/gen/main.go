@@ -14,7 +14,10 @@
 //	    configurations;
 //	gen check -addr HOST:PORT
 //	    prints the A answer for the check networks (one per data center),
-//	    so the script can compare the servers.
+//	    so the script can compare the servers;
+//	gen fixed -addr HOST:PORT [-sockets N] [-batch N]
+//	    serves one fixed A record through the fast path's sockets, parser
+//	    and writer only: the ceiling of its I/O before any answer logic.
 package main
 
 import (
@@ -25,7 +28,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: gen city|setup|check [flags]")
+		fmt.Fprintln(os.Stderr, "usage: gen city|setup|check|fixed [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -45,6 +48,13 @@ func main() {
 		queries := fs.Int("queries", 200_000, "queries in the query file")
 		fs.Parse(args)
 		err = setup(*db, *dir, *base, *queries)
+	case "fixed":
+		fs := flag.NewFlagSet(cmd, flag.ExitOnError)
+		addr := fs.String("addr", "127.0.0.1:15406", "address")
+		n := fs.Int("sockets", 1, "sockets")
+		batch := fs.Int("batch", 32, "packets a batch")
+		fs.Parse(args)
+		err = serveFixed(*addr, *n, *batch)
 	case "check":
 		fs := flag.NewFlagSet(cmd, flag.ExitOnError)
 		addr := fs.String("addr", "", "server address")
