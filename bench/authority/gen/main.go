@@ -15,6 +15,9 @@
 //	gen check -addr HOST:PORT
 //	    prints the A answer for the check networks (one per data center),
 //	    so the script can compare the servers;
+//	gen scopes -db CITY.mmdb
+//	    reports the ECS scopes of the benchmark's client networks today
+//	    and widened (package geo/widen);
 //	gen fixed -addr HOST:PORT [-sockets N] [-batch N]
 //	    serves one fixed A record through the fast path's sockets, parser
 //	    and writer only: the ceiling of its I/O before any answer logic.
@@ -28,7 +31,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: gen city|setup|check|fixed [flags]")
+		fmt.Fprintln(os.Stderr, "usage: gen city|setup|check|scopes|fixed [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -55,6 +58,11 @@ func main() {
 		batch := fs.Int("batch", 32, "packets a batch")
 		fs.Parse(args)
 		err = serveFixed(*addr, *n, *batch)
+	case "scopes":
+		fs := flag.NewFlagSet(cmd, flag.ExitOnError)
+		db := fs.String("db", "", "City-schema database")
+		fs.Parse(args)
+		err = scopes(*db)
 	case "check":
 		fs := flag.NewFlagSet(cmd, flag.ExitOnError)
 		addr := fs.String("addr", "", "server address")
