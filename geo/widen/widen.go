@@ -48,10 +48,10 @@ const Unknown int32 = -1
 type Orders struct {
 	limit int
 	locs  []geo.Vec3
-	ids  map[string]int32
-	key  []byte
-	idx  []int
-	dist []float64
+	ids   map[string]int32
+	key   []byte
+	idx   []int
+	dist  []float64
 }
 
 // NewOrders returns the orders of the locations locs, of their first
