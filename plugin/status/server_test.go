@@ -2,9 +2,9 @@ package status
 
 import (
 	"context"
-	"net"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
