@@ -85,7 +85,6 @@ func (w *traceWriter) Close() error        { return nil }
 func (w *traceWriter) TsigStatus() error   { return nil }
 func (w *traceWriter) TsigTimersOnly(bool) {}
 func (w *traceWriter) Hijack()             {}
-func (w *traceWriter) Network() string     { return "udp" }
 
 // lastErrors keeps the latest error each cluster's source reported,
 // for the status page: one entry per cluster.

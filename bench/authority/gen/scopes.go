@@ -20,7 +20,7 @@ func scopes(db string) error {
 	if err != nil {
 		return err
 	}
-	sample, err := sampleNetworks(db, 20_000)
+	sample, err := sample(nets, 20_000, db)
 	if err != nil {
 		return err
 	}

@@ -11,9 +11,9 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
-	"github.com/oschwald/maxminddb-golang/v2"
 
 	"github.com/meridian-dns/meridian/geo"
+	"github.com/meridian-dns/meridian/geo/widen"
 	"github.com/meridian-dns/meridian/plugin/dnsmsg"
 )
 
@@ -84,26 +84,20 @@ func setup(db, dir string, base, queries int) error {
 // network, not by address: each network is a distinct client population),
 // cut to at most /24 as resolvers send them.
 func sampleNetworks(path string, n int) ([]netip.Prefix, error) {
-	db, err := maxminddb.Open(path)
+	nets, err := cityNetworks(path)
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
+	return sample(nets, n, path)
+}
+
+// sample draws n of nets (of at least /8), the same ones every run.
+func sample(nets []widen.Network, n int, path string) ([]netip.Prefix, error) {
 	var all []netip.Prefix
-	for r := range db.Networks() {
-		p := r.Prefix()
-		if !p.Addr().Is4() && !p.Addr().Is4In6() {
-			continue
+	for _, nw := range nets {
+		if bits := nw.Prefix.Bits(); bits >= 8 {
+			all = append(all, netip.PrefixFrom(nw.Prefix.Addr(), min(bits, 24)).Masked())
 		}
-		a := p.Addr().Unmap()
-		bits := p.Bits()
-		if p.Addr().Is4In6() {
-			bits -= 96
-		}
-		if bits < 8 {
-			continue
-		}
-		all = append(all, netip.PrefixFrom(a, min(bits, 24)).Masked())
 	}
 	if len(all) == 0 {
 		return nil, fmt.Errorf("%s: no IPv4 network", path)
