@@ -11,16 +11,16 @@ import (
 	"golang.org/x/net/ipv6"
 )
 
-// Handler answers what the fast path reads.
+// Handler answers what the fast path reads, on one socket's goroutine:
+// each socket has its own (see Serve), so it may keep scratch space.
 type Handler interface {
 	// Answer appends the reply to pkt, a packet from from, to out and
-	// returns it; ok false leaves the packet to Chain. It runs on the
-	// socket's goroutine and must not keep pkt or out.
+	// returns it; ok false leaves the packet to Chain. It must not keep
+	// pkt or out.
 	Answer(out, pkt []byte, from netip.AddrPort) (reply []byte, ok bool)
-	// Chain serves pkt, a copy it may keep, the ordinary way, and calls
-	// send with the reply if there is one. It runs on a goroutine of its
-	// own, as miekg/dns serves every packet.
-	Chain(pkt []byte, from netip.AddrPort, send func([]byte) error)
+	// Chain hands pkt to the ordinary path (a Relay's Push), which
+	// replies on its own. It must not keep pkt: it copies what it keeps.
+	Chain(pkt []byte, from netip.AddrPort)
 }
 
 // batchConn is what the loop needs of x/net's ipv4 and ipv6 PacketConns.
@@ -34,15 +34,17 @@ type batchConn interface {
 const maxPacket = 65535
 
 // Serve reads the group's sockets, batch packets at a time, one goroutine
-// per socket, answers what h answers in batches of writes, and hands the
-// rest to h.Chain. It returns when ctx is done (closing the sockets) or
-// every socket is closed.
-func (g *Group) Serve(ctx context.Context, h Handler, batch int) error {
+// per socket with a Handler of its own from newHandler, answers what the
+// handler answers in batches of writes, and hands the rest to its Chain.
+// It returns when ctx is done (closing the sockets) or every socket is
+// closed.
+func (g *Group) Serve(ctx context.Context, newHandler func() Handler, batch int) error {
 	batch = max(batch, 1)
 	stop := context.AfterFunc(ctx, func() { g.Close() })
 	defer stop()
 	var wg sync.WaitGroup
 	for _, c := range g.Conns {
+		h := newHandler()
 		wg.Go(func() { serveConn(c, h, batch) })
 	}
 	wg.Wait()
@@ -81,11 +83,7 @@ func serveConn(c *net.UDPConn, h Handler, batch int) {
 			pkt := m.Buffers[0][:m.N]
 			reply, ok := h.Answer(outBufs[len(out)][:0], pkt, from)
 			if !ok {
-				cp := append([]byte(nil), pkt...)
-				go h.Chain(cp, from, func(b []byte) error {
-					_, err := c.WriteToUDPAddrPort(b, from)
-					return err
-				})
+				h.Chain(pkt, from)
 				continue
 			}
 			outBufs[len(out)] = reply[:0]

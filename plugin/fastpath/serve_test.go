@@ -13,8 +13,12 @@ import (
 )
 
 // testHandler answers fast.example.com. A from the wire and leaves every
-// other packet to a chain that answers REFUSED with miekg/dns.
-type testHandler struct{ chained atomic.Int64 }
+// other packet to a miekg/dns server reading a Relay, which answers
+// REFUSED.
+type testHandler struct {
+	relay   *Relay
+	chained *atomic.Int64
+}
 
 func (h *testHandler) Answer(out, pkt []byte, _ netip.AddrPort) ([]byte, bool) {
 	var q Query
@@ -25,16 +29,25 @@ func (h *testHandler) Answer(out, pkt []byte, _ netip.AddrPort) ([]byte, bool) {
 	return AppendReply(out, pkt, &q, &Records{Rtype: dns.TypeA, TTL: 30, Rdata: [][]byte{{192, 0, 2, 1}}}), true
 }
 
-func (h *testHandler) Chain(pkt []byte, _ netip.AddrPort, send func([]byte) error) {
+func (h *testHandler) Chain(pkt []byte, from netip.AddrPort) {
 	h.chained.Add(1)
-	m := new(dns.Msg)
-	if m.Unpack(pkt) != nil {
-		return
-	}
-	r := new(dns.Msg)
-	r.SetRcode(m, dns.RcodeRefused)
-	b, _ := r.Pack()
-	send(b)
+	h.relay.Push(pkt, from)
+}
+
+// serveRelay serves r with miekg/dns, answering REFUSED, and returns the
+// server to shut down.
+func serveRelay(t *testing.T, r *Relay) *dns.Server {
+	t.Helper()
+	started := make(chan struct{})
+	srv := &dns.Server{PacketConn: r, Net: "udp", NotifyStartedFunc: func() { close(started) },
+		Handler: dns.HandlerFunc(func(w dns.ResponseWriter, m *dns.Msg) {
+			reply := new(dns.Msg)
+			reply.SetRcode(m, dns.RcodeRefused)
+			w.WriteMsg(reply)
+		})}
+	go srv.ActivateAndServe()
+	<-started
+	return srv
 }
 
 // TestServe answers over real sockets: the fast answers and the chain's,
@@ -45,10 +58,14 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := g.Conns[0].LocalAddr().String()
-	h := &testHandler{}
+	relay := NewRelay(g.Conns[0], 64)
+	srv := serveRelay(t, relay)
+	var chained atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- g.Serve(ctx, h, 16) }()
+	go func() {
+		done <- g.Serve(ctx, func() Handler { return &testHandler{relay: relay, chained: &chained} }, 16)
+	}()
 
 	c := &dns.Client{Timeout: 2 * time.Second}
 	for i := range 200 {
@@ -66,8 +83,13 @@ func TestServe(t *testing.T) {
 			t.Fatalf("query %d for %s: %v", i, name, r)
 		}
 	}
-	if n := h.chained.Load(); n != 50 {
+	if n := chained.Load(); n != 50 {
 		t.Errorf("%d packets went to the chain, want 50", n)
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	if err := srv.ShutdownContext(sctx); err != nil {
+		t.Errorf("the relay's server did not shut down: %v", err)
 	}
 	cancel()
 	select {

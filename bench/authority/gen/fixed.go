@@ -26,7 +26,7 @@ func (fixed) Answer(out, pkt []byte, _ netip.AddrPort) ([]byte, bool) {
 	return fastpath.AppendReply(out, pkt, &q, &fastpath.Records{Rtype: dns.TypeA, TTL: 30, Rdata: [][]byte{{192, 0, 2, 10}}, Scope: 24}), true
 }
 
-func (fixed) Chain([]byte, netip.AddrPort, func([]byte) error) {}
+func (fixed) Chain([]byte, netip.AddrPort) {}
 
 // serveFixed serves fixed on addr with n sockets until interrupted.
 func serveFixed(addr string, n, batch int) error {
@@ -37,6 +37,6 @@ func serveFixed(addr string, n, batch int) error {
 	fmt.Fprintf(os.Stderr, "gen fixed: %d sockets on %s, batches of %d\n", n, g.Conns[0].LocalAddr(), batch)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	g.Serve(ctx, fixed{}, batch)
+	g.Serve(ctx, func() fastpath.Handler { return fixed{} }, batch)
 	return nil
 }
