@@ -79,6 +79,10 @@ type Config struct {
 	// Status is the status listener (status page and explain); nil means
 	// none.
 	Status *status.Config
+	// FastPath is the number of sockets of the UDP fast path on each of
+	// the block's addresses: 0 is none (the default), -1 one per CPU the
+	// process may use (GOMAXPROCS).
+	FastPath int
 }
 
 // Role is what a Meridian instance serves.

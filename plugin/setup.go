@@ -50,6 +50,9 @@ func setup(c *caddy.Controller) error {
 		m.Next = next
 		return m
 	})
+	if cfg.FastPath != 0 {
+		setupFastPath(c, m, conf)
+	}
 	return nil
 }
 
@@ -211,6 +214,13 @@ var properties = map[string]property{
 	"shard_metrics": {"shard_metrics on|off", parseOnOff},
 	"host_rule":     {"host_rule SUFFIX NAMESPACE...", parseHostRule},
 	"status":        {"status [ADDRESS] [remote]", parseStatus},
+	"fastpath": {"fastpath [SOCKETS]", func(_ *caddy.Controller, cfg *Config, a []string) error {
+		cfg.FastPath = -1 // one socket per CPU the process may use
+		if len(a) == 0 {
+			return nil
+		}
+		return parseInt(a, 1, 1024, &cfg.FastPath)
+	}},
 }
 
 // parseStatus reads the status listener's line: a host:port (loopback

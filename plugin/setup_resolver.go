@@ -93,6 +93,7 @@ var roleOnly = withSettingRoles(map[string]Role{
 	"default_regions":   Authoritative,
 	"probe_concurrency": Authoritative,
 	"probe_networks":    Authoritative,
+	"fastpath":          Authoritative,
 	"local_cluster":     Resolver,
 	"upstream":          Resolver,
 	"upstream_timeout":  Resolver,

@@ -40,18 +40,9 @@ func (a *answerer) records(resp *dns.Msg, owner string, qtype uint16, nm *answer
 // answer.ByFamily chooses. counted says whether the answer is counted in
 // the metrics (not for SRV glue).
 func (a *answerer) addresses(rrs []dns.RR, owner string, qtype uint16, svc *model.Service, q *answer.Query, d *answer.Result, counted bool) []dns.RR {
-	fam := answer.V4
-	if qtype == dns.TypeAAAA {
-		fam = answer.V6
-	}
-	res := d
-	if !answer.Shared(svc, fam) {
-		var buf [8]*model.Shard
-		r := answer.ByFamily(svc, q, d, fam, &a.cfg.Answer, buf[:0])
-		res = &r
-		a.depends(res, &q.Loc)
-		a.traceFamily(fam, res)
-	}
+	var r answer.Result
+	var buf [8]*model.Shard
+	res := a.family(svc, qtype, q, d, &r, buf[:0])
 	if counted {
 		a.count(svc, res)
 	}
@@ -70,6 +61,24 @@ func (a *answerer) addresses(rrs []dns.RR, owner string, qtype uint16, svc *mode
 		}
 	}
 	return rrs
+}
+
+// family returns the decision for qtype's family at a name whose decision
+// is d: d itself when both families share it, else answer.ByFamily's,
+// made into r with buf as room for its shards, with the reply's scope
+// widened to it.
+func (a *answerer) family(svc *model.Service, qtype uint16, q *answer.Query, d, r *answer.Result, buf []*model.Shard) *answer.Result {
+	fam := answer.V4
+	if qtype == dns.TypeAAAA {
+		fam = answer.V6
+	}
+	if answer.Shared(svc, fam) {
+		return d
+	}
+	*r = answer.ByFamily(svc, q, d, fam, &a.cfg.Answer, buf)
+	a.depends(r, &q.Loc)
+	a.traceFamily(fam, r)
+	return r
 }
 
 // srv appends one SRV record per distinct target and port of d's shards.

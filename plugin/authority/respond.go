@@ -60,38 +60,50 @@ func (a *answerer) reply() *dns.Msg { return a.Reply(a.req) }
 func (a *answerer) respond() *dns.Msg {
 	resp := a.reply()
 	q := a.req.Question[0]
-
-	if ns, ent := a.nameserver(); ns != nil || ent {
-		a.found(WhatNameserver, answer.Name{})
+	what, nm, svc, ns := a.lookup()
+	a.found(what, nm)
+	switch what {
+	case WhatNameserver:
 		return a.nameserverReply(resp, ns)
+	case WhatHost, WhatService:
+		a.service(resp, q.Name, q.Qtype, nm, svc)
+		return resp
+	case WhatNXDomain:
+		return a.negative(resp, dns.RcodeNameError)
+	case WhatApex:
+		return a.apex(resp)
 	}
-	nm := answer.Parse(a.qname, a.zone, a.cfg.Federation)
+	return a.negative(resp, dns.RcodeSuccess) // an empty non-terminal, ANY too
+}
+
+// lookup finds what the query's name is in the snapshot: a nameserver
+// name of the zone (ns, or nil for a name between it and the zone), a
+// service or SRV name (svc), a host (svc, the host's service), the apex,
+// a node with nothing at it, or no name. The federation's names come
+// first: a host never shadows them.
+func (a *answerer) lookup() (what What, nm answer.Name, svc *model.Service, ns *Nameserver) {
+	if ns, ent := a.nameserver(); ns != nil || ent {
+		return WhatNameserver, answer.Name{}, nil, ns
+	}
+	nm = answer.Parse(a.qname, a.zone, a.cfg.Federation)
 	svc, ok := answer.Find(a.snap, nm)
-	if !ok { // the federation's names first: a host never shadows them
+	if !ok {
 		switch h, found := answer.FindHost(a.snap, a.qname); {
 		case h != nil:
-			a.found(WhatHost, answer.HostName)
-			a.service(resp, q.Name, q.Qtype, answer.HostName, h)
-			return resp
+			return WhatHost, answer.HostName, h, nil
 		case found:
-			a.found(WhatNode, answer.Name{})
-			return a.negative(resp, dns.RcodeSuccess) // between a host and the zone
+			return WhatNode, answer.Name{}, nil, nil // between a host and the zone
 		}
 	}
 	switch {
 	case !ok:
-		a.found(WhatNXDomain, nm)
-		return a.negative(resp, dns.RcodeNameError)
+		return WhatNXDomain, nm, nil, nil
 	case nm.Kind == answer.Apex:
-		a.found(WhatApex, nm)
-		return a.apex(resp)
+		return WhatApex, nm, svc, nil
 	case nm.Kind == answer.Service, nm.Kind == answer.SRV:
-		a.found(WhatService, nm)
-		a.service(resp, q.Name, q.Qtype, nm, svc)
-		return resp
+		return WhatService, nm, svc, nil
 	}
-	a.found(WhatNode, nm)
-	return a.negative(resp, dns.RcodeSuccess) // an empty non-terminal, ANY too
+	return WhatNode, nm, nil, nil
 }
 
 // found records what the name is in the trace, if any.
@@ -109,15 +121,9 @@ func (a *answerer) found(w What, nm answer.Name) {
 // alone. A name that holds records but none of the type gets NODATA, after
 // the chain if there is one.
 func (a *answerer) service(resp *dns.Msg, owner string, qtype uint16, nm answer.Name, svc *model.Service) {
-	if svc.Degraded {
-		// Every fail-open answer is degraded too: no shard is usable.
-		a.ttl = min(a.ttl, a.cfg.DegradedTTL)
-	}
 	var buf [8]*model.Shard
 	var q answer.Query
-	a.draw(svc, &q)
-	hops, d := answer.Follow(svc, nm, &q, &a.cfg.Answer, a.au.loc, a.client, buf[:0])
-	a.trace(svc, nm, hops, &q, &d)
+	hops, d := a.follow(svc, nm, &q, buf[:0])
 	for range hops - 1 {
 		a.metrics.Fallback(nm.Level)
 		nm = nm.Up()
@@ -139,6 +145,21 @@ func (a *answerer) service(resp *dns.Msg, owner string, qtype uint16, nm answer.
 	if len(resp.Answer) == n {
 		resp.Ns = []dns.RR{a.soa(a.zone)} // NODATA (RFC 2308 2.2)
 	}
+}
+
+// follow decides the service or SRV name nm for the client, with q's
+// draws made here, and follows its fall-back chain (answer.Follow, with
+// buf as room for the shards); the TTL is lowered while the service is
+// degraded.
+func (a *answerer) follow(svc *model.Service, nm answer.Name, q *answer.Query, buf []*model.Shard) (hops int, d answer.Result) {
+	if svc.Degraded {
+		// Every fail-open answer is degraded too: no shard is usable.
+		a.ttl = min(a.ttl, a.cfg.DegradedTTL)
+	}
+	a.draw(svc, q)
+	hops, d = answer.Follow(svc, nm, q, &a.cfg.Answer, a.au.loc, a.client, buf)
+	a.trace(svc, nm, hops, q, &d)
+	return hops, d
 }
 
 // draw makes the query's per-query choices into q. Only what the policy

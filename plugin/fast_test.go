@@ -1,0 +1,315 @@
+package meridian
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/coredns/coredns/core/dnsserver"
+	coreplugin "github.com/coredns/coredns/plugin"
+	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/plugin/dnsmsg"
+	"github.com/meridian-dns/meridian/plugin/fastpath"
+)
+
+// The binary puts meridian into CoreDNS's plugin order before kubernetes
+// (cmd/meridian); the fast path's plan reads it.
+func init() {
+	if !slices.Contains(dnsserver.Directives, pluginName) {
+		i := slices.Index(dnsserver.Directives, "kubernetes")
+		dnsserver.Directives = slices.Insert(dnsserver.Directives, i, pluginName)
+	}
+}
+
+// chainServer is a CoreDNS server for the address with m's block alone,
+// as dnsserver.MakeServers builds it, so that ServeDNS is the chain: zone
+// dispatch, the ScrubWriter, the plugin.
+func chainServer(t testing.TB, m *Meridian) (*dnsserver.Server, *dnsserver.Config) {
+	t.Helper()
+	cfg := &dnsserver.Config{Zone: m.cfg.Zones[0], ListenHosts: []string{"127.0.0.1"}, Port: "53", Transport: "dns",
+		Plugin: []coreplugin.Plugin{func(next coreplugin.Handler) coreplugin.Handler { m.Next = next; return m }}}
+	for op := range 16 {
+		if op != dns.OpcodeQuery && op != dns.OpcodeNotify {
+			cfg.AllowOpcode(op)
+		}
+	}
+	s, err := dnsserver.NewServer("dns://127.0.0.1:53", []*dnsserver.Config{cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, cfg
+}
+
+// packetWriter is miekg/dns's UDP response writer as far as a reply's
+// bytes go: WriteMsg packs the message as it is.
+type packetWriter struct {
+	remote net.Addr
+	out    []byte
+	writes int
+}
+
+func (w *packetWriter) WriteMsg(m *dns.Msg) error {
+	b, err := m.Pack()
+	if err != nil {
+		return err
+	}
+	w.out, w.writes = b, w.writes+1
+	return nil
+}
+func (w *packetWriter) LocalAddr() net.Addr         { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53} }
+func (w *packetWriter) RemoteAddr() net.Addr        { return w.remote }
+func (w *packetWriter) Write(b []byte) (int, error) { w.out = append([]byte(nil), b...); return len(b), nil }
+func (w *packetWriter) Close() error                { return nil }
+func (w *packetWriter) TsigStatus() error           { return nil }
+func (w *packetWriter) TsigTimersOnly(bool)         {}
+func (w *packetWriter) Hijack()                     {}
+func (w *packetWriter) Network() string             { return "udp" }
+
+// fastCase is one query of the corpus: its packet and its source.
+type fastCase struct {
+	pkt  []byte
+	from netip.AddrPort
+}
+
+// fastSources are the query sources: placeable and not, both families.
+var fastSources = []netip.AddrPort{
+	netip.MustParseAddrPort("127.0.0.1:5300"),
+	netip.MustParseAddrPort("81.0.0.9:5300"),
+	netip.MustParseAddrPort("[2001:200::9]:5300"),
+}
+
+// fastCorpus makes the queries for names: every type of ruleTypes and a
+// few more, in the names' case and mixed case, without EDNS, with EDNS of
+// several sizes and DO, with client-subnet options of every region, of
+// both families, /0 and family 0, from each source; then the same
+// packets cut and with bytes changed (malformed ones).
+func fastCorpus(names []string, r *rand.Rand) []fastCase {
+	types := append([]uint16{dns.TypeNS, dns.TypeSOA, dns.TypeHTTPS}, ruleTypes...)
+	var out []fastCase
+	for _, name := range names {
+		for i, qt := range types {
+			for j, c := range ruleClients {
+				qname := name
+				if (i+j)%3 == 0 {
+					qname = mixCase(name, r)
+				}
+				m := new(dns.Msg)
+				m.SetQuestion(qname, qt)
+				m.Id = uint16(r.Uint32())
+				m.RecursionDesired = r.IntN(2) == 0
+				m.CheckingDisabled = r.IntN(5) == 0
+				switch (i + j) % 5 {
+				case 0: // no EDNS
+				case 1:
+					m.SetEdns0(512, false)
+				case 2:
+					m.SetEdns0(1232, true)
+				default:
+					m.SetEdns0(uint16(512+r.IntN(4000)), r.IntN(2) == 0)
+				}
+				if o := m.IsEdns0(); o != nil && c != "" {
+					o.Option = append(o.Option, dnsmsg.Subnet(netip.MustParsePrefix(c)))
+				}
+				if o := m.IsEdns0(); o != nil && c == "" && i%4 == 0 {
+					o.Option = append(o.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: [3]uint16{0, 1, 2}[i%3]})
+				}
+				pkt, err := m.Pack()
+				if err != nil {
+					continue
+				}
+				from := fastSources[(i+j)%len(fastSources)]
+				out = append(out, fastCase{pkt, from})
+				bad := append([]byte(nil), pkt...)
+				switch r.IntN(3) {
+				case 0:
+					bad = bad[:r.IntN(len(bad))]
+				case 1:
+					bad[r.IntN(len(bad))] ^= byte(1 << r.IntN(8))
+				default:
+					bad[r.IntN(len(bad))] = byte(r.Uint32())
+				}
+				out = append(out, fastCase{bad, from})
+			}
+		}
+	}
+	// The common query, many times: A and AAAA with client subnets drawn
+	// across the address space.
+	for _, name := range names {
+		for range 12 {
+			m := new(dns.Msg)
+			m.SetQuestion(name, []uint16{dns.TypeA, dns.TypeAAAA}[r.IntN(2)])
+			m.Id = uint16(r.Uint32())
+			m.SetEdns0(1232, r.IntN(4) == 0)
+			var a [16]byte
+			for i := range a {
+				a[i] = byte(r.Uint32())
+			}
+			p := netip.PrefixFrom(netip.AddrFrom4([4]byte(a[:4])), 8+r.IntN(25))
+			if r.IntN(3) == 0 {
+				p = netip.PrefixFrom(netip.AddrFrom16(a), 32+r.IntN(33))
+			}
+			m.IsEdns0().Option = append(m.IsEdns0().Option, dnsmsg.Subnet(p.Masked()))
+			if pkt, err := m.Pack(); err == nil {
+				out = append(out, fastCase{pkt, fastSources[r.IntN(len(fastSources))]})
+			}
+		}
+	}
+	return out
+}
+
+func mixCase(s string, r *rand.Rand) string {
+	b := []byte(s)
+	for i := range b {
+		if b[i] >= 'a' && b[i] <= 'z' && r.IntN(2) == 0 {
+			b[i] -= 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// TestFastPathEqualsChain is the fast path's equivalence proof: for a
+// corpus of generated queries over the rule federations and generated
+// ones (every level, every policy, degraded and fail-open services,
+// hosts), the fast path's reply is the chain's reply, byte for byte, or
+// the fast path leaves the packet to the chain. Each packet goes both
+// ways with the same draw replayed. Malformed packets are among them.
+func TestFastPathEqualsChain(t *testing.T) {
+	feds := ruleFederations()
+	for seed := range 4 {
+		feds = append(feds, namedFed{fmt.Sprintf("generated-%d", seed), generateFederation(uint64(seed)), false})
+	}
+	total, fast := 0, 0
+	defer func() {
+		t.Logf("%d queries, %d answered by the fast path, all equal to the chain's", total, fast)
+		if total < 100000 && !testing.Short() {
+			t.Errorf("only %d queries in the corpus, want at least 100,000", total)
+		}
+	}()
+	for fi, f := range feds {
+		t.Run(f.name, func(t *testing.T) {
+			m := newFederationPlugin(t, f.clusters)
+			s, cfg := chainServer(t, m)
+			plan, err := newFastPlan(s, cfg, m.cfg.Zones)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := m.newFastAnswerer(plan)
+			names := ruleNames(m)
+			names = append(names, "nothing.example.com.", "ns1.example.com.", "example.com.", "other.example.org.",
+				"a.b.c.d.e.f.example.com.", "_http._tcp.example.com.")
+			r := rand.New(rand.NewPCG(uint64(fi), 15))
+			corpus := append(fastCorpus(names, r), fastCorpus(names, r)...) // two draws of case, flags and EDNS
+			if testing.Short() {
+				corpus = corpus[:len(corpus)/5]
+			}
+			out := make([]byte, 0, 4096)
+			for _, c := range corpus {
+				draw := ruleDraws[total%len(ruleDraws)]
+				m.auth.SetRandom(func() uint64 { return draw })
+				m.auth.SetSeq(draw)
+				reply, ok := x.Answer(out[:0], c.pkt, c.from)
+				total++
+				if !ok {
+					continue
+				}
+				fast++
+				m.auth.SetSeq(draw)
+				want, err := chainReply(s, c)
+				if err != nil {
+					t.Fatalf("packet %x: the fast path answered what the chain does not: %v", c.pkt, err)
+				}
+				if !bytes.Equal(reply, want) {
+					got, wantMsg := new(dns.Msg), new(dns.Msg)
+					got.Unpack(reply)
+					wantMsg.Unpack(want)
+					t.Fatalf("packet %x from %v:\nfast path %x\n%v\nchain     %x\n%v", c.pkt, c.from, reply, got, want, wantMsg)
+				}
+			}
+		})
+	}
+	if fast == 0 {
+		t.Error("the fast path answered nothing")
+	}
+}
+
+// chainReply serves c as miekg/dns's server and CoreDNS's serve it:
+// accepted by the accept function, unpacked, through the server's
+// ServeDNS, and packed.
+func chainReply(s *dnsserver.Server, c fastCase) ([]byte, error) {
+	var h dns.Header
+	if len(c.pkt) < 12 {
+		return nil, fmt.Errorf("short")
+	}
+	h.Id = uint16(c.pkt[0])<<8 | uint16(c.pkt[1])
+	h.Bits = uint16(c.pkt[2])<<8 | uint16(c.pkt[3])
+	h.Qdcount = uint16(c.pkt[4])<<8 | uint16(c.pkt[5])
+	h.Ancount = uint16(c.pkt[6])<<8 | uint16(c.pkt[7])
+	h.Nscount = uint16(c.pkt[8])<<8 | uint16(c.pkt[9])
+	h.Arcount = uint16(c.pkt[10])<<8 | uint16(c.pkt[11])
+	if a := fastpath.AcceptMessage(h); a != dns.MsgAccept {
+		return nil, fmt.Errorf("not accepted: %v", a)
+	}
+	msg := new(dns.Msg)
+	if err := msg.Unpack(c.pkt); err != nil {
+		return nil, err
+	}
+	w := &packetWriter{remote: net.UDPAddrFromAddrPort(c.from)}
+	ctx := context.WithValue(context.Background(), dnsserver.Key{}, s)
+	ctx = context.WithValue(ctx, dnsserver.LoopKey{}, 0)
+	s.ServeDNS(ctx, w, msg)
+	if w.writes != 1 {
+		return nil, fmt.Errorf("%d replies", w.writes)
+	}
+	return w.out, nil
+}
+
+// TestFastPlan checks what the fast path reads of the server: a zone of
+// another block under ours takes its names; a zone of another block
+// between ours and the block's keeps all of ours from the fast path; a
+// plugin that must see every query keeps the whole block on the chain.
+func TestFastPlan(t *testing.T) {
+	m := newTestPlugin(t)
+	block := []coreplugin.Plugin{func(next coreplugin.Handler) coreplugin.Handler { m.Next = next; return m }}
+	other := []coreplugin.Plugin{func(coreplugin.Handler) coreplugin.Handler { return whoHandler{} }}
+	ours := &dnsserver.Config{Zone: "com.", Transport: "dns", Plugin: block}
+	sub := &dnsserver.Config{Zone: "sub.example.com.", Transport: "dns", Plugin: other}
+	s, err := dnsserver.NewServer("dns://127.0.0.1:53", []*dnsserver.Config{ours, sub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := newFastPlan(s, ours, []string{"example.com.", "example.org."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := plan.zones["example.org."]; ok {
+		t.Error("example.org. is in no zone of the server, yet planned")
+	}
+	z := plan.zones["example.com."]
+	if z == nil || !z.shadowed("a.sub.example.com.") || z.shadowed("a.example.com.") {
+		t.Errorf("example.com. plan %+v: want sub.example.com. names shadowed, others not", z)
+	}
+
+	between := &dnsserver.Config{Zone: "example.com.", Transport: "dns", Plugin: other}
+	s2, err := dnsserver.NewServer("dns://127.0.0.1:53", []*dnsserver.Config{{Zone: "com.", Transport: "dns", Plugin: block}, between})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err = newFastPlan(s2, ours, []string{"example.com."})
+	if err != nil || plan.zones["example.com."] != nil {
+		t.Errorf("a zone of another block between ours and the name: plan %v, err %v; want the zone left out", plan, err)
+	}
+}
+
+// whoHandler is another block's plugin.
+type whoHandler struct{}
+
+func (whoHandler) ServeDNS(context.Context, dns.ResponseWriter, *dns.Msg) (int, error) {
+	return dns.RcodeRefused, nil
+}
+func (whoHandler) Name() string { return "whoami" }

@@ -1,0 +1,267 @@
+package fastpath
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/miekg/dns"
+)
+
+// A Listener is the fast path of one address: its socket group, and the
+// instance that answers on it now (a Binding). It outlives a Corefile
+// reload: the new instance claims it and binds itself once CoreDNS starts
+// its server for the address, so the sockets, and their place in the
+// address's reuseport group, are kept.
+type Listener struct {
+	addr    string // host:port
+	group   *Group
+	sockets int
+	cur     atomic.Pointer[Binding]
+
+	mu      sync.Mutex
+	owner   *Claim // the latest claim; only it may close the listener
+	serving bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// A Binding is what answers on a listener: an instance's per-socket
+// answerers and the relay to its server's chain.
+type Binding struct {
+	NewAnswerer func() Answerer
+	relay       *Relay
+	server      *dns.Server
+}
+
+// Answerer answers what it can of the packets one socket reads (Handler's
+// Answer); ok false sends the packet to the chain.
+type Answerer interface {
+	Answer(out, pkt []byte, from netip.AddrPort) (reply []byte, ok bool)
+}
+
+// A Claim is an instance's hold on a listener, from its OnStartup to its
+// OnShutdown.
+type Claim struct {
+	l     *Listener
+	bound atomic.Bool
+}
+
+var (
+	listenersMu sync.Mutex
+	listeners   = map[string]*Listener{}
+)
+
+// RelayQueue is how many packets wait for the chain, per address, before
+// more are dropped.
+const RelayQueue = 4096
+
+// bindWait is how long a claim waits for CoreDNS to start the address's
+// server before it gives the address back.
+const bindWait = 5 * time.Second
+
+// ErrTaken is returned by Claim when the address is already served by a
+// socket the fast path cannot place itself before: it must join the
+// address's reuseport group first, which only a fresh start allows.
+var ErrTaken = errors.New("fastpath: the address is already bound (the fast path takes an address when the process starts, not on a reload that adds it)")
+
+// ClaimAddress claims the fast path of addr (host:port, a specific
+// address) with n sockets: the running listener if a previous instance
+// has one, else a new socket group, bound before CoreDNS binds its own
+// socket. The claim answers nothing until Bind.
+func ClaimAddress(addr string, n int) (*Claim, error) {
+	listenersMu.Lock()
+	defer listenersMu.Unlock()
+	l := listeners[addr]
+	if l == nil {
+		if err := probeFree(addr); err != nil {
+			return nil, err
+		}
+		g, err := ListenGroup(addr, n, true)
+		if err != nil {
+			return nil, err
+		}
+		l = &Listener{addr: addr, group: g, sockets: n}
+		listeners[addr] = l
+	}
+	c := &Claim{l: l}
+	l.mu.Lock()
+	l.owner = c
+	l.mu.Unlock()
+	time.AfterFunc(bindWait, func() {
+		if !c.bound.Load() && c.Owner() {
+			c.l.close()
+		}
+	})
+	return c, nil
+}
+
+// probeFree reports ErrTaken when a UDP socket is bound to addr: a socket
+// without SO_REUSEPORT can bind only a free address.
+func probeFree(addr string) error {
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return ErrTaken
+		}
+		return err
+	}
+	return pc.Close()
+}
+
+// Addr is the claimed address.
+func (c *Claim) Addr() string { return c.l.addr }
+
+// Owner reports whether c is the latest claim on its listener.
+func (c *Claim) Owner() bool {
+	c.l.mu.Lock()
+	defer c.l.mu.Unlock()
+	return c.l.owner == c
+}
+
+// Bind makes c's instance answer on the listener: newAnswerer gives each
+// socket's answerer, and the packets they leave go to srv's chain through
+// a miekg/dns server reading a Relay, made as CoreDNS's ServePacket makes
+// the server of its own socket (the same handler and context keys,
+// TSIG secrets, accept function and writer decorator). The previous
+// binding's relay is shut down once this one answers.
+func (c *Claim) Bind(srv *dnsserver.Server, dw dns.DecorateWriter, newAnswerer func() Answerer) {
+	l := c.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.owner != c || l.group == nil {
+		return // a newer instance has claimed it, or it was given back
+	}
+	relay := NewRelay(l.group.Conns[0], RelayQueue)
+	ds := &dns.Server{PacketConn: relay, Net: "udp", Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		ctx := context.WithValue(context.Background(), dnsserver.Key{}, srv)
+		ctx = context.WithValue(ctx, dnsserver.LoopKey{}, 0)
+		srv.ServeDNS(ctx, w, r)
+	}), TsigSecret: srv.TsigSecret, MsgAcceptFunc: AcceptMessage, DecorateWriter: dw}
+	started := make(chan struct{})
+	ds.NotifyStartedFunc = func() { close(started) }
+	go ds.ActivateAndServe()
+	<-started
+	old := l.cur.Swap(&Binding{NewAnswerer: newAnswerer, relay: relay, server: ds})
+	if old != nil {
+		go old.shutdown()
+	}
+	c.bound.Store(true)
+	if !l.serving {
+		l.serving = true
+		ctx, cancel := context.WithCancel(context.Background())
+		l.cancel, l.done = cancel, make(chan struct{})
+		go func() {
+			defer close(l.done)
+			l.group.Serve(ctx, l.newHandler, 32)
+		}()
+	}
+}
+
+// Release ends c's claim: the listener is closed if c is still its latest
+// claim (the instance stops for good); a newer instance's claim keeps it.
+func (c *Claim) Release() error {
+	if !c.Owner() {
+		return nil
+	}
+	return c.l.close()
+}
+
+// Dropped is how many packets the current binding's relay dropped.
+func (c *Claim) Dropped() uint64 {
+	if b := c.l.cur.Load(); b != nil {
+		return b.relay.Dropped.Load()
+	}
+	return 0
+}
+
+// close closes the sockets and the relay and forgets the listener.
+func (l *Listener) close() error {
+	listenersMu.Lock()
+	if listeners[l.addr] == l {
+		delete(listeners, l.addr)
+	}
+	listenersMu.Unlock()
+	l.mu.Lock()
+	g, cancel, done := l.group, l.cancel, l.done
+	l.group, l.owner = nil, nil
+	l.mu.Unlock()
+	if g == nil {
+		return nil
+	}
+	var err error
+	if cancel != nil {
+		cancel()
+		<-done
+	} else {
+		err = g.Close()
+	}
+	if b := l.cur.Swap(nil); b != nil {
+		b.shutdown()
+	}
+	return err
+}
+
+// shutdown stops the binding's relay server, letting the queries it is
+// serving finish.
+func (b *Binding) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b.server.ShutdownContext(ctx)
+}
+
+// newHandler is the Handler of one socket: it answers with the current
+// binding's answerer for that socket, made again when the binding changes.
+func (l *Listener) newHandler() Handler { return &socketHandler{l: l} }
+
+type socketHandler struct {
+	l   *Listener
+	b   *Binding
+	ans Answerer
+}
+
+func (h *socketHandler) Answer(out, pkt []byte, from netip.AddrPort) ([]byte, bool) {
+	b := h.l.cur.Load()
+	if b == nil {
+		return nil, false
+	}
+	if b != h.b {
+		h.b, h.ans = b, b.NewAnswerer()
+	}
+	return h.ans.Answer(out, pkt, from)
+}
+
+func (h *socketHandler) Chain(pkt []byte, from netip.AddrPort) {
+	if b := h.l.cur.Load(); b != nil {
+		b.relay.Push(pkt, from)
+	}
+}
+
+// String describes the listener for logs.
+func (c *Claim) String() string {
+	return fmt.Sprintf("fast path on %s (%d sockets)", c.l.addr, c.l.sockets)
+}
+
+// AcceptMessage is the accept function of CoreDNS's server for an
+// address where every opcode is allowed (dnsserver.Server's
+// acceptMessage, unexported; Meridian's block allows them all so that it
+// answers NOTIMP itself): miekg/dns's default, except that a message it
+// rejects as not implemented is accepted when it has one question, and
+// rejected as malformed otherwise.
+func AcceptMessage(h dns.Header) dns.MsgAcceptAction {
+	action := dns.DefaultMsgAcceptFunc(h)
+	if action != dns.MsgRejectNotImplemented {
+		return action
+	}
+	if h.Qdcount != 1 {
+		return dns.MsgReject
+	}
+	return dns.MsgAccept
+}
