@@ -171,8 +171,16 @@ func newFastPlan(s *dnsserver.Server, conf *dnsserver.Config, zones []string) (*
 	}
 	var names coreplugin.Zones
 	met, _ := conf.Handler("prometheus").(*metrics.Metrics)
+	writer := pluginName // the plugin label of responses_total: the one after prometheus
 	if met != nil {
 		names = met.ZoneNames()
+		p := slices.Index(dnsserver.Directives, "prometheus")
+		for _, d := range dnsserver.Directives[p+1 : i+1] {
+			if conf.Handler(d) != nil {
+				writer = d
+				break
+			}
+		}
 	}
 	plan := &fastPlan{zones: map[string]*fastZone{}}
 	for z, under := range shadows {
@@ -193,13 +201,13 @@ func newFastPlan(s *dnsserver.Server, conf *dnsserver.Config, zones []string) (*
 				sub = append(sub, n)
 			}
 		}
-		fz.fixed = fastpath.NewZoneMetrics(s.Addr, label(z), pluginName)
+		fz.fixed = fastpath.NewZoneMetrics(s.Addr, label(z), writer)
 		if len(sub) == 0 {
 			continue
 		}
 		fz.labels, fz.byName = names, map[string]*fastpath.ZoneMetrics{label(z): fz.fixed}
 		for _, n := range sub {
-			fz.byName[n] = fastpath.NewZoneMetrics(s.Addr, n, pluginName)
+			fz.byName[n] = fastpath.NewZoneMetrics(s.Addr, n, writer)
 		}
 		fz.fixed = nil
 	}

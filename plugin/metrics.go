@@ -9,6 +9,7 @@ import (
 
 	"github.com/meridian-dns/meridian/health"
 	"github.com/meridian-dns/meridian/plugin/answer"
+	"github.com/meridian-dns/meridian/plugin/fastpath"
 	"github.com/meridian-dns/meridian/plugin/model"
 	"github.com/meridian-dns/meridian/plugin/policy"
 )
@@ -255,7 +256,25 @@ type registry struct {
 
 var instances = &registry{}
 
-func init() { prometheus.MustRegister(instances) }
+func init() { prometheus.MustRegister(instances, fastPackets{}) }
+
+// fastPackets exposes the fast path's per-socket packet counters, summed
+// when Prometheus scrapes (fastpath.Totals): nothing is counted per query
+// but a socket-local increment.
+type fastPackets struct{}
+
+var fastPacketsDesc = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_fastpath_packets_total",
+	"UDP packets read by the fast path, by what became of them: answered by the fast path, handed to the CoreDNS chain, or dropped because the chain's queue was full.",
+	[]string{"path"}, nil)
+
+func (fastPackets) Describe(ch chan<- *prometheus.Desc) { ch <- fastPacketsDesc }
+
+func (fastPackets) Collect(ch chan<- prometheus.Metric) {
+	answered, chained, dropped := fastpath.Totals()
+	for path, v := range map[string]uint64{"answered": answered, "chain": chained, "dropped": dropped} {
+		ch <- prometheus.MustNewConstMetric(fastPacketsDesc, prometheus.CounterValue, float64(v), path)
+	}
+}
 
 func (r *registry) add(m *Meridian) {
 	r.mu.Lock()

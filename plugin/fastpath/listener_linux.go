@@ -174,14 +174,6 @@ func (c *Claim) Release() error {
 	return c.l.close()
 }
 
-// Dropped is how many packets the current binding's relay dropped.
-func (c *Claim) Dropped() uint64 {
-	if b := c.l.cur.Load(); b != nil {
-		return b.relay.Dropped.Load()
-	}
-	return 0
-}
-
 // close closes the sockets and the relay and forgets the listener.
 func (l *Listener) close() error {
 	listenersMu.Lock()
@@ -219,12 +211,46 @@ func (b *Binding) shutdown() {
 
 // newHandler is the Handler of one socket: it answers with the current
 // binding's answerer for that socket, made again when the binding changes.
-func (l *Listener) newHandler() Handler { return &socketHandler{l: l} }
+func (l *Listener) newHandler() Handler {
+	h := &socketHandler{l: l}
+	statsMu.Lock()
+	stats = append(stats, &h.stats)
+	statsMu.Unlock()
+	return h
+}
 
 type socketHandler struct {
-	l   *Listener
-	b   *Binding
-	ans Answerer
+	l     *Listener
+	b     *Binding
+	ans   Answerer
+	stats socketStats
+}
+
+// socketStats counts one socket's packets. Only its goroutine writes
+// them; a scrape reads them (Totals). The padding keeps two sockets'
+// counters off one cache line.
+type socketStats struct {
+	answered, chained, dropped atomic.Uint64
+	_                          [40]byte
+}
+
+var (
+	statsMu sync.Mutex
+	stats   []*socketStats // every socket's, for the life of the process
+)
+
+// Totals are the fast path's packet counts over every socket of the
+// process: answered by the fast path, handed to the chain, and dropped
+// because the chain's queue was full.
+func Totals() (answered, chained, dropped uint64) {
+	statsMu.Lock()
+	defer statsMu.Unlock()
+	for _, s := range stats {
+		answered += s.answered.Load()
+		chained += s.chained.Load()
+		dropped += s.dropped.Load()
+	}
+	return answered, chained, dropped
 }
 
 func (h *socketHandler) Answer(out, pkt []byte, from netip.AddrPort) ([]byte, bool) {
@@ -235,13 +261,20 @@ func (h *socketHandler) Answer(out, pkt []byte, from netip.AddrPort) ([]byte, bo
 	if b != h.b {
 		h.b, h.ans = b, b.NewAnswerer()
 	}
-	return h.ans.Answer(out, pkt, from)
+	reply, ok := h.ans.Answer(out, pkt, from)
+	if ok {
+		h.stats.answered.Store(h.stats.answered.Load() + 1)
+	}
+	return reply, ok
 }
 
 func (h *socketHandler) Chain(pkt []byte, from netip.AddrPort) {
-	if b := h.l.cur.Load(); b != nil {
-		b.relay.Push(pkt, from)
+	b := h.l.cur.Load()
+	if b != nil && b.relay.Push(pkt, from) {
+		h.stats.chained.Store(h.stats.chained.Load() + 1)
+		return
 	}
+	h.stats.dropped.Store(h.stats.dropped.Load() + 1)
 }
 
 // String describes the listener for logs.

@@ -25,7 +25,8 @@ type ZoneMetrics struct {
 }
 
 // NewZoneMetrics looks up the series of server (dnsserver.Server's Addr)
-// and zone, for replies that plugin wrote.
+// and zone; plugin is the responses_total label CoreDNS gives the reply:
+// the plugin the prometheus plugin handed the query to.
 func NewZoneMetrics(server, zone, plugin string) *ZoneMetrics {
 	const view, proto = "", "udp"
 	m := &ZoneMetrics{
