@@ -62,14 +62,19 @@ func (w *packetWriter) WriteMsg(m *dns.Msg) error {
 	w.out, w.writes = b, w.writes+1
 	return nil
 }
-func (w *packetWriter) LocalAddr() net.Addr         { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53} }
-func (w *packetWriter) RemoteAddr() net.Addr        { return w.remote }
-func (w *packetWriter) Write(b []byte) (int, error) { w.out = append([]byte(nil), b...); return len(b), nil }
-func (w *packetWriter) Close() error                { return nil }
-func (w *packetWriter) TsigStatus() error           { return nil }
-func (w *packetWriter) TsigTimersOnly(bool)         {}
-func (w *packetWriter) Hijack()                     {}
-func (w *packetWriter) Network() string             { return "udp" }
+func (w *packetWriter) LocalAddr() net.Addr {
+	return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53}
+}
+func (w *packetWriter) RemoteAddr() net.Addr { return w.remote }
+func (w *packetWriter) Write(b []byte) (int, error) {
+	w.out = append([]byte(nil), b...)
+	return len(b), nil
+}
+func (w *packetWriter) Close() error        { return nil }
+func (w *packetWriter) TsigStatus() error   { return nil }
+func (w *packetWriter) TsigTimersOnly(bool) {}
+func (w *packetWriter) Hijack()             {}
+func (w *packetWriter) Network() string     { return "udp" }
 
 // fastCase is one query of the corpus: its packet and its source.
 type fastCase struct {
