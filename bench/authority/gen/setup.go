@@ -316,9 +316,14 @@ zone:
 }
 
 // writeCorefiles writes the CoreDNS-based servers' Corefiles: Meridian
-// with and without the prometheus plugin, stock whoami, stock file.
+// with the fast path, with and without the prometheus plugin, Meridian
+// without it (the chain alone, with prometheus), stock whoami, stock file.
 func writeCorefiles(dir, db string, base int) error {
-	meridian := func(port int, extra string) string {
+	meridian := func(port int, extra string, fast bool) string {
+		fp := ""
+		if fast {
+			fp = "        fastpath\n"
+		}
 		return fmt.Sprintf(`%s:%d {
     bind 127.0.0.1
     meridian {
@@ -326,21 +331,23 @@ func writeCorefiles(dir, db string, base int) error {
         manifests %s/manifests 1s
         geoip %s
         ttl %d
-    }
+%s    }
 %s}
-`, zone, port, federation, dir, db, ttl, extra)
+`, zone, port, federation, dir, db, ttl, fp, extra)
 	}
+	prom := func(port int) string { return "    prometheus 127.0.0.1:" + fmt.Sprint(port) + "\n" }
 	var z strings.Builder
 	z.WriteString(soa)
 	for i := range names {
 		fmt.Fprintf(&z, "%s %d A %s\n", name(i), ttl, dcs[0].addr)
 	}
 	files := map[string]string{
-		"Corefile.meridian":      meridian(base, "    prometheus 127.0.0.1:"+fmt.Sprint(base+100)+"\n"),
-		"Corefile.meridian-nomt": meridian(base+1, ""),
-		"Corefile.whoami":        fmt.Sprintf("%s:%d {\n    bind 127.0.0.1\n    whoami\n}\n", zone, base+2),
-		"Corefile.file":          fmt.Sprintf("%s:%d {\n    bind 127.0.0.1\n    file %s/file.zone\n}\n", zone, base+3, dir),
-		"file.zone":              z.String(),
+		"Corefile.meridian":       meridian(base, prom(base+100), true),
+		"Corefile.meridian-nomt":  meridian(base+1, "", true),
+		"Corefile.meridian-chain": meridian(base+6, prom(base+106), false),
+		"Corefile.whoami":         fmt.Sprintf("%s:%d {\n    bind 127.0.0.1\n    whoami\n}\n", zone, base+2),
+		"Corefile.file":           fmt.Sprintf("%s:%d {\n    bind 127.0.0.1\n    file %s/file.zone\n}\n", zone, base+3, dir),
+		"file.zone":               z.String(),
 	}
 	for path, s := range files {
 		if err := os.WriteFile(filepath.Join(dir, path), []byte(s), 0o644); err != nil {
