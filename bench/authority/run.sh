@@ -13,7 +13,8 @@
 #
 # Environment (defaults in brackets): ROUNDS [3], SECONDS_PER_ROUND [10],
 # RATE [5000] (queries a second of the latency pass), LATENCY_SECONDS [10],
-# SERVER_CPU [1], CLIENT_CPU [0], BASE_PORT [15400] (seven UDP ports on
+# SERVER_CPU [1], CLIENT_CPU [0] (SERVER_CPU=0,1 CLIENT_CPU=0,1: the
+# two-core run, server and client sharing both cores), BASE_PORT [15400] (seven UDP ports on
 # 127.0.0.1 from it, and BASE_PORT+100 and +106 for metrics), SERVERS [all:
 # meridian meridian-nomt meridian-chain whoami file gdnsd knot], MERIDIAN_BIN, COREDNS_BIN,
 # GEO_CACHE [~/.cache/meridian/bench-authority], KEEP [0].
@@ -75,7 +76,9 @@ if [ ! -s "$GEO_CACHE/city.mmdb" ]; then
 fi
 
 WORK=$(mktemp -d /tmp/bench-authority.XXXXXX)
-"$GEN" setup -db "$GEO_CACHE/city.mmdb" -dir "$WORK" -port-base "$BASE_PORT"
+# gdnsd and Knot get a UDP thread per server CPU (Meridian a socket per CPU).
+THREADS=$(tr ',' '\n' <<<"$SERVER_CPU" | grep -c .)
+"$GEN" setup -db "$GEO_CACHE/city.mmdb" -dir "$WORK" -port-base "$BASE_PORT" -threads "$THREADS"
 
 # start launches server $1 on SERVER_CPU.
 start() {
@@ -103,7 +106,12 @@ start() {
 }
 
 # busy prints CPU $1's busy and total jiffies from /proc/stat.
-busy() { awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; }
+# A list of CPUs ("0,1": the two-core run) reads the machine's total.
+busy() {
+	local c="cpu$1"
+	[[ $1 == *,* ]] && c=cpu
+	awk -v c="$c" '$1 == c {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat
+}
 
 # share prints the busy percentage between two busy readings $1 $2 and $3 $4.
 share() { awk -v b0="$1" -v t0="$2" -v b1="$3" -v t1="$4" 'BEGIN {printf "%d%%", 100 * (b1 - b0) / (t1 - t0 + 1e-9)}'; }
@@ -140,14 +148,22 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	done
 done
 
-echo "== latency at $RATE queries a second, ${LATENCY_SECONDS}s each"
-for name in "${SERVERS[@]}"; do
-	LAT[$name]=$(perf "$name" -c 4 -T 1 -Q "$RATE" -l "$LATENCY_SECONDS" -v |
-		awk '/^> / {print $NF * 1e6}' | sort -n |
-		awk '{v[NR] = $1} END {if (NR == 0) {print "- - -"; exit}; printf "%d %d %d", v[int(NR * 0.5)], v[int(NR * 0.99)], v[int(NR * 0.999)]}')
+echo "== latency at $RATE queries a second: $ROUNDS rounds of ${LATENCY_SECONDS}s, servers alternating; medians of the rounds"
+declare -A P50=() P99=() P999=()
+for ((r = 1; r <= ROUNDS; r++)); do
+	for name in "${SERVERS[@]}"; do
+		read -r p50 p99 p999 <<<"$(perf "$name" -c 4 -T 1 -Q "$RATE" -l "$LATENCY_SECONDS" -v |
+			awk '/^> / {print $NF * 1e6}' | sort -n |
+			awk '{v[NR] = $1} END {if (NR == 0) {print "- - -"; exit}; printf "%d %d %d", v[int(NR * 0.5)], v[int(NR * 0.99)], v[int(NR * 0.999)]}')"
+		P50[$name]="${P50[$name]:-} $p50" P99[$name]="${P99[$name]:-} $p99" P999[$name]="${P999[$name]:-} $p999"
+		printf '  round %d %-14s p50 %6s us  p99 %6s us  p99.9 %6s us\n' "$r" "$name" "$p50" "$p99" "$p999"
+	done
 done
 
 median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+for name in "${SERVERS[@]}"; do
+	LAT[$name]="$(echo "${P50[$name]}" | median) $(echo "${P99[$name]}" | median) $(echo "${P999[$name]}" | median)"
+done
 ref=''
 for name in "${SERVERS[@]}"; do [ "$name" = gdnsd ] && ref=$(echo "${QPS[gdnsd]}" | median); done
 echo

