@@ -126,9 +126,12 @@ func (fp *fastPath) bind(s *dnsserver.Server, dw dns.DecorateWriter) {
 		return
 	}
 	fp.claims[addr] = c
-	c.Bind(s, dw, func() fastpath.Answerer { return fp.m.newFastAnswerer(plan) })
-	log.Infof("%s", c)
+	c.Bind(s, dw, func() fastpath.Answerer { return fp.m.newFastAnswerer(plan) }, fp.m.hasSnapshot)
 }
+
+// hasSnapshot reports whether the plugin can answer: it has built its
+// first snapshot.
+func (m *Meridian) hasSnapshot() bool { return m.pipe.Snapshot() != nil }
 
 // fastPlan is what the fast path knows of the server: per zone of the
 // plugin, the other blocks' zones under it, and the CoreDNS metrics of

@@ -63,22 +63,38 @@ func ListenGroup(addr string, n int, steer bool) (*Group, error) {
 // returns the receiving CPU's number modulo n: the index of a socket of
 // ours, as they joined the group first.
 func attachSteering(conn *net.UDPConn, n int) error {
-	raw, err := bpf.Assemble([]bpf.Instruction{
+	return attachProgram(conn, []bpf.Instruction{
 		bpf.LoadExtension{Num: bpf.ExtCPUID},
 		bpf.ALUOpConstant{Op: bpf.ALUOpMod, Val: uint32(n)},
 		bpf.RetA{},
 	})
+}
+
+// Handover steers every new packet to the group's first socket that is
+// not ours (index n: CoreDNS's, which joined after ours), so that the
+// group can be closed without losing what it has queued: the caller
+// keeps reading until the queues are empty, then closes. Once our sockets
+// are closed the index is past the group's end and the kernel falls back
+// to its hash over the sockets left.
+func (g *Group) Handover() error {
+	return attachProgram(g.Conns[0], []bpf.Instruction{bpf.RetConstant{Val: uint32(len(g.Conns))}})
+}
+
+// attachProgram attaches a classic BPF program to conn's reuseport group,
+// replacing any.
+func attachProgram(conn *net.UDPConn, prog []bpf.Instruction) error {
+	raw, err := bpf.Assemble(prog)
 	if err != nil {
 		return err
 	}
-	prog := unix.SockFprog{Len: uint16(len(raw)), Filter: (*unix.SockFilter)(unsafe.Pointer(&raw[0]))}
+	fprog := unix.SockFprog{Len: uint16(len(raw)), Filter: (*unix.SockFilter)(unsafe.Pointer(&raw[0]))}
 	rc, err := conn.SyscallConn()
 	if err != nil {
 		return err
 	}
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptSockFprog(int(fd), unix.SOL_SOCKET, unix.SO_ATTACH_REUSEPORT_CBPF, &prog)
+		serr = unix.SetsockoptSockFprog(int(fd), unix.SOL_SOCKET, unix.SO_ATTACH_REUSEPORT_CBPF, &fprog)
 	}); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coredns/coredns/core/dnsserver"
+	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/miekg/dns"
 )
 
@@ -58,6 +59,8 @@ var (
 	listenersMu sync.Mutex
 	listeners   = map[string]*Listener{}
 )
+
+var log = clog.NewWithPlugin("meridian")
 
 // RelayQueue is how many packets wait for the chain, per address, before
 // more are dropped.
@@ -130,14 +133,44 @@ func (c *Claim) Owner() bool {
 // socket's answerer, and the packets they leave go to srv's chain through
 // a miekg/dns server reading a Relay, made as CoreDNS's ServePacket makes
 // the server of its own socket (the same handler and context keys,
-// TSIG secrets, accept function and writer decorator). The previous
-// binding's relay is shut down once this one answers.
-func (c *Claim) Bind(srv *dnsserver.Server, dw dns.DecorateWriter, newAnswerer func() Answerer) {
+// TSIG secrets, accept function and writer decorator).
+//
+// On a reload, a previous instance answers until ready reports that this
+// one can (its first snapshot: a new instance answers SERVFAIL before it),
+// at most ReloadWait; then the previous binding's relay is shut down. On
+// a first start it answers at once.
+func (c *Claim) Bind(srv *dnsserver.Server, dw dns.DecorateWriter, newAnswerer func() Answerer, ready func() bool) {
+	l := c.l
+	l.mu.Lock()
+	if l.owner != c || l.group == nil {
+		l.mu.Unlock()
+		return // a newer instance has claimed it, or it was given back
+	}
+	c.bound.Store(true)
+	previous := l.cur.Load() != nil
+	l.mu.Unlock()
+	if !previous {
+		c.bind(srv, dw, newAnswerer)
+		return
+	}
+	go func() {
+		for deadline := time.Now().Add(ReloadWait); !ready() && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		c.bind(srv, dw, newAnswerer)
+	}()
+}
+
+// ReloadWait is how long a reloaded instance waits to be ready before it
+// takes the fast path over anyway.
+const ReloadWait = 30 * time.Second
+
+func (c *Claim) bind(srv *dnsserver.Server, dw dns.DecorateWriter, newAnswerer func() Answerer) {
 	l := c.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.owner != c || l.group == nil {
-		return // a newer instance has claimed it, or it was given back
+		return
 	}
 	relay := NewRelay(l.group.Conns[0], RelayQueue)
 	ds := &dns.Server{PacketConn: relay, Net: "udp", Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
@@ -153,7 +186,6 @@ func (c *Claim) Bind(srv *dnsserver.Server, dw dns.DecorateWriter, newAnswerer f
 	if old != nil {
 		go old.shutdown()
 	}
-	c.bound.Store(true)
 	if !l.serving {
 		l.serving = true
 		ctx, cancel := context.WithCancel(context.Background())
@@ -163,6 +195,7 @@ func (c *Claim) Bind(srv *dnsserver.Server, dw dns.DecorateWriter, newAnswerer f
 			l.group.Serve(ctx, l.newHandler, 32)
 		}()
 	}
+	log.Infof("%s", c)
 }
 
 // Release ends c's claim: the listener is closed if c is still its latest
@@ -190,6 +223,12 @@ func (l *Listener) close() error {
 	}
 	var err error
 	if cancel != nil {
+		// Give new packets to CoreDNS's socket, and answer what ours
+		// hold before closing them.
+		if herr := g.Handover(); herr != nil {
+			log.Warningf("fast path on %s: hand-over: %v", l.addr, herr)
+		}
+		time.Sleep(handoverWait)
 		cancel()
 		<-done
 	} else {
@@ -201,9 +240,14 @@ func (l *Listener) close() error {
 	return err
 }
 
-// shutdown stops the binding's relay server, letting the queries it is
-// serving finish.
+// handoverWait is how long the sockets keep reading after new packets go
+// to CoreDNS's socket, before they close: time to answer what they hold.
+const handoverWait = 100 * time.Millisecond
+
+// shutdown stops the binding's relay server once it has read what is
+// queued, letting the queries it is serving finish.
 func (b *Binding) shutdown() {
+	b.relay.Drain(time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	b.server.ShutdownContext(ctx)

@@ -61,6 +61,14 @@ func (r *Relay) Push(pkt []byte, from netip.AddrPort) bool {
 	}
 }
 
+// Drain waits until the server has read every queued packet, or until
+// limit has passed.
+func (r *Relay) Drain(limit time.Duration) {
+	for deadline := time.Now().Add(limit); len(r.queue) > 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // timeoutError is what a read past its deadline returns; miekg/dns's
 // server loop treats it as temporary and checks whether it is stopping.
 type timeoutError struct{}

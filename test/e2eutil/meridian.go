@@ -113,6 +113,7 @@ type Server struct {
 	DNS, Metrics, Ready string // host:port
 	Status              string // host:port of the status listener, if the Corefile has one
 	Ports               Ports  // the ports its Corefile was filled with
+	Corefile            string // its path, for tests that rewrite it and reload (SIGUSR1)
 	Out                 *SyncBuffer
 	Pid                 int
 	Started             time.Time // when the process was started
@@ -187,6 +188,7 @@ func startOnce(t testing.TB, bin string, proc Process, corefile func(Ports) stri
 		exited:  make(chan struct{}),
 	}
 	cf := filepath.Join(t.TempDir(), "Corefile")
+	s.Corefile = cf
 	if err := os.WriteFile(cf, []byte(corefile(p)), 0o644); err != nil {
 		t.Fatal(err)
 	}
