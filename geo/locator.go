@@ -9,6 +9,7 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/oschwald/geoip2-golang/v2"
+	"github.com/oschwald/maxminddb-golang/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meridian-dns/meridian/internal/logging"
@@ -127,9 +128,13 @@ func (l *Locator) Info() Info {
 	return in
 }
 
-// database is one opened MMDB file.
+// database is one opened MMDB file: geoip2's reader, which checked its
+// type, and maxminddb's over the same bytes, which reads only the
+// coordinates on a lookup (a whole City record allocates every name in
+// every language).
 type database struct {
 	r      *geoip2.Reader
+	mm     *maxminddb.Reader
 	size   int64
 	warned atomic.Bool // a lookup error has been logged for this database
 }
@@ -224,20 +229,30 @@ func (l *Locator) miss(key netip.Prefix, truncated bool) Location {
 // key.Bits() when the key was cut shorter than the client. On error the
 // client is unknown with the key's own scope.
 func (d *database) lookup(key netip.Prefix, truncated bool) (Location, error) {
-	city, err := d.r.City(key.Addr())
-	if err != nil {
+	res := d.mm.Lookup(key.Addr())
+	var rec cityLocation
+	if err := res.Decode(&rec); err != nil {
 		return Location{Scope: key.Bits(), Net: key}, fmt.Errorf("look up %s: %w", key.Addr(), err)
 	}
-	scope := networkBits(city.Traits.Network, key)
+	scope := networkBits(res.Prefix(), key)
 	if truncated && scope > key.Bits() {
 		scope = key.Bits()
 	}
 	loc := Location{Scope: scope, Net: netip.PrefixFrom(key.Addr(), scope).Masked()}
-	if city.Location.HasCoordinates() {
+	if rec.Location.Latitude != nil && rec.Location.Longitude != nil {
 		loc.Known = true
-		loc.Point = Point{Lat: *city.Location.Latitude, Lon: *city.Location.Longitude}
+		loc.Point = Point{Lat: *rec.Location.Latitude, Lon: *rec.Location.Longitude}
 	}
 	return loc, nil
+}
+
+// cityLocation is what a lookup reads of a City record: the coordinates,
+// present or not (geoip2's City.Location.HasCoordinates).
+type cityLocation struct {
+	Location struct {
+		Latitude  *float64 `maxminddb:"latitude"`
+		Longitude *float64 `maxminddb:"longitude"`
+	} `maxminddb:"location"`
 }
 
 // networkBits returns the prefix length of the database network that holds

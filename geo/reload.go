@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/oschwald/geoip2-golang/v2"
+	"github.com/oschwald/maxminddb-golang/v2"
 )
 
 // fileStamp identifies a version of the database file.
@@ -71,7 +72,8 @@ func (l *Locator) swap(db *database) {
 	l.cache.Purge()
 	l.mu.Unlock()
 	if old != nil {
-		_ = old.r.Close() // the reader holds only memory: Close cannot fail
+		_ = old.r.Close() // the readers hold only memory: Close cannot fail
+		_ = old.mm.Close()
 	}
 }
 
@@ -169,5 +171,10 @@ func openDatabase(path string) (*database, fileStamp, error) {
 		_ = r.Close()
 		return nil, fileStamp{}, fmt.Errorf("%w: %s: %w", ErrOpen, path, err)
 	}
-	return &database{r: r, size: fi.Size()}, stampOf(fi), nil
+	mm, err := maxminddb.OpenBytes(data)
+	if err != nil {
+		_ = r.Close()
+		return nil, fileStamp{}, fmt.Errorf("%w: %s: %w", ErrOpen, path, err)
+	}
+	return &database{r: r, mm: mm, size: fi.Size()}, stampOf(fi), nil
 }
