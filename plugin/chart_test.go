@@ -31,6 +31,9 @@ func TestChartCorefile(t *testing.T) {
 			if name == "everything" && (len(cfg.Build.HostRules) != 2 || cfg.Build.Defaults.MinReady != 2 || cfg.ShardMetrics || cfg.GeoIP == "") {
 				t.Errorf("settings not applied: %+v", cfg.Build)
 			}
+			if name == "everything" && (cfg.FastPath == 0 || !strings.Contains(corefile, "bind {$POD_IP}")) {
+				t.Errorf("fastpath.enabled: fast path %d, and the block must bind the pod's IP:\n%s", cfg.FastPath, corefile)
+			}
 			if (name == "resolver") != (cfg.Role == Resolver) {
 				t.Errorf("role %v", cfg.Role)
 			}

@@ -36,6 +36,7 @@ var ValueSets = withExamples(map[string]map[string]any{
 			"default_regions": []any{"us-central1", "europe-west1"}, "host_rule": []any{"example.com platform", "shop.example.com shop"},
 			"probe": "http", "probe_path": "/healthz", "shard_metrics": "off", "stale_after": "15s", "cluster": []any{"c1 region eu zones a,b"}},
 		"extraCorefile": "log\ncache 30",
+		"fastpath":      map[string]any{"enabled": true},
 	},
 })
 

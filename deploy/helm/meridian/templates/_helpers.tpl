@@ -25,6 +25,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "meridian.corefile" -}}
 {{- $v := .Values -}}
 {{- range $i, $z := $v.zones }}{{ if $i }} {{ end }}{{ $z }}:53{{ end }} {
+{{- if and $v.fastpath.enabled (ne $v.role "resolver") }}
+    bind {$POD_IP}
+{{- end }}
     meridian {
 {{- if eq $v.role "resolver" }}
         role resolver
@@ -64,6 +67,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- if $v.status.enabled }}
         status {{ $v.status.address }}
+{{- end }}
+{{- if and $v.fastpath.enabled (ne $v.role "resolver") }}
+        fastpath
 {{- end }}
 {{- range $k, $val := $v.settings }}
 {{- if and (kindIs "slice" $val) (or (eq $k "host_rule") (eq $k "ns") (eq $k "cluster") (eq $k "kubeconfig")) }}
