@@ -91,7 +91,7 @@ var fastSources = []netip.AddrPort{
 
 // fastCorpus makes the queries for names: every type of ruleTypes and a
 // few more, in the names' case and mixed case, without EDNS, with EDNS of
-// several sizes and DO, with client-subnet options of every region, of
+// several sizes and DO, with and without a cookie, with client-subnet options of every region, of
 // both families, /0 and family 0, from each source; then the same
 // packets cut and with bytes changed (malformed ones).
 func fastCorpus(names []string, r *rand.Rand) []fastCase {
@@ -117,6 +117,9 @@ func fastCorpus(names []string, r *rand.Rand) []fastCase {
 					m.SetEdns0(1232, true)
 				default:
 					m.SetEdns0(uint16(512+r.IntN(4000)), r.IntN(2) == 0)
+				}
+				if o := m.IsEdns0(); o != nil && (i+2*j)%4 == 1 {
+					o.Option = append(o.Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"}) // as dig sends
 				}
 				if o := m.IsEdns0(); o != nil && c != "" {
 					o.Option = append(o.Option, dnsmsg.Subnet(netip.MustParsePrefix(c)))

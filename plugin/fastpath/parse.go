@@ -54,6 +54,8 @@ const (
 const (
 	typeOPT    = 41
 	optECS     = 8
+	optCookie  = 10
+	optPadding = 12
 	maxNameLen = 255 // wire length, RFC 1035 2.3.4
 	// MaxName is the room Parse needs for a name in presentation form.
 	MaxName = 254
@@ -67,7 +69,7 @@ const (
 // question, records in the answer or authority section, more than one
 // additional record or one that is not an OPT record owned by the root, an
 // EDNS version or flag other than DO, an option other than one
-// client-subnet option, a client-subnet option the chain would answer
+// client-subnet option, cookies and padding, a client-subnet option the chain would answer
 // with FORMERR or one of an IPv4-mapped IPv6 address, a name with a compression pointer or a byte that
 // presentation form escapes, and trailing bytes. It does not allocate.
 func Parse(pkt []byte, q *Query, name []byte) bool {
@@ -171,10 +173,14 @@ func readOPT(pkt []byte, off int, q *Query) bool {
 		code := binary.BigEndian.Uint16(pkt[off:])
 		l := int(binary.BigEndian.Uint16(pkt[off+2:]))
 		off += 4
-		if off+l > len(pkt) || code != optECS || q.ECS || q.ECSFamily0 {
+		switch {
+		case off+l > len(pkt):
 			return false
-		}
-		if !readECS(pkt[off:off+l], q) {
+		case code == optCookie || code == optPadding:
+			// Neither the chain nor miekg/dns reads them: a cookie
+			// (RFC 7873) is ignored by a server without cookies, as
+			// Meridian is, and padding (RFC 7830) is padding.
+		case code != optECS || q.ECS || q.ECSFamily0 || !readECS(pkt[off:off+l], q):
 			return false
 		}
 		off += l

@@ -122,6 +122,9 @@ func fastPathCorpus(r *rand.Rand) [][]byte {
 				if sn != "" || (i+j)%3 == 0 {
 					m.SetEdns0([]uint16{512, 1232, 4096}[(i+j)%3], j%3 == 0)
 				}
+				if o := m.IsEdns0(); o != nil && (i+j)%2 == 1 {
+					o.Option = append(o.Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"}) // as dig sends
+				}
 				if o := m.IsEdns0(); o != nil && sn != "" {
 					p := netip.MustParsePrefix(sn)
 					fam := uint16(1)
@@ -147,6 +150,9 @@ func fastPathCorpus(r *rand.Rand) [][]byte {
 		m.SetQuestion(common[r.IntN(len(common))], []uint16{dns.TypeA, dns.TypeAAAA}[r.IntN(2)])
 		m.Id = uint16(r.Uint32())
 		m.SetEdns0(1232, r.IntN(4) == 0)
+		if r.IntN(2) == 0 {
+			m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: fmt.Sprintf("%016x", r.Uint64())})
+		}
 		var a [16]byte
 		for i := range a {
 			a[i] = byte(r.Uint32())
