@@ -47,6 +47,10 @@ type Config struct {
 	// Logger receives load, reload and error messages, never one per query.
 	// Nil discards them.
 	Logger logging.Logger
+	// Widen, if set, builds the table of widened ECS scopes for the
+	// locations SetLocations gives (package widen's Build). Nil keeps the
+	// database's networks as the scopes.
+	Widen Widener
 }
 
 // defaultCacheSize is the cache size a zero Config.CacheSize asks for.
@@ -72,8 +76,18 @@ type Locator struct {
 	// and the cache fill, so a swap (which holds it for writing while it
 	// purges the cache) never leaves an entry from the old database behind
 	// and never closes a reader in use. Hits do not take it.
-	mu sync.RWMutex
-	db *database // nil: no database, or stopped
+	mu  sync.RWMutex
+	db  *database                // nil: no database, or stopped
+	cur atomic.Pointer[database] // db, read without the lock
+
+	// The widened scopes (scopes.go): the table in use, and what the
+	// next build is for.
+	widener  Widener
+	wide     atomic.Pointer[widened]
+	wideMu   sync.Mutex
+	wantLocs []Point
+	wantSet  bool
+	building bool
 
 	reloadMu sync.Mutex // serializes Reload and Stop; guards the fields below
 	stamp    fileStamp  // the loaded file's modification time and size
@@ -162,6 +176,7 @@ func New(cfg Config) (*Locator, error) {
 		interval: cfg.Reload,
 		log:      cfg.Logger,
 		m:        m,
+		widener:  cfg.Widen,
 		pollStop: make(chan struct{}),
 		pollDone: make(chan struct{}),
 	}
@@ -177,6 +192,7 @@ func New(cfg Config) (*Locator, error) {
 		return nil, err
 	}
 	l.db, l.stamp, l.loaded = db, stamp, time.Now()
+	l.cur.Store(db)
 	l.log.Infof("geoip: loaded %s (%s)", cfg.Path, db)
 	return l, nil
 }
@@ -186,14 +202,21 @@ func New(cfg Config) (*Locator, error) {
 // /128. A /0 client carries no location: unknown, scope 0. An invalid
 // client gives the zero Location. Locate does not allocate on a cache hit.
 func (l *Locator) Locate(client netip.Prefix) Location {
+	loc, _ := l.locate(client)
+	return loc
+}
+
+// locate is Locate, with the cache key it looked up (invalid when the
+// client is unknown without a lookup).
+func (l *Locator) locate(client netip.Prefix) (Location, netip.Prefix) {
 	client, ok := normalize(client)
 	if !ok {
 		l.m.unknown.Inc()
-		return Location{}
+		return Location{}, netip.Prefix{}
 	}
 	if l.path == "" || client.Bits() == 0 {
 		l.m.unknown.Inc()
-		return unknownEverywhere(client.Addr())
+		return unknownEverywhere(client.Addr()), netip.Prefix{}
 	}
 	key := cacheKey(client)
 	loc, hit := l.cache.Get(key)
@@ -206,7 +229,7 @@ func (l *Locator) Locate(client netip.Prefix) Location {
 	if !loc.Known {
 		l.m.unknown.Inc()
 	}
-	return loc
+	return loc, key
 }
 
 // miss looks key up in the database and caches the result.

@@ -69,8 +69,12 @@ func (l *Locator) swap(db *database) {
 	l.mu.Lock()
 	old := l.db
 	l.db = db
+	l.cur.Store(db)
 	l.cache.Purge()
 	l.mu.Unlock()
+	l.wideMu.Lock()
+	l.kickWiden() // the scope table is the old database's
+	l.wideMu.Unlock()
 	if old != nil {
 		_ = old.r.Close() // the readers hold only memory: Close cannot fail
 		_ = old.mm.Close()

@@ -44,9 +44,9 @@ type fedCluster struct {
 }
 
 // newFederationPlugin serves example.com for federation myfed from clusters.
-func newFederationPlugin(t testing.TB, clusters []fedCluster) *Meridian {
+func newFederationPlugin(t testing.TB, clusters []fedCluster, mod ...func(*Config)) *Meridian {
 	t.Helper()
-	m := newTestPlugin(t)
+	m := newTestPlugin(t, mod...)
 	m = assembled(t, m.cfg, m.locator) // without newTestPlugin's clusters
 	for _, c := range clusters {
 		objs := source.Objects{Nodes: []*source.Node{{Name: "node-1", Region: c.region, Zone: c.zone, Ready: true}}}

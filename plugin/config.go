@@ -52,6 +52,10 @@ type Config struct {
 	GeoIPReload time.Duration
 	// GeoIPCache is the number of client networks the location cache holds.
 	GeoIPCache int
+	// WidenScopes widens ECS scopes to the widest network whose clients
+	// see the clusters' locations in one order (geo.Locator.LocateIn,
+	// package widen); false keeps the database's networks.
+	WidenScopes bool
 	// Authority holds the settings of the authoritative role: NS records,
 	// hostmaster, TTLs, answer settings. Its Federation is set by New.
 	Authority authority.Config

@@ -7,11 +7,18 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/coredns/coredns/core/dnsserver"
 	coreplugin "github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/plugin/test"
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/miekg/dns"
 
 	"github.com/meridian-dns/meridian/plugin/dnsmsg"
@@ -187,7 +194,14 @@ func mixCase(s string, r *rand.Rand) string {
 // hosts), the fast path's reply is the chain's reply, byte for byte, or
 // the fast path leaves the packet to the chain. Each packet goes both
 // ways with the same draw replayed. Malformed packets are among them.
+// Both with the database's networks as scopes and widened ones.
 func TestFastPathEqualsChain(t *testing.T) {
+	for _, wide := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ecs_scope widened=%v", wide), func(t *testing.T) { fastEqualsChain(t, wide) })
+	}
+}
+
+func fastEqualsChain(t *testing.T, wide bool) {
 	feds := ruleFederations()
 	for seed := range 4 {
 		feds = append(feds, namedFed{fmt.Sprintf("generated-%d", seed), generateFederation(uint64(seed)), false})
@@ -201,7 +215,7 @@ func TestFastPathEqualsChain(t *testing.T) {
 	}()
 	for fi, f := range feds {
 		t.Run(f.name, func(t *testing.T) {
-			m := newFederationPlugin(t, f.clusters)
+			m := newFederationPlugin(t, f.clusters, func(c *Config) { c.WidenScopes = wide })
 			s, cfg := chainServer(t, m)
 			plan, err := newFastPlan(s, cfg, m.cfg.Zones)
 			if err != nil {
@@ -358,4 +372,123 @@ func benchFastAnswer(b *testing.B, metrics bool) {
 	for b.Loop() {
 		x.Answer(out[:0], pkt, from)
 	}
+}
+
+// TestWidenedScopesHold is the proof of widened scopes (ecs_scope
+// widened): for every global name of the rule federations and generated
+// ones, and client networks across the test database's places, the
+// reply's scope names a network in which every other client, asked at
+// random /24s inside it, gets the same reply (records, order, scope):
+// what a resolver caching the reply for that network will serve them. And
+// the scopes do widen.
+func TestWidenedScopesHold(t *testing.T) {
+	feds := ruleFederations()
+	for seed := range 2 {
+		feds = append(feds, namedFed{fmt.Sprintf("generated-%d", seed), generateFederation(uint64(seed)), false})
+	}
+	db := patchworkDB(t)
+	var clients []string
+	for x := 0; x < 256; x += 5 {
+		clients = append(clients, fmt.Sprintf("81.2.%d.0/24", x))
+	}
+	widened, checked := 0, 0
+	for fi, f := range feds {
+		t.Run(f.name, func(t *testing.T) {
+			m := newFederationPlugin(t, f.clusters, func(c *Config) { c.WidenScopes, c.GeoIP = true, db })
+			snap := m.pipe.Snapshot()
+			ask := func(name string, qt uint16, client netip.Prefix) *dns.Msg {
+				m.auth.SetRandom(func() uint64 { return 1 })
+				m.auth.SetSeq(1)
+				rec := dnstest.NewRecorder(&test.ResponseWriter{})
+				q := new(dns.Msg)
+				q.SetQuestion(name, qt)
+				q.SetEdns0(1232, false)
+				q.IsEdns0().Option = append(q.IsEdns0().Option, dnsmsg.Subnet(client))
+				m.ServeDNS(context.Background(), rec, q)
+				return rec.Msg
+			}
+			// Wait for the table of this snapshot's locations.
+			deadline := time.Now().Add(10 * time.Second)
+			for !m.locator.Widened(snap.Locations) && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			if !m.locator.Widened(snap.Locations) {
+				t.Fatal("the scope table was not built in 10 s")
+			}
+			r := rand.New(rand.NewPCG(uint64(fi), 3))
+			for _, name := range ruleNames(m) {
+				if dns.CountLabel(name) != 6 { // <svc>.<ns>.myfed.svc.example.com.: the global level
+					continue
+				}
+				for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
+					for _, c := range clients {
+						first := ask(name, qt, netip.MustParsePrefix(c))
+						scope := explainScope(first)
+						if scope < 0 || scope >= 24 {
+							continue
+						}
+						widened++
+						w := netip.PrefixFrom(netip.MustParsePrefix(c).Addr(), scope).Masked()
+						for range 8 {
+							b := w.Addr().As4()
+							x := r.Uint32() & (1<<(32-scope) - 1) &^ 0xff
+							v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | x
+							other := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), 0}), 24)
+							again := ask(name, qt, other)
+							checked++
+							if fmt.Sprint(again.Answer) != fmt.Sprint(first.Answer) || explainScope(again) != scope {
+								t.Fatalf("%s %s: client %s got scope /%d (%s) and %v; client %s inside it got scope /%d and %v",
+									name, dns.TypeToString[qt], c, scope, w, first.Answer, other, explainScope(again), again.Answer)
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+	t.Logf("%d widened replies, %d other clients inside them, all answered the same", widened, checked)
+	if widened == 0 {
+		t.Error("no scope widened")
+	}
+}
+
+// patchworkDB writes a City database in which 81.2.0.0/16 is 256 /24s,
+// each in one of eleven cities across the world or of no known place
+// (seeded): neighbours that share their nearest data center often differ
+// in the next, so a table that merged by the nearest alone would be
+// caught by TestWidenedScopesHold.
+func patchworkDB(t testing.TB) string {
+	t.Helper()
+	cities := [][2]float64{{41.88, -87.63}, {40.71, -74.01}, {34.05, -118.24}, {48.86, 2.35}, {50.11, 8.68},
+		{51.51, -0.13}, {25.03, 121.57}, {35.68, 139.65}, {1.35, 103.82}, {-33.87, 151.21}, {-23.55, -46.63}}
+	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoIP2-City", RecordSize: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	for x := range 256 {
+		_, n, _ := net.ParseCIDR(fmt.Sprintf("81.2.%d.0/24", x))
+		rec := mmdbtype.Map{}
+		// Runs of one place, so that siblings merge, broken often.
+		if i := r.IntN(len(cities) + 1); i < len(cities) {
+			c := cities[(i+x/4)%len(cities)]
+			if x%4 != 0 {
+				c = cities[(x/4)%len(cities)]
+			}
+			rec["location"] = mmdbtype.Map{"latitude": mmdbtype.Float64(c[0]), "longitude": mmdbtype.Float64(c[1])}
+		}
+		if err := tree.Insert(n, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "patchwork.mmdb")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := tree.WriteTo(f); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

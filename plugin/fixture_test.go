@@ -43,7 +43,7 @@ func newTestPlugin(t testing.TB, mod ...func(*Config)) *Meridian {
 	for _, f := range mod {
 		f(cfg)
 	}
-	loc, err := geo.New(geo.Config{Path: cfg.GeoIP, CacheSize: 1024})
+	loc, err := geo.New(geo.Config{Path: cfg.GeoIP, CacheSize: 1024, Widen: widener(cfg)})
 	if err != nil {
 		t.Fatal(err)
 	}

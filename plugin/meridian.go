@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meridian-dns/meridian/geo"
+	"github.com/meridian-dns/meridian/geo/widen"
 	"github.com/meridian-dns/meridian/health"
 	"github.com/meridian-dns/meridian/plugin/authority"
 	"github.com/meridian-dns/meridian/plugin/dnsmsg"
@@ -82,11 +83,21 @@ func New(cfg *Config) (*Meridian, error) {
 		Reload:     cfg.GeoIPReload,
 		Registerer: registerer(),
 		Logger:     log,
+		Widen:      widener(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("geoip: %w", err)
 	}
 	return m, m.assemble(loc)
+}
+
+// widener is the locator's scope widener: package widen's when the
+// Corefile asks for widened scopes.
+func widener(cfg *Config) geo.Widener {
+	if cfg.WidenScopes {
+		return widen.Build
+	}
+	return nil
 }
 
 // assemble makes the snapshot loop and the role of m.cfg, answering with
@@ -105,8 +116,13 @@ func (m *Meridian) assemble(loc *geo.Locator) error {
 		Synced:  m.sourcesSynced,
 		OnError: m.sourceError,
 		History: m.hist,
-		OnBuild: func(d time.Duration) { buildDuration.Observe(d.Seconds()) },
-		Logger:  log,
+		OnBuild: func(d time.Duration) {
+			buildDuration.Observe(d.Seconds())
+			if snap := m.pipe.Snapshot(); snap != nil && loc != nil {
+				loc.SetLocations(snap.Locations)
+			}
+		},
+		Logger: log,
 	}
 	// The one choice of role. The resolver judges its local shard by its
 	// ready endpoints alone (probes test load-balancer addresses, which it

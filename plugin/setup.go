@@ -146,6 +146,13 @@ var properties = map[string]property{
 		}
 		return nil
 	}},
+	"ecs_scope": {"ecs_scope network|widened", func(_ *caddy.Controller, cfg *Config, a []string) error {
+		if len(a) != 1 || (a[0] != "network" && a[0] != "widened") {
+			return errArgs(a)
+		}
+		cfg.WidenScopes = a[0] == "widened"
+		return nil
+	}},
 	"geoip_cache": {"geoip_cache ENTRIES", func(_ *caddy.Controller, cfg *Config, a []string) error {
 		return parseInt(a, 1, 1<<24, &cfg.GeoIPCache)
 	}},

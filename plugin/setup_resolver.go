@@ -90,6 +90,7 @@ var roleOnly = withSettingRoles(map[string]Role{
 	"degraded_ttl":      Authoritative,
 	"geoip":             Authoritative,
 	"geoip_cache":       Authoritative,
+	"ecs_scope":         Authoritative,
 	"default_regions":   Authoritative,
 	"probe_concurrency": Authoritative,
 	"probe_networks":    Authoritative,

@@ -7,11 +7,13 @@
 // database network's: fewer, wider cache entries in resolvers, fewer
 // queries reaching the server.
 //
-// This first version covers IPv4; it is not on the answer path yet.
+// It covers IPv4 (IPv6 clients keep the database's networks). Build is
+// the geo.Widener the plugin gives its Locator.
 package widen
 
 import (
 	"encoding/binary"
+	"iter"
 	"math/bits"
 	"net/netip"
 	"slices"
@@ -22,10 +24,25 @@ import (
 )
 
 // Network is one network of the database and where its clients are.
-type Network struct {
-	Prefix netip.Prefix
-	Point  geo.Point
-	Known  bool // false: no coordinates; its clients order as unknown
+type Network = geo.Network
+
+// Build is a geo.Widener: the table of widened IPv4 scopes of the
+// locations locs over the database networks nets (in address order), by
+// the whole order of the locations, so that it holds whichever of them an
+// answer reaches.
+func Build(locs []geo.Point, nets iter.Seq[geo.Network]) geo.ScopeTable {
+	return Table(mergeSeq(nets, NewOrders(locs, 0)))
+}
+
+// Table is a widened table as Merge returns it, as a geo.ScopeTable.
+type Table []Merged
+
+// Widen implements geo.ScopeTable for IPv4 addresses.
+func (t Table) Widen(a netip.Addr) (netip.Prefix, bool) {
+	if !a.Unmap().Is4() || len(t) == 0 {
+		return netip.Prefix{}, false
+	}
+	return Lookup(t, a).Prefix, true
 }
 
 // Merged is a network of the widened table and the order its clients see.
@@ -106,9 +123,14 @@ func (o *Orders) Len() int { return len(o.ids) }
 // database networks counts as Unknown). Two sibling networks of one order
 // become their parent, up the prefix tree.
 func Merge(nets []Network, o *Orders) []Merged {
+	return mergeSeq(slices.Values(nets), o)
+}
+
+// mergeSeq is Merge over a sequence, holding only the widened networks.
+func mergeSeq(nets iter.Seq[Network], o *Orders) []Merged {
 	var m merger
 	next := uint64(0) // the first address not covered yet
-	for _, n := range nets {
+	for n := range nets {
 		if !n.Prefix.Addr().Is4() {
 			continue
 		}

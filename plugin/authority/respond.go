@@ -49,6 +49,7 @@ type answerer struct {
 	// metrics counts the answer: the Authority's, or none for a traced one.
 	metrics Metrics
 	tr      *Trace // nil unless the writer is a Tracer
+	sloc    scopedLocator
 
 	dnsmsg.Arena
 }
@@ -157,9 +158,30 @@ func (a *answerer) follow(svc *model.Service, nm answer.Name, q *answer.Query, b
 		a.ttl = min(a.ttl, a.cfg.DegradedTTL)
 	}
 	a.draw(svc, q)
-	hops, d = answer.Follow(svc, nm, q, &a.cfg.Answer, a.au.loc, a.client, buf)
+	a.sloc = scopedLocator{a.au.loc, a.snap.Locations}
+	hops, d = answer.Follow(svc, nm, q, &a.cfg.Answer, &a.sloc, a.client, buf)
 	a.trace(svc, nm, hops, q, &d)
 	return hops, d
+}
+
+// scopedLocator locates clients for one snapshot: through
+// geo.Locator.LocateIn when the locator has it, so that the scope widens
+// only with a table built for the snapshot's locations.
+type scopedLocator struct {
+	l    answer.Locator
+	locs []geo.Point
+}
+
+// locatorIn is geo.Locator's LocateIn.
+type locatorIn interface {
+	LocateIn(netip.Prefix, []geo.Point) geo.Location
+}
+
+func (s *scopedLocator) Locate(p netip.Prefix) geo.Location {
+	if li, ok := s.l.(locatorIn); ok {
+		return li.LocateIn(p, s.locs)
+	}
+	return s.l.Locate(p)
 }
 
 // draw makes the query's per-query choices into q. Only what the policy

@@ -1,9 +1,11 @@
 package model
 
 import (
+	"cmp"
 	"hash/fnv"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -111,6 +113,7 @@ func Build(in Inputs, v Verdicts, opts Options) Built {
 			snap.Regions[c.Region] = mergeSorted(snap.Regions[c.Region], c.Zones)
 		}
 	}
+	snap.Locations = locations(snap.Clusters, in.Prev)
 	snap.endpoints = make(map[string][]*source.EndpointSlice, len(names))
 	b.same, b.fresh = make([]bool, len(names)), make([]map[Key]Counts, len(names))
 	for i, name := range names {
@@ -128,6 +131,28 @@ func Build(in Inputs, v Verdicts, opts Options) Built {
 	}
 	b.hosts(&hg)
 	return Built{Snapshot: snap, Probes: b.probes, Passive: b.passive}
+}
+
+// locations returns the clusters' distinct points, sorted; prev's slice
+// when the set is the same.
+func locations(clusters []*Cluster, prev *Snapshot) []geo.Point {
+	var out []geo.Point
+	for _, c := range clusters {
+		if c.Located {
+			out = append(out, c.Point)
+		}
+	}
+	slices.SortFunc(out, func(a, b geo.Point) int {
+		if c := cmp.Compare(a.Lat, b.Lat); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Lon, b.Lon)
+	})
+	out = slices.Compact(out)
+	if prev != nil && slices.Equal(prev.Locations, out) {
+		return prev.Locations
+	}
+	return out
 }
 
 // builder is one Build's state while it makes the services.

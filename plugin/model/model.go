@@ -299,6 +299,11 @@ type Snapshot struct {
 	Namespaces map[string]struct{}
 	// Regions maps each known region to its zones.
 	Regions map[string][]string
+	// Locations are the clusters' distinct points, sorted (latitude, then
+	// longitude): what a client's place is ranked against. The slice is
+	// the snapshot before's while the set is the same, so its identity
+	// names the set (geo.Locator.LocateIn).
+	Locations []geo.Point
 
 	// Hosts maps each exact host name of Ingresses and routes to its host;
 	// Wildcards maps the suffix of each wildcard host to its host

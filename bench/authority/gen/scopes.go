@@ -5,8 +5,6 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/oschwald/maxminddb-golang/v2"
-
 	"github.com/meridian-dns/meridian/geo"
 	"github.com/meridian-dns/meridian/geo/widen"
 )
@@ -59,38 +57,12 @@ func scopes(db string) error {
 // cityNetworks returns the IPv4 networks of a City database with their
 // coordinates, in address order.
 func cityNetworks(path string) ([]widen.Network, error) {
-	db, err := maxminddb.Open(path)
+	nets, closeDB, err := geo.Networks(path)
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
-	var out []widen.Network
-	for r := range db.Networks() {
-		p := r.Prefix()
-		if !p.Addr().Is4() && !p.Addr().Is4In6() {
-			continue
-		}
-		bits := p.Bits()
-		if p.Addr().Is4In6() {
-			bits -= 96
-		}
-		var rec struct {
-			Location struct {
-				Latitude  *float64 `maxminddb:"latitude"`
-				Longitude *float64 `maxminddb:"longitude"`
-			} `maxminddb:"location"`
-		}
-		if err := r.Decode(&rec); err != nil {
-			return nil, err
-		}
-		n := widen.Network{Prefix: netip.PrefixFrom(p.Addr().Unmap(), bits)}
-		if rec.Location.Latitude != nil && rec.Location.Longitude != nil {
-			n.Point, n.Known = geo.Point{Lat: *rec.Location.Latitude, Lon: *rec.Location.Longitude}, true
-		}
-		out = append(out, n)
-	}
-	slices.SortFunc(out, func(a, b widen.Network) int { return a.Prefix.Addr().Compare(b.Prefix.Addr()) })
-	return out, nil
+	defer closeDB()
+	return slices.Collect(nets), nil
 }
 
 // dbBits returns the length of the database network that holds a.
