@@ -18,6 +18,10 @@
 //	gen scopes -db CITY.mmdb
 //	    reports the ECS scopes of the benchmark's client networks today
 //	    and widened (package geo/widen);
+//	gen live -db CITY.mmdb HOST:PORT...
+//	    asks each server for the benchmark's 20,000 sampled client networks
+//	    and reports the ECS scopes returned, and how many clients each
+//	    server after the first answered as the first did;
 //	gen fixed -addr HOST:PORT [-sockets N] [-batch N]
 //	    serves one fixed A record through the fast path's sockets, parser
 //	    and writer only: the ceiling of its I/O before any answer logic.
@@ -31,7 +35,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: gen city|setup|check|scopes|fixed [flags]")
+		fmt.Fprintln(os.Stderr, "usage: gen city|setup|check|scopes|live|fixed [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -52,6 +56,11 @@ func main() {
 		queries := fs.Int("queries", 200_000, "queries in the query file")
 		fs.Parse(args)
 		err = setup(*db, *dir, *base, *queries, *threads)
+	case "live":
+		fs := flag.NewFlagSet(cmd, flag.ExitOnError)
+		db := fs.String("db", "", "City-schema database")
+		fs.Parse(args)
+		err = live(*db, fs.Args())
 	case "fixed":
 		fs := flag.NewFlagSet(cmd, flag.ExitOnError)
 		addr := fs.String("addr", "127.0.0.1:15406", "address")

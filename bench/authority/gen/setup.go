@@ -317,13 +317,15 @@ zone:
 }
 
 // writeCorefiles writes the CoreDNS-based servers' Corefiles: Meridian
-// with the fast path, with and without the prometheus plugin, Meridian
-// without it (the chain alone, with prometheus), stock whoami, stock file.
+// with the fast path and widened ECS scopes, with and without the
+// prometheus plugin, Meridian as before them (the chain alone, the
+// database's networks as scopes, with prometheus), stock whoami, stock
+// file.
 func writeCorefiles(dir, db string, base int) error {
 	meridian := func(port int, extra string, fast bool) string {
 		fp := ""
 		if fast {
-			fp = "        fastpath\n"
+			fp = "        fastpath\n        ecs_scope widened\n"
 		}
 		return fmt.Sprintf(`%s:%d {
     bind 127.0.0.1
