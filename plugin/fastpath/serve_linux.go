@@ -6,9 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
 
 // Handler answers what the fast path reads, on one socket's goroutine:
@@ -21,12 +18,6 @@ type Handler interface {
 	// Chain hands pkt to the ordinary path (a Relay's Push), which
 	// replies on its own. It must not keep pkt: it copies what it keeps.
 	Chain(pkt []byte, from netip.AddrPort)
-}
-
-// batchConn is what the loop needs of x/net's ipv4 and ipv6 PacketConns.
-type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
 // maxPacket is the read buffer of each packet: the largest UDP payload,
@@ -53,51 +44,48 @@ func (g *Group) Serve(ctx context.Context, newHandler func() Handler, batch int)
 
 // serveConn is the loop of one socket.
 func serveConn(c *net.UDPConn, h Handler, batch int) {
-	var bc batchConn = ipv4.NewPacketConn(c)
-	if a, ok := c.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
-		bc = ipv6.NewPacketConn(c)
+	m, err := newMmsgConn(c, batch, maxPacket)
+	if err != nil {
+		return
 	}
-	in := make([]ipv4.Message, batch)
-	out := make([]ipv4.Message, 0, batch)
+	v6 := false
+	if a, ok := c.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
+		v6 = true
+	}
+	out := make([][]byte, 0, batch)
+	to := make([]netip.AddrPort, 0, batch)
 	outBufs := make([][]byte, batch)
-	for i := range in {
-		in[i].Buffers = [][]byte{make([]byte, maxPacket)}
+	for i := range outBufs {
 		outBufs[i] = make([]byte, 0, 1232)
 	}
 	for {
-		n, err := bc.ReadBatch(in, 0)
+		n, err := m.read()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		out = out[:0]
+		out, to = out[:0], to[:0]
 		for i := range n {
-			m := &in[i]
-			ua, ok := m.Addr.(*net.UDPAddr)
+			pkt, from, ok := m.packet(i)
 			if !ok {
 				continue
 			}
-			from := ua.AddrPort()
-			pkt := m.Buffers[0][:m.N]
 			reply, ok := h.Answer(outBufs[len(out)][:0], pkt, from)
 			if !ok {
 				h.Chain(pkt, from)
 				continue
 			}
 			outBufs[len(out)] = reply[:0]
-			out = append(out, ipv4.Message{Buffers: [][]byte{reply}, Addr: m.Addr})
+			out, to = append(out, reply), append(to, from)
 		}
-		for len(out) > 0 {
-			w, err := bc.WriteBatch(out, 0)
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				break // a reply lost, as a write error loses it in miekg/dns
+		if len(out) > 0 {
+			if _, err := m.write(out, to, v6); errors.Is(err, net.ErrClosed) {
+				return
 			}
-			out = out[w:]
+			// Any other error loses the batch's remaining replies, as a
+			// write error loses a reply in miekg/dns.
 		}
 	}
 }
