@@ -39,6 +39,7 @@ type fastPath struct {
 
 	mu     sync.Mutex
 	claims map[string]*fastpath.Claim // by host:port
+	bound  map[string]bool            // the addresses bound (or given back) already
 }
 
 // setupFastPath asks CoreDNS for each of the block's UDP servers as it
@@ -46,7 +47,7 @@ type fastPath struct {
 // block still applied), and claims and releases the addresses with the
 // instance.
 func setupFastPath(c *caddy.Controller, m *Meridian, conf *dnsserver.Config) {
-	fp := &fastPath{m: m, conf: conf, sockets: m.cfg.FastPath, claims: map[string]*fastpath.Claim{}}
+	fp := &fastPath{m: m, conf: conf, sockets: m.cfg.FastPath, claims: map[string]*fastpath.Claim{}, bound: map[string]bool{}}
 	prev := conf.UDPDecorateWriterFunc
 	conf.UDPDecorateWriterFunc = func(s *dnsserver.Server) dns.DecorateWriter {
 		var dw dns.DecorateWriter
@@ -115,17 +116,17 @@ func (fp *fastPath) bind(s *dnsserver.Server, dw dns.DecorateWriter) {
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
 	c := fp.claims[addr]
-	if c == nil {
-		return
+	if c == nil || fp.bound[addr] {
+		return // once: with 'multisocket', CoreDNS starts several servers per address
 	}
-	delete(fp.claims, addr) // once: with 'multisocket', CoreDNS starts several servers per address
+	fp.bound[addr] = true
 	plan, err := newFastPlan(s, fp.conf, fp.m.cfg.Zones)
 	if err != nil {
 		log.Warningf("fast path off on %s: %v", addr, err)
 		c.Release()
+		delete(fp.claims, addr)
 		return
 	}
-	fp.claims[addr] = c
 	c.Bind(s, dw, func() fastpath.Answerer { return fp.m.newFastAnswerer(plan) }, fp.m.hasSnapshot)
 }
 
