@@ -139,6 +139,7 @@ func (m *Meridian) hasSnapshot() bool { return m.pipe.Snapshot() != nil }
 // its replies.
 type fastPlan struct {
 	zones map[string]*fastZone
+	timed bool // the block has the prometheus plugin: replies are timed
 }
 
 type fastZone struct {
@@ -179,14 +180,14 @@ func newFastPlan(s *dnsserver.Server, conf *dnsserver.Config, zones []string) (*
 	if met != nil {
 		names = met.ZoneNames()
 		p := slices.Index(dnsserver.Directives, "prometheus")
-		for _, d := range dnsserver.Directives[p+1 : i+1] {
+		for _, d := range dnsserver.Directives[min(p+1, i) : i+1] {
 			if conf.Handler(d) != nil {
 				writer = d
 				break
 			}
 		}
 	}
-	plan := &fastPlan{zones: map[string]*fastZone{}}
+	plan := &fastPlan{zones: map[string]*fastZone{}, timed: met != nil}
 	for z, under := range shadows {
 		fz := &fastZone{shadows: under}
 		plan.zones[z] = fz
@@ -267,7 +268,10 @@ func (chainOnly) Answer([]byte, []byte, netip.AddrPort) ([]byte, bool) { return 
 
 // Answer implements fastpath.Answerer.
 func (x *fastAnswerer) Answer(out, pkt []byte, from netip.AddrPort) ([]byte, bool) {
-	start := time.Now()
+	var start time.Time
+	if x.plan.timed {
+		start = time.Now()
+	}
 	q := &x.q
 	if !fastpath.Parse(pkt, q, x.name[:]) || q.Qclass != dns.ClassINET || q.ECSFamily0 {
 		return nil, false

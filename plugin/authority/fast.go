@@ -43,10 +43,12 @@ func (au *Authority) NewFast() *Fast {
 // source address), and returns its records if it is one the fast path
 // writes: A or AAAA (qtype) records at a service or host name (no CNAME,
 // not the chain's fall-back, not a nameserver name), from a snapshot. ok
-// false leaves the query to the chain, and then nothing was counted and
+// false leaves the query to the chain, and then no answer was counted and
 // no shared state changed: so a service of the roundrobin policy, whose
 // draw advances a shared counter, is left to the chain before it is
-// decided. qname may be a view of a buffer the caller reuses: nothing
+// decided. (A query left after its client was located, a CNAME to a
+// load-balancer hostname or NODATA, is counted twice by the locator's
+// cache counters, once here and once by the chain.) qname may be a view of a buffer the caller reuses: nothing
 // keeps it after Commit.
 //
 // Answer counts nothing; Commit counts the answer once it is written.

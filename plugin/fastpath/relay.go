@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -15,8 +14,9 @@ import (
 // unpacked, served and packed by the same code as on CoreDNS's own socket
 // (miekg/dns's server loop, dnsserver.Server.ServeDNS), byte for byte.
 //
-// Push never blocks: when the queue is full the packet is dropped and
-// counted, as a kernel socket buffer drops what no one reads in time.
+// Push never blocks: when the queue is full the packet is dropped (the
+// caller counts it), as a kernel socket buffer drops what no one reads in
+// time.
 type Relay struct {
 	queue chan relayed
 	out   *net.UDPConn
@@ -27,9 +27,6 @@ type Relay struct {
 	mu       sync.Mutex
 	wake     chan struct{}
 	deadline time.Time
-
-	// Dropped counts packets pushed while the queue was full or after Close.
-	Dropped atomic.Uint64
 }
 
 type relayed struct {
@@ -48,7 +45,6 @@ func NewRelay(out *net.UDPConn, size int) *Relay {
 func (r *Relay) Push(pkt []byte, from netip.AddrPort) bool {
 	select {
 	case <-r.done:
-		r.Dropped.Add(1)
 		return false
 	default:
 	}
@@ -56,7 +52,6 @@ func (r *Relay) Push(pkt []byte, from netip.AddrPort) bool {
 	case r.queue <- relayed{append([]byte(nil), pkt...), from}:
 		return true
 	default:
-		r.Dropped.Add(1)
 		return false
 	}
 }
