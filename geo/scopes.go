@@ -68,6 +68,15 @@ func (l *Locator) Widened(locs []Point) bool {
 	return w != nil && len(locs) > 0 && sameSlice(w.locs, locs) && w.db == l.cur.Load()
 }
 
+// ScopesSettled reports whether LocateIn gives for locs the scopes it
+// will keep giving: there is nothing to widen (no Widener, no database,
+// no locations), or the table for locs and the database in use is built.
+// The plugin's readiness waits for it once, at startup, so that the first
+// answers carry the scopes later ones will.
+func (l *Locator) ScopesSettled(locs []Point) bool {
+	return l.widener == nil || l.cur.Load() == nil || len(locs) == 0 || l.Widened(locs)
+}
+
 // LocateIn is Locate for an answer ranked against locs (a snapshot's
 // Locations): with the scope widened when the table in use was built for
 // exactly that set and for the database in use.
@@ -126,30 +135,40 @@ func (l *Locator) buildWidened() {
 	}
 }
 
-// networks walks the database's IPv4 networks (networksOf).
-func (d *database) networks() iter.Seq[Network] { return networksOf(d.mm) }
+// networks walks the database's networks for the scope table
+// (networksOf, both families).
+func (d *database) networks() iter.Seq[Network] { return networksOf(d.mm, true) }
 
-// Networks opens the MMDB file at path and returns its IPv4 networks in
-// address order with their coordinates, as the Locator's scope table sees
-// them; close releases the file. For tools that report on scopes.
+// Networks opens the MMDB file at path and returns its IPv4 networks that
+// hold data, in address order, with their coordinates; close releases the
+// file. For tools that report on scopes.
 func Networks(path string) (nets iter.Seq[Network], close func() error, err error) {
 	r, err := maxminddb.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	return networksOf(r), r.Close, nil
+	return networksOf(r, false), r.Close, nil
 }
 
-// networksOf walks r's IPv4 networks (those of the IPv4 subtree of an
-// IPv6 database as IPv4) in address order, with their coordinates.
-func networksOf(r *maxminddb.Reader) iter.Seq[Network] {
+// networksOf walks r's networks in address order, with their
+// coordinates: those of the IPv4 subtree of an IPv6 database as IPv4.
+// With all, it also walks the IPv6 networks, and the networks that hold
+// no data (as Known false: Locate finds no place there either), so that
+// the only IPv6 space the walk leaves out is the database's aliases of
+// its IPv4 subtree (IPv4-mapped, 6to4, Teredo), which the walk skips.
+// Without it, the IPv4 networks that hold data.
+func networksOf(r *maxminddb.Reader, all bool) iter.Seq[Network] {
+	var opts []maxminddb.NetworksOption
+	if all {
+		opts = append(opts, maxminddb.IncludeNetworksWithoutData())
+	}
 	return func(yield func(Network) bool) {
-		for res := range r.Networks() {
+		for res := range r.Networks(opts...) {
 			p := res.Prefix()
 			switch {
 			case p.Addr().Is4In6():
 				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-			case !p.Addr().Is4():
+			case !p.Addr().Is4() && !all:
 				continue
 			}
 			var rec cityLocation

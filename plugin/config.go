@@ -54,7 +54,8 @@ type Config struct {
 	GeoIPCache int
 	// WidenScopes widens ECS scopes to the widest network whose clients
 	// see the clusters' locations in one order (geo.Locator.LocateIn,
-	// package widen); false keeps the database's networks.
+	// package widen); false keeps the database's networks. The Corefile's
+	// default (ecs_scope widened) sets it; the authoritative role reads it.
 	WidenScopes bool
 	// Authority holds the settings of the authoritative role: NS records,
 	// hostmaster, TTLs, answer settings. Its Federation is set by New.
@@ -148,6 +149,7 @@ func newConfig() *Config {
 			NegativeTTL: defaultNegativeTTL,
 		},
 		GeoIPCache:   defaultGeoIPCache,
+		WidenScopes:  true,
 		Build:        model.Options{Defaults: policy.Default(), Overrides: map[string]model.Override{}},
 		ShardMetrics: true,
 		Resolver: resolver.Config{

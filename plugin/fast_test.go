@@ -389,9 +389,9 @@ func TestWidenedScopesHold(t *testing.T) {
 	db := patchworkDB(t)
 	var clients []string
 	for x := 0; x < 256; x += 5 {
-		clients = append(clients, fmt.Sprintf("81.2.%d.0/24", x))
+		clients = append(clients, fmt.Sprintf("81.2.%d.0/24", x), fmt.Sprintf("2001:db8:%02x00::/56", x))
 	}
-	widened, checked := 0, 0
+	widened, checked := map[bool]int{}, 0 // widened replies by family (IPv6: true)
 	for fi, f := range feds {
 		t.Run(f.name, func(t *testing.T) {
 			m := newFederationPlugin(t, f.clusters, func(c *Config) { c.WidenScopes, c.GeoIP = true, db })
@@ -422,18 +422,25 @@ func TestWidenedScopesHold(t *testing.T) {
 				}
 				for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
 					for _, c := range clients {
-						first := ask(name, qt, netip.MustParsePrefix(c))
+						client := netip.MustParsePrefix(c)
+						first := ask(name, qt, client)
 						scope := explainScope(first)
-						if scope < 0 || scope >= 24 {
+						if scope < 0 || scope >= client.Bits() {
 							continue
 						}
-						widened++
-						w := netip.PrefixFrom(netip.MustParsePrefix(c).Addr(), scope).Masked()
+						widened[client.Addr().Is6()]++
+						w := netip.PrefixFrom(client.Addr(), scope).Masked()
 						for range 8 {
-							b := w.Addr().As4()
-							x := r.Uint32() & (1<<(32-scope) - 1) &^ 0xff
-							v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | x
-							other := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), 0}), 24)
+							// Another client network of the same length
+							// inside w, at random.
+							b := w.Addr().AsSlice()
+							for i := scope; i < client.Bits(); i++ {
+								if r.IntN(2) == 1 {
+									b[i/8] |= 0x80 >> (i % 8)
+								}
+							}
+							a, _ := netip.AddrFromSlice(b)
+							other := netip.PrefixFrom(a, client.Bits())
 							again := ask(name, qt, other)
 							checked++
 							if fmt.Sprint(again.Answer) != fmt.Sprint(first.Answer) || explainScope(again) != scope {
@@ -446,39 +453,43 @@ func TestWidenedScopesHold(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("%d widened replies, %d other clients inside them, all answered the same", widened, checked)
-	if widened == 0 {
-		t.Error("no scope widened")
+	t.Logf("%d IPv4 and %d IPv6 widened replies, %d other clients inside them, all answered the same", widened[false], widened[true], checked)
+	if widened[false] == 0 || widened[true] == 0 {
+		t.Errorf("widened replies: %d IPv4, %d IPv6; want some of each", widened[false], widened[true])
 	}
 }
 
-// patchworkDB writes a City database in which 81.2.0.0/16 is 256 /24s,
-// each in one of eleven cities across the world or of no known place
-// (seeded): neighbours that share their nearest data center often differ
+// patchworkDB writes a City database in which 81.2.0.0/16 is 256 /24s
+// and 2001:db8::/32 256 /40s, each in one of eleven cities across the
+// world or of no known place (seeded): neighbours that share their nearest data center often differ
 // in the next, so a table that merged by the nearest alone would be
 // caught by TestWidenedScopesHold.
 func patchworkDB(t testing.TB) string {
 	t.Helper()
 	cities := [][2]float64{{41.88, -87.63}, {40.71, -74.01}, {34.05, -118.24}, {48.86, 2.35}, {50.11, 8.68},
 		{51.51, -0.13}, {25.03, 121.57}, {35.68, 139.65}, {1.35, 103.82}, {-33.87, 151.21}, {-23.55, -46.63}}
-	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoIP2-City", RecordSize: 24})
+	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoIP2-City", RecordSize: 24, IncludeReservedNetworks: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := rand.New(rand.NewPCG(7, 7))
-	for x := range 256 {
-		_, n, _ := net.ParseCIDR(fmt.Sprintf("81.2.%d.0/24", x))
-		rec := mmdbtype.Map{}
-		// Runs of one place, so that siblings merge, broken often.
-		if i := r.IntN(len(cities) + 1); i < len(cities) {
-			c := cities[(i+x/4)%len(cities)]
-			if x%4 != 0 {
-				c = cities[(x/4)%len(cities)]
+	// The same patchwork in IPv4 (81.2.0.0/16 as /24s) and in IPv6
+	// (2001:db8::/32 as /40s).
+	for _, format := range []string{"81.2.%d.0/24", "2001:db8:%02x00::/40"} {
+		r := rand.New(rand.NewPCG(7, 7))
+		for x := range 256 {
+			_, n, _ := net.ParseCIDR(fmt.Sprintf(format, x))
+			rec := mmdbtype.Map{}
+			// Runs of one place, so that siblings merge, broken often.
+			if i := r.IntN(len(cities) + 1); i < len(cities) {
+				c := cities[(i+x/4)%len(cities)]
+				if x%4 != 0 {
+					c = cities[(x/4)%len(cities)]
+				}
+				rec["location"] = mmdbtype.Map{"latitude": mmdbtype.Float64(c[0]), "longitude": mmdbtype.Float64(c[1])}
 			}
-			rec["location"] = mmdbtype.Map{"latitude": mmdbtype.Float64(c[0]), "longitude": mmdbtype.Float64(c[1])}
-		}
-		if err := tree.Insert(n, rec); err != nil {
-			t.Fatal(err)
+			if err := tree.Insert(n, rec); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	path := filepath.Join(t.TempDir(), "patchwork.mmdb")

@@ -91,10 +91,10 @@ func New(cfg *Config) (*Meridian, error) {
 	return m, m.assemble(loc)
 }
 
-// widener is the locator's scope widener: package widen's when the
-// Corefile asks for widened scopes.
+// widener is the locator's scope widener: package widen's for the
+// authoritative role with widened scopes (the Corefile's default).
 func widener(cfg *Config) geo.Widener {
-	if cfg.WidenScopes {
+	if cfg.WidenScopes && cfg.Role == Authoritative {
 		return widen.Build
 	}
 	return nil

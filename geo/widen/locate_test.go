@@ -26,6 +26,9 @@ func TestLocateIn(t *testing.T) {
 	if got := l.LocateIn(client, locs); got != plain {
 		t.Fatalf("before SetLocations: %+v, want the database's %+v", got, plain)
 	}
+	if l.ScopesSettled(locs) {
+		t.Error("ScopesSettled before the table is built")
+	}
 	l.SetLocations(locs)
 	var wide geo.Location
 	deadline := time.Now().Add(10 * time.Second)
@@ -35,9 +38,20 @@ func TestLocateIn(t *testing.T) {
 	if wide.Scope >= plain.Scope || !wide.Net.Contains(client.Addr()) || wide.Point != plain.Point || wide.Known != plain.Known {
 		t.Fatalf("widened %+v from %+v: want a wider network holding the client, same place", wide, plain)
 	}
+	if !l.ScopesSettled(locs) {
+		t.Error("not ScopesSettled once the table is built")
+	}
 	other := append([]geo.Point(nil), locs...) // equal, but not the snapshot's slice
 	if got := l.LocateIn(client, other); got != plain {
 		t.Errorf("for another location set: %+v, want the database's %+v", got, plain)
 	}
 	t.Logf("24.0.129.0/24: scope /%d widened to %s", plain.Scope, wide.Net)
+	none, err := geo.New(geo.Config{Widen: widen.Build}) // no database: nothing to wait for
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer none.Stop()
+	if !none.ScopesSettled(locs) {
+		t.Error("without a database: not ScopesSettled")
+	}
 }

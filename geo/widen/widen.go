@@ -7,8 +7,10 @@
 // database network's: fewer, wider cache entries in resolvers, fewer
 // queries reaching the server.
 //
-// It covers IPv4 (IPv6 clients keep the database's networks). Build is
-// the geo.Widener the plugin gives its Locator.
+// It covers IPv4 and IPv6. In IPv6, the space the database's walk does
+// not cover (its aliases of the IPv4 subtree: IPv4-mapped, 6to4, Teredo)
+// is opaque: clients there keep the database's networks. Build is the
+// geo.Widener the plugin gives its Locator.
 package widen
 
 import (
@@ -17,6 +19,7 @@ import (
 	"math/bits"
 	"net/netip"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -26,36 +29,29 @@ import (
 // Network is one network of the database and where its clients are.
 type Network = geo.Network
 
-// Build is a geo.Widener: the table of widened IPv4 scopes of the
-// locations locs over the database networks nets (in address order), by
-// the whole order of the locations, so that it holds whichever of them an
-// answer reaches.
+// Build is a geo.Widener: the table of widened scopes of the locations
+// locs over the database networks nets (in address order), by the whole
+// order of the locations, so that it holds whichever of them an answer
+// reaches.
 func Build(locs []geo.Point, nets iter.Seq[geo.Network]) geo.ScopeTable {
-	return Table(mergeSeq(nets, NewOrders(locs, 0)))
-}
-
-// Table is a widened table as Merge returns it, as a geo.ScopeTable.
-type Table []Merged
-
-// Widen implements geo.ScopeTable for IPv4 addresses.
-func (t Table) Widen(a netip.Addr) (netip.Prefix, bool) {
-	if !a.Unmap().Is4() || len(t) == 0 {
-		return netip.Prefix{}, false
-	}
-	return Lookup(t, a).Prefix, true
+	return mergeSeq(nets, NewOrders(locs, 0))
 }
 
 // Merged is a network of the widened table and the order its clients see.
 type Merged struct {
 	Prefix netip.Prefix
 	// Order identifies the order of the locations by distance; Unknown
-	// is the order of clients of no known place (the address space no
+	// is the order of clients of no known place (the IPv4 space no
 	// database network covers included).
 	Order int32
 }
 
 // Unknown is the Order of clients with no known place.
 const Unknown int32 = -1
+
+// opaque is the order of IPv6 space the database's walk does not cover:
+// it never merges, and Lookup reports no network there.
+const opaque int32 = -2
 
 // Orders names the orders of locs by distance: each distinct order gets
 // an id, from 0, in the order they are first seen. With a limit, only the
@@ -116,107 +112,259 @@ func (o *Orders) Of(p geo.Point) int32 {
 // Len returns how many distinct orders were seen.
 func (o *Orders) Len() int { return len(o.ids) }
 
-// Merge widens the IPv4 networks nets, given in address order and not
-// overlapping, as Networks of a MaxMind database walks them: it returns
-// the networks of the whole IPv4 space, in address order, each the widest
-// aligned network whose clients all see one order (the space between
-// database networks counts as Unknown). Two sibling networks of one order
-// become their parent, up the prefix tree.
-func Merge(nets []Network, o *Orders) []Merged {
+// Merge widens the networks nets, given in address order and not
+// overlapping, as Networks of a MaxMind database walks them (IPv4 as
+// IPv4 addresses): the table of the whole IPv4 and IPv6 spaces, each
+// network the widest aligned one whose clients all see one order. The
+// IPv4 space between database networks counts as Unknown; the IPv6 space
+// between them as opaque. Two sibling networks of one order become their
+// parent, up the prefix tree.
+func Merge(nets []Network, o *Orders) *Table {
 	return mergeSeq(slices.Values(nets), o)
 }
 
 // mergeSeq is Merge over a sequence, holding only the widened networks.
-func mergeSeq(nets iter.Seq[Network], o *Orders) []Merged {
-	var m merger
-	next := uint64(0) // the first address not covered yet
+func mergeSeq(nets iter.Seq[Network], o *Orders) *Table {
+	m4 := merger{width: 32, gap: Unknown}
+	m6 := merger{width: 128, gap: opaque}
 	for n := range nets {
-		if !n.Prefix.Addr().Is4() {
-			continue
+		m := &m6
+		if n.Prefix.Addr().Is4() {
+			m = &m4
 		}
-		start := uint64(v4(n.Prefix.Masked().Addr()))
-		if start < next {
-			continue // overlapping: the database's networks do not overlap
-		}
-		m.fill(next, start)
 		order := Unknown
 		if n.Known {
 			order = o.Of(n.Point)
 		}
-		m.push(uint32(start), n.Prefix.Bits(), order)
-		next = start + 1<<(32-n.Prefix.Bits())
+		m.add(n.Prefix, order)
 	}
-	m.fill(next, 1<<32)
-	out := make([]Merged, len(m.stack))
-	for i, e := range m.stack {
-		out[i] = Merged{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte(binary.BigEndian.AppendUint32(nil, e.addr))), e.bits), Order: e.order}
+	m4.fillToEnd()
+	m6.fillToEnd()
+	t := &Table{v4: make([]entry4, len(m4.stack)), v6: m6.stack}
+	for i, e := range m4.stack {
+		t.v4[i] = entry4{start: uint32(e.start.lo), bits: e.bits, order: e.order}
 	}
-	return out
+	return t
 }
 
-// entry is a network on the merger's stack.
-type entry struct {
-	addr  uint32
-	bits  int
+// Table is the widened table of both families, in address order: a
+// geo.ScopeTable.
+type Table struct {
+	v4 []entry4
+	v6 []entry
+}
+
+// entry4 is an IPv4 network of the table, in half an entry's memory.
+type entry4 struct {
+	start uint32
+	bits  uint8
 	order int32
 }
 
-// merger keeps the widened networks so far, in address order; the last
-// ones may still merge with what comes next.
-type merger struct{ stack []entry }
+// Widen implements geo.ScopeTable.
+func (t *Table) Widen(a netip.Addr) (netip.Prefix, bool) {
+	m, ok := t.Lookup(a)
+	return m.Prefix, ok
+}
 
-// push adds the network addr/bits of order, merging it with its sibling
-// (the network before it, of the same length and order) up the tree.
-func (m *merger) push(addr uint32, n int, order int32) {
-	for n > 0 && len(m.stack) > 0 {
+// Lookup returns the widened network that holds a; ok is false in opaque
+// IPv6 space.
+func (t *Table) Lookup(a netip.Addr) (m Merged, ok bool) {
+	a = a.Unmap()
+	var e entry
+	if a.Is4() {
+		x := uint32(number(a).lo)
+		i := sort.Search(len(t.v4), func(i int) bool { return t.v4[i].start > x }) - 1
+		if i < 0 {
+			return Merged{}, false
+		}
+		e = entry{start: u128{lo: uint64(t.v4[i].start)}, bits: t.v4[i].bits, order: t.v4[i].order}
+		return e.merged(32), true
+	}
+	x := number(a)
+	i := sort.Search(len(t.v6), func(i int) bool { return t.v6[i].start.cmp(x) > 0 }) - 1
+	if i < 0 || t.v6[i].order == opaque {
+		return Merged{}, false
+	}
+	return t.v6[i].merged(128), true
+}
+
+// All yields the table's networks, IPv4 then IPv6, opaque ones with
+// Order opaque.
+func (t *Table) All() iter.Seq[Merged] {
+	return func(yield func(Merged) bool) {
+		for _, e := range t.v4 {
+			if !yield(entry{start: u128{lo: uint64(e.start)}, bits: e.bits, order: e.order}.merged(32)) {
+				return
+			}
+		}
+		for _, e := range t.v6 {
+			if !yield(e.merged(128)) {
+				return
+			}
+		}
+	}
+}
+
+// Len returns how many networks the table holds, IPv4 and IPv6.
+func (t *Table) Len() (v4, v6 int) { return len(t.v4), len(t.v6) }
+
+// entry is a network of the merger (and of the table's IPv6 part): its
+// first address as a number, its length and its order.
+type entry struct {
+	start u128
+	bits  uint8
+	order int32
+}
+
+func (e entry) merged(width int) Merged {
+	return Merged{Prefix: netip.PrefixFrom(e.start.addr(width), int(e.bits)), Order: e.order}
+}
+
+// merger widens the networks of one family (width bits), given in
+// address order: stack holds the widened networks so far; the last ones
+// may still merge with what comes next.
+type merger struct {
+	width int
+	gap   int32 // the order of space no network covers
+	next  u128  // the first address not covered yet
+	end   bool  // the whole space is covered
+	stack []entry
+}
+
+// add adds the network p of order, after filling the space before it.
+// An overlapping network is skipped: a database's do not overlap.
+func (m *merger) add(p netip.Prefix, order int32) {
+	start := number(p.Masked().Addr())
+	if m.end || start.cmp(m.next) < 0 {
+		return
+	}
+	m.fill(start)
+	m.push(start, p.Bits(), order)
+	m.advance(start, m.width-p.Bits())
+}
+
+// advance moves next past the block of 2^k addresses at a.
+func (m *merger) advance(a u128, k int) {
+	if k >= 128 {
+		m.end = true
+		return
+	}
+	next, carry := a.add(pow2(k))
+	m.next, m.end = next, carry || (m.width < 128 && next == pow2(m.width))
+}
+
+// fill covers [next, to) with networks of the gap order, the largest
+// aligned blocks first.
+func (m *merger) fill(to u128) {
+	for !m.end && m.next.cmp(to) < 0 {
+		k := min(m.next.tz(), m.width)
+		for k >= 128 || pow2(k).cmp(to.sub(m.next)) > 0 {
+			k--
+		}
+		m.push(m.next, m.width-k, m.gap)
+		m.advance(m.next, k)
+	}
+}
+
+// fillToEnd covers the rest of the space with networks of the gap order.
+func (m *merger) fillToEnd() {
+	for !m.end {
+		k := min(m.next.tz(), m.width)
+		m.push(m.next, m.width-k, m.gap)
+		m.advance(m.next, k)
+	}
+}
+
+// push adds the network at start of n bits and order, merging it with its
+// sibling (the network before it, of the same length and order) up the
+// tree. Opaque networks never merge.
+func (m *merger) push(start u128, n int, order int32) {
+	for n > 0 && order != opaque && len(m.stack) > 0 {
 		top := m.stack[len(m.stack)-1]
-		size := uint32(1) << (32 - n)
-		if top.bits != n || top.order != order || addr&size == 0 || top.addr != addr-size {
+		size := pow2(m.width - n)
+		if int(top.bits) != n || top.order != order || start.and(size).isZero() || top.start != start.sub(size) {
 			break
 		}
 		m.stack = m.stack[:len(m.stack)-1]
-		addr, n = top.addr, n-1
+		start, n = top.start, n-1
 	}
-	m.stack = append(m.stack, entry{addr, n, order})
+	m.stack = append(m.stack, entry{start: start, bits: uint8(n), order: order})
 }
 
-// fill covers [from, to) with Unknown networks, the largest aligned
-// blocks first.
-func (m *merger) fill(from, to uint64) {
-	for from < to {
-		// The largest block aligned at from that fits before to.
-		size := uint64(1) << 32
-		if from != 0 {
-			size = uint64(1) << bits.TrailingZeros64(from)
-		}
-		for size > to-from {
-			size >>= 1
-		}
-		m.push(uint32(from), 32-bits.TrailingZeros64(size), Unknown)
-		from += size
+// u128 is an address as a number; an IPv4 address is in the low 32 bits.
+type u128 struct{ hi, lo uint64 }
+
+// number returns a as a u128.
+func number(a netip.Addr) u128 {
+	if a.Is4() {
+		b := a.As4()
+		return u128{lo: uint64(binary.BigEndian.Uint32(b[:]))}
 	}
+	b := a.As16()
+	return u128{hi: binary.BigEndian.Uint64(b[:8]), lo: binary.BigEndian.Uint64(b[8:])}
 }
 
-func v4(a netip.Addr) uint32 {
-	b := a.As4()
-	return binary.BigEndian.Uint32(b[:])
+// addr returns x as an address of width bits (32: IPv4).
+func (x u128) addr(width int) netip.Addr {
+	if width == 32 {
+		return netip.AddrFrom4([4]byte(binary.BigEndian.AppendUint32(nil, uint32(x.lo))))
+	}
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], x.hi)
+	binary.BigEndian.PutUint64(b[8:], x.lo)
+	return netip.AddrFrom16(b)
 }
 
-// Lookup returns the widened network that holds a (IPv4), from merged as
-// Merge returns it.
-func Lookup(merged []Merged, a netip.Addr) Merged {
-	x := v4(a.Unmap())
-	i, _ := slices.BinarySearchFunc(merged, x, func(m Merged, x uint32) int {
-		start := v4(m.Prefix.Addr())
-		switch {
-		case start > x:
-			return 1
-		case uint64(start)+1<<(32-m.Prefix.Bits()) <= uint64(x):
+// pow2 returns 2^k, k < 128.
+func pow2(k int) u128 {
+	if k < 64 {
+		return u128{lo: 1 << k}
+	}
+	return u128{hi: 1 << (k - 64)}
+}
+
+func (x u128) add(y u128) (u128, bool) {
+	lo, c := bits.Add64(x.lo, y.lo, 0)
+	hi, c := bits.Add64(x.hi, y.hi, c)
+	return u128{hi, lo}, c != 0
+}
+
+func (x u128) sub(y u128) u128 {
+	lo, b := bits.Sub64(x.lo, y.lo, 0)
+	hi, _ := bits.Sub64(x.hi, y.hi, b)
+	return u128{hi, lo}
+}
+
+func (x u128) and(y u128) u128 { return u128{x.hi & y.hi, x.lo & y.lo} }
+
+func (x u128) isZero() bool { return x == u128{} }
+
+func (x u128) cmp(y u128) int {
+	if x.hi != y.hi {
+		if x.hi < y.hi {
 			return -1
 		}
-		return 0
-	})
-	return merged[min(i, len(merged)-1)]
+		return 1
+	}
+	switch {
+	case x.lo < y.lo:
+		return -1
+	case x.lo > y.lo:
+		return 1
+	}
+	return 0
+}
+
+// tz returns the number of trailing zero bits of x, 128 for zero.
+func (x u128) tz() int {
+	if x.lo != 0 {
+		return bits.TrailingZeros64(x.lo)
+	}
+	if x.hi != 0 {
+		return 64 + bits.TrailingZeros64(x.hi)
+	}
+	return 128
 }
 
 // Histogram counts prefix lengths in buckets of four (/0-/4 ... /29-/32)

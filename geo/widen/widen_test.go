@@ -45,37 +45,91 @@ func TestMerge(t *testing.T) {
 		{"0.0.0.1", "0.0.0.0/5", Unknown},
 		{"255.255.255.255", "128.0.0.0/1", Unknown},
 	} {
-		got := Lookup(merged, netip.MustParseAddr(tc.addr))
-		if got.Prefix.String() != tc.want || got.Order != tc.order {
+		got, ok := merged.Lookup(netip.MustParseAddr(tc.addr))
+		if !ok || got.Prefix.String() != tc.want || got.Order != tc.order {
 			t.Errorf("Lookup(%s) = %v, want %s order %d", tc.addr, got, tc.want, tc.order)
 		}
 	}
 	checkCover(t, merged)
 }
 
-// checkCover checks that merged covers the IPv4 space in address order,
-// without gaps or overlaps, and that no two siblings of one order are left.
-func checkCover(t *testing.T, merged []Merged) {
+// checkCover checks that merged covers the IPv4 space and the IPv6 space
+// in address order, without gaps or overlaps, and that no two siblings of
+// one order are left (opaque ones aside).
+func checkCover(t *testing.T, merged *Table) {
 	t.Helper()
-	next := uint64(0)
-	for i, m := range merged {
-		start := uint64(v4(m.Prefix.Addr()))
-		if start != next || m.Prefix.Masked() != m.Prefix {
-			t.Fatalf("network %d %s: starts at %d, want %d", i, m.Prefix, start, next)
+	var prev Merged
+	next, end, width := u128{}, false, 32
+	for m := range merged.All() {
+		if m.Prefix.Addr().Is6() && width == 32 {
+			if !end {
+				t.Fatalf("the IPv4 networks end at %v", next)
+			}
+			next, end, width, prev = u128{}, false, 128, Merged{}
 		}
-		next = start + 1<<(32-m.Prefix.Bits())
-		if i > 0 {
-			p := merged[i-1]
-			if p.Order == m.Order && p.Prefix.Bits() == m.Prefix.Bits() && m.Prefix.Bits() > 0 {
-				parent, _ := m.Prefix.Addr().Prefix(m.Prefix.Bits() - 1)
-				if parent.Addr() == p.Prefix.Addr() {
-					t.Fatalf("siblings %s and %s of one order not merged", p.Prefix, m.Prefix)
-				}
+		start := number(m.Prefix.Addr())
+		if end || start != next || m.Prefix.Masked() != m.Prefix {
+			t.Fatalf("network %s: starts at %v, want %v", m.Prefix, start, next)
+		}
+		mg := merger{width: width}
+		mg.advance(start, width-m.Prefix.Bits())
+		next, end = mg.next, mg.end
+		if prev.Prefix.IsValid() && prev.Order == m.Order && m.Order != opaque && prev.Prefix.Bits() == m.Prefix.Bits() && m.Prefix.Bits() > 0 {
+			parent, _ := m.Prefix.Addr().Prefix(m.Prefix.Bits() - 1)
+			if parent.Addr() == prev.Prefix.Addr() {
+				t.Fatalf("siblings %s and %s of one order not merged", prev.Prefix, m.Prefix)
 			}
 		}
+		prev = m
 	}
-	if next != 1<<32 {
-		t.Fatalf("the networks end at %d", next)
+	if width != 128 || !end {
+		t.Fatalf("the networks end at %v (width %d)", next, width)
+	}
+}
+
+// TestMerge6: IPv6 networks merge as IPv4 ones do; the space between them
+// is opaque (the database's walk leaves out only its aliases of IPv4), so
+// Lookup finds no network there and nothing merges with it.
+func TestMerge6(t *testing.T) {
+	o := NewOrders(locs, 0)
+	merged := Merge([]Network{
+		net4("10.0.0.0/24", geo.Point{Lat: 1, Lon: -50}),
+		net4("2001:db8::/33", geo.Point{Lat: 1, Lon: -50}),
+		net4("2001:db8:8000::/33", geo.Point{Lat: 2, Lon: -40}), // the same order: 2001:db8::/32
+		net4("2001:db9::/32", geo.Point{Lat: 0, Lon: 50}),
+		{Prefix: netip.MustParsePrefix("2001:dba::/32")}, // no place
+		{Prefix: netip.MustParsePrefix("2001:dbb::/32")}, // no data: the same
+		net4("2001:dbc::/64", geo.Point{Lat: 0, Lon: 50}),
+		net4("2001:dbc:0:1::/64", geo.Point{Lat: 0, Lon: 55}),
+		net4("2001:dbc:0:2::/64", geo.Point{Lat: 0, Lon: -55}),
+	}, o)
+	for _, tc := range []struct {
+		addr, want string
+		order      int32
+	}{
+		{"2001:db8::1", "2001:db8::/32", o.Of(west)},
+		{"2001:db8:ffff::1", "2001:db8::/32", o.Of(west)},
+		{"2001:db9:1::", "2001:db9::/32", o.Of(east)},
+		{"2001:dba:5::", "2001:dba::/31", Unknown},
+		{"2001:dbc::", "2001:dbc::/63", o.Of(east)},
+		{"2001:dbc:0:1:ffff::", "2001:dbc::/63", o.Of(east)},
+		{"2001:dbc:0:2::", "2001:dbc:0:2::/64", o.Of(west)},
+		{"10.0.0.1", "10.0.0.0/24", o.Of(west)},
+		{"::ffff:10.0.0.1", "10.0.0.0/24", o.Of(west)},
+	} {
+		got, ok := merged.Lookup(netip.MustParseAddr(tc.addr))
+		if !ok || got.Prefix.String() != tc.want || got.Order != tc.order {
+			t.Errorf("Lookup(%s) = %v %v, want %s order %d", tc.addr, got, ok, tc.want, tc.order)
+		}
+	}
+	for _, a := range []string{"::", "2001:db7:ffff::", "2001:dbc:0:3::", "2002:a00::", "ffff::1"} {
+		if got, ok := merged.Lookup(netip.MustParseAddr(a)); ok {
+			t.Errorf("Lookup(%s) = %v, want none (opaque)", a, got)
+		}
+	}
+	checkCover(t, merged)
+	if _, v6 := merged.Len(); v6 == 0 {
+		t.Error("no IPv6 network")
 	}
 }
 
@@ -86,18 +140,26 @@ func TestMergeRandom(t *testing.T) {
 	for round := range 20 {
 		o := NewOrders([]geo.Point{west, east, {Lat: 50, Lon: 0}}, 1+round%3)
 		var nets []Network
-		addr := uint32(rng.Uint32N(1 << 20))
-		for range 2000 {
-			bits := 16 + rng.IntN(17)
-			size := uint32(1) << (32 - bits)
-			addr = (addr + size - 1) / size * size // align
-			if rng.IntN(4) == 0 {
-				addr += size // leave a gap
+		// IPv4 networks of /16-/32, then IPv6 ones of /32-/64 in the
+		// high bits, from a random start.
+		// span: the bits the addresses are drawn in (IPv6: the high 64).
+		for _, family := range []struct{ width, span, min int }{{32, 32, 16}, {128, 64, 32}} {
+			addr := uint64(rng.Uint32N(1<<20)) << (family.span - 32)
+			for range 2000 {
+				bits := family.min + rng.IntN(17)
+				size := uint64(1) << (family.span - bits)
+				addr = (addr + size - 1) / size * size // align
+				if rng.IntN(4) == 0 {
+					addr += size // leave a gap
+				}
+				p := geo.Point{Lat: float64(rng.IntN(3) * 40), Lon: float64(rng.IntN(5)*60 - 120)}
+				a := u128{lo: addr}
+				if family.width == 128 {
+					a = u128{hi: addr}
+				}
+				nets = append(nets, Network{Prefix: netip.PrefixFrom(a.addr(family.width), bits), Point: p, Known: rng.IntN(10) > 0})
+				addr += size
 			}
-			p := geo.Point{Lat: float64(rng.IntN(3) * 40), Lon: float64(rng.IntN(5)*60 - 120)}
-			a := netip.AddrFrom4([4]byte{byte(addr >> 24), byte(addr >> 16), byte(addr >> 8), byte(addr)})
-			nets = append(nets, Network{Prefix: netip.PrefixFrom(a, bits), Point: p, Known: rng.IntN(10) > 0})
-			addr += size
 		}
 		merged := Merge(nets, o)
 		checkCover(t, merged)
@@ -107,9 +169,9 @@ func TestMergeRandom(t *testing.T) {
 				want = o.Of(n.Point)
 			}
 			for _, a := range []netip.Addr{n.Prefix.Addr(), lastAddr(n.Prefix)} {
-				got := Lookup(merged, a)
-				if got.Order != want || !got.Prefix.Contains(a) || got.Prefix.Bits() > n.Prefix.Bits() {
-					t.Fatalf("round %d: %s in %s of order %d: widened %v", round, a, n.Prefix, want, got)
+				got, ok := merged.Lookup(a)
+				if !ok || got.Order != want || !got.Prefix.Contains(a) || got.Prefix.Bits() > n.Prefix.Bits() {
+					t.Fatalf("round %d: %s in %s of order %d: widened %v %v", round, a, n.Prefix, want, got, ok)
 				}
 			}
 		}
@@ -117,8 +179,10 @@ func TestMergeRandom(t *testing.T) {
 }
 
 func lastAddr(p netip.Prefix) netip.Addr {
-	x := v4(p.Masked().Addr()) | (1<<(32-p.Bits()) - 1)
-	return netip.AddrFrom4([4]byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)})
+	width := p.Addr().BitLen()
+	x := number(p.Masked().Addr())
+	ones := pow2(width - p.Bits()).sub(u128{lo: 1})
+	return u128{x.hi | ones.hi, x.lo | ones.lo}.addr(width)
 }
 
 func TestHistogram(t *testing.T) {

@@ -30,7 +30,7 @@ func TestDemoAnswers(t *testing.T) {
 				scope                           uint8
 			}{
 				{"asia client gets asia-east1", nginx, taipei, "203.0.113.", dns.TypeA, 16},
-				{"us client gets us-central1", nginx, chi, "192.0.2.", dns.TypeA, 17},
+				{"us client gets us-central1", nginx, chi, "192.0.2.", dns.TypeA, 16}, // 24.0.0.0/17 widened
 				{"europe client gets europe-west1", nginx, "81.0.0.0/24", "198.51.100.", dns.TypeA, 16},
 				{"ipv6 service for a tokyo client", "echo.default.myfederation.svc.example.com.", "2001:200::/48", "2001:db8:3::", dns.TypeAAAA, 32},
 				{"region name", "nginx.default.myfederation.svc.europe-west1.example.com.", taipei, "198.51.100.", dns.TypeA, 0},

@@ -47,9 +47,11 @@ func scopes(db string) error {
 		m := widen.Merge(nets, o)
 		wide := make([]int, len(sample))
 		for i, s := range sample {
-			wide[i] = min(widen.Lookup(m, s.Addr()).Prefix.Bits(), today[i])
+			w, _ := m.Lookup(s.Addr())
+			wide[i] = min(w.Prefix.Bits(), today[i])
 		}
-		fmt.Printf("widened, %-30s median /%d  %s  (%d networks, %d orders)\n", set.name+":", median(wide), widen.Histogram(wide), len(m), o.Len())
+		v4, _ := m.Len()
+		fmt.Printf("widened, %-30s median /%d  %s  (%d networks, %d orders)\n", set.name+":", median(wide), widen.Histogram(wide), v4, o.Len())
 	}
 	return nil
 }

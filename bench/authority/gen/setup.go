@@ -323,7 +323,7 @@ zone:
 // file.
 func writeCorefiles(dir, db string, base int) error {
 	meridian := func(port int, extra string, fast bool) string {
-		fp := ""
+		fp := "        ecs_scope network\n"
 		if fast {
 			fp = "        fastpath\n        ecs_scope widened\n"
 		}
