@@ -3,6 +3,7 @@ package geo
 import (
 	"iter"
 	"net/netip"
+	"time"
 
 	"github.com/oschwald/maxminddb-golang/v2"
 )
@@ -117,6 +118,7 @@ func (l *Locator) buildWidened() {
 		l.mu.RLock()
 		db := l.db
 		var w *widened
+		start := time.Now()
 		if db != nil && len(locs) > 0 {
 			w = &widened{db: db, locs: locs, table: l.widener(locs, db.networks())}
 		}
@@ -127,7 +129,7 @@ func (l *Locator) buildWidened() {
 			l.building = false
 			l.wideMu.Unlock()
 			if w != nil {
-				l.log.Infof("geoip: ECS scopes widened for %d locations", len(locs))
+				l.log.Infof("geoip: ECS scopes widened for %d locations (table built in %v)", len(locs), time.Since(start).Round(time.Millisecond))
 			}
 			return
 		}
@@ -136,12 +138,12 @@ func (l *Locator) buildWidened() {
 }
 
 // networks walks the database's networks for the scope table
-// (networksOf, both families).
+// (networksOf, with the networks that hold no data).
 func (d *database) networks() iter.Seq[Network] { return networksOf(d.mm, true) }
 
-// Networks opens the MMDB file at path and returns its IPv4 networks that
-// hold data, in address order, with their coordinates; close releases the
-// file. For tools that report on scopes.
+// Networks opens the MMDB file at path and returns its networks that hold
+// data, IPv4 then IPv6, in address order, with their coordinates; close
+// releases the file. For tools that report on scopes.
 func Networks(path string) (nets iter.Seq[Network], close func() error, err error) {
 	r, err := maxminddb.Open(path)
 	if err != nil {
@@ -152,24 +154,20 @@ func Networks(path string) (nets iter.Seq[Network], close func() error, err erro
 
 // networksOf walks r's networks in address order, with their
 // coordinates: those of the IPv4 subtree of an IPv6 database as IPv4.
-// With all, it also walks the IPv6 networks, and the networks that hold
-// no data (as Known false: Locate finds no place there either), so that
-// the only IPv6 space the walk leaves out is the database's aliases of
-// its IPv4 subtree (IPv4-mapped, 6to4, Teredo), which the walk skips.
-// Without it, the IPv4 networks that hold data.
-func networksOf(r *maxminddb.Reader, all bool) iter.Seq[Network] {
+// With empty, it also walks the networks that hold no data (as Known
+// false: Locate finds no place there either), so that the only IPv6
+// space the walk leaves out is the database's aliases of its IPv4 subtree
+// (IPv4-mapped, 6to4, Teredo), which the walk skips.
+func networksOf(r *maxminddb.Reader, empty bool) iter.Seq[Network] {
 	var opts []maxminddb.NetworksOption
-	if all {
+	if empty {
 		opts = append(opts, maxminddb.IncludeNetworksWithoutData())
 	}
 	return func(yield func(Network) bool) {
 		for res := range r.Networks(opts...) {
 			p := res.Prefix()
-			switch {
-			case p.Addr().Is4In6():
+			if p.Addr().Is4In6() {
 				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-			case !p.Addr().Is4() && !all:
-				continue
 			}
 			var rec cityLocation
 			if res.Decode(&rec) != nil {

@@ -367,12 +367,12 @@ func (x u128) tz() int {
 	return 128
 }
 
-// Histogram counts prefix lengths in buckets of four (/0-/4 ... /29-/32)
-// and formats them.
+// Histogram counts prefix lengths in buckets of four (/0-/4, /5-/8, ...,
+// up to /128) and formats the buckets that hold any.
 func Histogram(lengths []int) string {
-	var counts [9]int
+	var counts [32]int
 	for _, l := range lengths {
-		counts[min((max(l, 1)-1)/4, 8)]++
+		counts[min((max(l, 1)-1)/4, 31)]++
 	}
 	var b strings.Builder
 	for i, c := range counts {
@@ -383,7 +383,7 @@ func Histogram(lengths []int) string {
 		if i == 0 {
 			lo = 0
 		}
-		b.WriteString("/" + strconv.Itoa(lo) + "-/" + strconv.Itoa(min(hi, 32)) + ": " + strconv.Itoa(c) + "  ")
+		b.WriteString("/" + strconv.Itoa(lo) + "-/" + strconv.Itoa(hi) + ": " + strconv.Itoa(c) + "  ")
 	}
 	return strings.TrimSpace(b.String())
 }

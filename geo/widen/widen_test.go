@@ -186,7 +186,7 @@ func lastAddr(p netip.Prefix) netip.Addr {
 }
 
 func TestHistogram(t *testing.T) {
-	if got, want := Histogram([]int{0, 3, 8, 16, 24, 24, 32}), "/0-/4: 2  /5-/8: 1  /13-/16: 1  /21-/24: 2  /29-/32: 1"; got != want {
+	if got, want := Histogram([]int{0, 3, 8, 16, 24, 24, 32, 56}), "/0-/4: 2  /5-/8: 1  /13-/16: 1  /21-/24: 2  /29-/32: 1  /53-/56: 1"; got != want {
 		t.Errorf("Histogram = %q, want %q", got, want)
 	}
 }

@@ -38,7 +38,9 @@ var scaleRegions = []string{"us-central1", "us-east1", "us-west1", "europe-west1
 // this benchmark measured before), medians; and how long one changed
 // EndpointSlice takes to reach the answers (flip-down-p50-ms and
 // flip-up-p50-ms, hysteresis included).
-// `make bench-scale` runs it once.
+// `make bench-scale` runs it once. Both servers run the UDP fast path
+// (`fastpath`), as an authoritative server meant for load does;
+// MERIDIAN_SCALE_FASTPATH=0 leaves every query to the chain.
 //
 // With MERIDIAN_SCALE_INGRESSES=M, each cluster also holds M Ingresses,
 // host-NNNNN.example.com with the backends svc-NNNNN and the next Service
@@ -378,7 +380,11 @@ func startProfiledMeridian(b *testing.B, kubeconfig, namespace, dir string) (*e2
 		p = &profiler{b: b, addr: fmt.Sprintf("127.0.0.1:%d", e2eutil.FreePort(b)), dir: dir}
 		server = []string{"pprof " + p.addr}
 	}
-	s := startMeridianBlock(b, kubeconfig, server, "namespaces "+namespace, "startup_timeout 120s", "shard_metrics off")
+	extra := []string{"namespaces " + namespace, "startup_timeout 120s", "shard_metrics off"}
+	if os.Getenv("MERIDIAN_SCALE_FASTPATH") != "0" {
+		extra = append(extra, "fastpath")
+	}
+	s := startMeridianBlock(b, kubeconfig, server, extra...)
 	return s, p
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/netip"
 	"time"
 
 	"github.com/miekg/dns"
@@ -16,8 +15,8 @@ import (
 // scopes each returned (median and histogram) and, for every server after
 // the first, the share of clients it answered as the first did: the
 // scopes on the answer path, measured, not computed.
-func live(db string, addrs []string) error {
-	sample, err := sampleNetworks(db, 20_000)
+func live(db string, addrs []string, v6 bool) error {
+	sample, err := sampleNetworks(db, 20_000, v6)
 	if err != nil {
 		return err
 	}
@@ -30,7 +29,7 @@ func live(db string, addrs []string) error {
 			m := new(dns.Msg)
 			m.SetQuestion(name(0), dns.TypeA)
 			m.SetEdns0(1232, false)
-			m.IsEdns0().Option = append(m.IsEdns0().Option, dnsmsg.Subnet(netip.PrefixFrom(p.Addr(), min(p.Bits(), 24)).Masked()))
+			m.IsEdns0().Option = append(m.IsEdns0().Option, dnsmsg.Subnet(p))
 			r, _, err := c.Exchange(m, addr)
 			if err != nil {
 				return fmt.Errorf("%s: %v", addr, err)

@@ -18,8 +18,9 @@
 //	gen scopes -db CITY.mmdb
 //	    reports the ECS scopes of the benchmark's client networks today
 //	    and widened (package geo/widen);
-//	gen live -db CITY.mmdb HOST:PORT...
+//	gen live -db CITY.mmdb [-6] HOST:PORT...
 //	    asks each server for the benchmark's 20,000 sampled client networks
+//	    (with -6, 20,000 sampled IPv6 ones)
 //	    and reports the ECS scopes returned, and how many clients each
 //	    server after the first answered as the first did;
 //	gen fixed -addr HOST:PORT [-sockets N] [-batch N]
@@ -59,8 +60,9 @@ func main() {
 	case "live":
 		fs := flag.NewFlagSet(cmd, flag.ExitOnError)
 		db := fs.String("db", "", "City-schema database")
+		v6 := fs.Bool("6", false, "IPv6 client networks (cut to /56) instead of IPv4 ones (cut to /24)")
 		fs.Parse(args)
-		err = live(*db, fs.Args())
+		err = live(*db, fs.Args(), *v6)
 	case "fixed":
 		fs := flag.NewFlagSet(cmd, flag.ExitOnError)
 		addr := fs.String("addr", "127.0.0.1:15406", "address")

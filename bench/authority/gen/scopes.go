@@ -14,11 +14,11 @@ import (
 // the widened ones (package widen), for the benchmark's three locations
 // and for ten regions.
 func scopes(db string) error {
-	nets, err := cityNetworks(db)
+	nets, err := cityNetworks(db, false)
 	if err != nil {
 		return err
 	}
-	sample, err := sample(nets, 20_000, db)
+	sample, err := sample(nets, 20_000, db, false)
 	if err != nil {
 		return err
 	}
@@ -56,15 +56,21 @@ func scopes(db string) error {
 	return nil
 }
 
-// cityNetworks returns the IPv4 networks of a City database with their
-// coordinates, in address order.
-func cityNetworks(path string) ([]widen.Network, error) {
+// cityNetworks returns the IPv4 (or IPv6) networks of a City database
+// that hold data, with their coordinates, in address order.
+func cityNetworks(path string, v6 bool) ([]widen.Network, error) {
 	nets, closeDB, err := geo.Networks(path)
 	if err != nil {
 		return nil, err
 	}
 	defer closeDB()
-	return slices.Collect(nets), nil
+	var out []widen.Network
+	for n := range nets {
+		if n.Prefix.Addr().Is6() == v6 {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // dbBits returns the length of the database network that holds a.

@@ -61,7 +61,7 @@ func setup(db, dir string, base, queries, threads int) error {
 			return err
 		}
 	}
-	nets, err := sampleNetworks(db, 20_000)
+	nets, err := sampleNetworks(db, 20_000, false)
 	if err != nil {
 		return err
 	}
@@ -80,27 +80,32 @@ func setup(db, dir string, base, queries, threads int) error {
 	return writeCorefiles(dir, db, base)
 }
 
-// sampleNetworks draws n IPv4 networks of the database at random (by
-// network, not by address: each network is a distinct client population),
-// cut to at most /24 as resolvers send them.
-func sampleNetworks(path string, n int) ([]netip.Prefix, error) {
-	nets, err := cityNetworks(path)
+// sampleNetworks draws n IPv4 (or IPv6) networks of the database at
+// random (by network, not by address: each network is a distinct client
+// population), cut to at most /24 (/56) as resolvers send them.
+func sampleNetworks(path string, n int, v6 bool) ([]netip.Prefix, error) {
+	nets, err := cityNetworks(path, v6)
 	if err != nil {
 		return nil, err
 	}
-	return sample(nets, n, path)
+	return sample(nets, n, path, v6)
 }
 
-// sample draws n of nets (of at least /8), the same ones every run.
-func sample(nets []widen.Network, n int, path string) ([]netip.Prefix, error) {
+// sample draws n of nets (of at least /8; IPv6: /16), cut to /24 (/56),
+// the same ones every run.
+func sample(nets []widen.Network, n int, path string, v6 bool) ([]netip.Prefix, error) {
+	shortest, longest := 8, 24
+	if v6 {
+		shortest, longest = 16, 56
+	}
 	var all []netip.Prefix
 	for _, nw := range nets {
-		if bits := nw.Prefix.Bits(); bits >= 8 {
-			all = append(all, netip.PrefixFrom(nw.Prefix.Addr(), min(bits, 24)).Masked())
+		if bits := nw.Prefix.Bits(); bits >= shortest {
+			all = append(all, netip.PrefixFrom(nw.Prefix.Addr(), min(bits, longest)).Masked())
 		}
 	}
 	if len(all) == 0 {
-		return nil, fmt.Errorf("%s: no IPv4 network", path)
+		return nil, fmt.Errorf("%s: no network of the family", path)
 	}
 	rng := rand.New(rand.NewPCG(1, 2)) // the same file every run
 	out := make([]netip.Prefix, n)
