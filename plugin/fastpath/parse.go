@@ -61,6 +61,12 @@ const (
 	MaxName = 254
 )
 
+// ChainReadSize is how much of a UDP query the chain reads: miekg/dns's
+// default UDPSize (dns.MinMsgSize), which CoreDNS keeps. A longer query is
+// cut there by the chain's read and answered FORMERR; Parse refuses it, so
+// that the chain does so.
+const ChainReadSize = 512
+
 // Parse reads pkt, a query received over UDP, into q, with the name
 // written into name (at least MaxName bytes), and reports whether the fast
 // path may answer it. It refuses, leaving the packet to the chain, every
@@ -71,9 +77,10 @@ const (
 // EDNS version or flag other than DO, an option other than one
 // client-subnet option, cookies and padding, a client-subnet option the chain would answer
 // with FORMERR or one of an IPv4-mapped IPv6 address, a name with a compression pointer or a byte that
-// presentation form escapes, and trailing bytes. It does not allocate.
+// presentation form escapes, trailing bytes, and a packet longer than
+// ChainReadSize. It does not allocate.
 func Parse(pkt []byte, q *Query, name []byte) bool {
-	if len(pkt) < 12+5 {
+	if len(pkt) < 12+5 || len(pkt) > ChainReadSize {
 		return false
 	}
 	flags := binary.BigEndian.Uint16(pkt[2:])

@@ -96,6 +96,8 @@ func TestParse(t *testing.T) {
 		{"ECS of an IPv4-mapped address", pack(t, name, dns.TypeA, true, []dns.EDNS0{ecs("::ffff:27.0.1.0/120")}, nil), false, ""},
 		{"ECS family 3", raw(withECS, func(b []byte) []byte { b[len(b)-7] = 3; return b }), false, ""},
 		{"trailing bytes", append(append([]byte(nil), plain...), 0), false, ""},
+		{"padded to 512 bytes", padded(t, name, 512), true, "svc.ns.fed.svc.example.com. A IN rd=true edns=true 1232 do=false"},
+		{"padded past the 512 bytes the chain reads", padded(t, name, 513), false, ""},
 		{"truncated question", plain[:len(plain)-2], false, ""},
 		{"a compression pointer", raw(plain, func(b []byte) []byte { return append(b[:12], 0xc0, 12, 0, 1, 0, 1) }), false, ""},
 		{"an escaped byte", pack(t, `a\.b.example.com.`, dns.TypeA, false, nil, nil), false, ""},
@@ -251,4 +253,16 @@ func BenchmarkParse(b *testing.B) {
 			b.Fatal("refused")
 		}
 	}
+}
+
+// padded packs an A query for name with a padding option that makes it
+// size bytes long.
+func padded(t *testing.T, name string, size int) []byte {
+	t.Helper()
+	base := len(pack(t, name, dns.TypeA, true, []dns.EDNS0{&dns.EDNS0_PADDING{}}, nil))
+	b := pack(t, name, dns.TypeA, true, []dns.EDNS0{&dns.EDNS0_PADDING{Padding: make([]byte, size-base)}}, nil)
+	if len(b) != size {
+		t.Fatalf("padded to %d bytes, want %d", len(b), size)
+	}
+	return b
 }

@@ -20,9 +20,11 @@ type Handler interface {
 	Chain(pkt []byte, from netip.AddrPort)
 }
 
-// maxPacket is the read buffer of each packet: the largest UDP payload,
-// so that no packet is cut before Parse or the chain reads it.
-const maxPacket = 65535
+// maxPacket is the read buffer of each packet. The chain reads only the
+// first ChainReadSize bytes of a UDP query and Parse refuses a longer one,
+// so a longer packet cut here reaches both as it would uncut: 32 buffers
+// of 4 KB a socket rather than of 64 KB.
+const maxPacket = 4096
 
 // Serve reads the group's sockets, batch packets at a time, one goroutine
 // per socket with a Handler of its own from newHandler, answers what the

@@ -162,6 +162,11 @@ func fastPathCorpus(r *rand.Rand) [][]byte {
 			sn.Family, sn.SourceNetmask, sn.Address = 2, 56, net.IP(a[:]).Mask(net.CIDRMask(56, 128))
 		}
 		m.IsEdns0().Option = append(m.IsEdns0().Option, sn)
+		if r.IntN(8) == 0 {
+			// Padding (RFC 7830), some past the 512 bytes the chain reads
+			// of a UDP query (miekg/dns's default, which CoreDNS keeps).
+			m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_PADDING{Padding: make([]byte, r.IntN(800))})
+		}
 		if b, err := m.Pack(); err == nil {
 			pkts = append(pkts, b)
 		}

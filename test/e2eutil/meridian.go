@@ -253,6 +253,27 @@ func (s *Server) RSS(t testing.TB) int64 {
 	return 0
 }
 
+// CPUTime returns the CPU time the process has used, user and system,
+// from /proc (in clock ticks of 10 ms).
+func (s *Server) CPUTime(t testing.TB) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fields after the command, which is in parentheses and may hold
+	// spaces: state is the first, utime the 12th, stime the 13th.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 13 {
+		t.Fatalf("/proc/%d/stat: %q", s.Pid, b)
+	}
+	var user, sys int64
+	fmt.Sscan(f[11], &user)
+	fmt.Sscan(f[12], &sys)
+	return time.Duration(user+sys) * 10 * time.Millisecond
+}
+
 // waitReady polls the ready endpoint until it answers 200, the process
 // exits or limit passes.
 func (s *Server) waitReady(limit time.Duration) error {

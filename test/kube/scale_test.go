@@ -33,7 +33,8 @@ var scaleRegions = []string{"us-central1", "us-east1", "us-west1", "europe-west1
 // ready and RSS after sync, and its query throughput against a federation
 // of 10 Services on the same API servers, measured side by side: both
 // servers pinned to CPU 1, everything else to CPU 0; five alternating
-// rounds of 5 s of dnsperf (saturated, qps-ratio), then three of four
+// rounds of 5 s of dnsperf (saturated, qps-ratio; with the servers' CPU
+// time a query, cpu-ratio, small's over big's), then three of four
 // clients each waiting for its reply (latency-bound, go-qps-ratio, as
 // this benchmark measured before), medians; and how long one changed
 // EndpointSlice takes to reach the answers (flip-down-p50-ms and
@@ -106,24 +107,31 @@ func BenchmarkScale(b *testing.B) {
 	bigQ, smallQ := scaleQueries("svc-%05d.default", n), scaleQueries("small-%d.small", 10)
 	// Saturated: dnsperf with 100 queries in flight, five alternating
 	// rounds (drift on this noisy machine hits both alike), medians.
-	var bigQPS, smallQPS []float64
+	// Each round also reads the server's CPU time: its CPU per query,
+	// whose ratio (cpu-ratio) is the capacity ratio when dnsperf, on a
+	// core it shares with the API servers, cannot saturate the server.
+	var bigQPS, smallQPS, bigCPU, smallCPU []float64
 	for round := range 5 {
 		for _, x := range []struct {
 			s    *e2eutil.Server
 			q    [][]byte
 			qps  *[]float64
+			cpu  *[]float64
 			prof *profiler
 			name string
-		}{{small, smallQ, &smallQPS, smallProf, "cpu-small.pb.gz"}, {big, bigQ, &bigQPS, bigProf, "cpu-big.pb.gz"}} {
+		}{{small, smallQ, &smallQPS, &smallCPU, smallProf, "cpu-small.pb.gz"}, {big, bigQ, &bigQPS, &bigCPU, bigProf, "cpu-big.pb.gz"}} {
 			if round == 2 { // the middle round, profiled
 				x.prof.cpu(x.name, 4)
 			}
+			before := x.s.CPUTime(b)
 			r := e2eutil.Dnsperf(b, x.s.DNS, x.q, 5*time.Second, 0)
+			used := x.s.CPUTime(b) - before
 			x.prof.wait()
 			if r.NoError != r.Sent-r.Lost {
 				b.Fatalf("%d of %d replies were not NOERROR:\n%s", r.Sent-r.Lost-r.NoError, r.Sent-r.Lost, r.RawOutput)
 			}
 			*x.qps = append(*x.qps, r.QPS)
+			*x.cpu = append(*x.cpu, float64(used.Nanoseconds())/float64(r.Sent-r.Lost))
 		}
 	}
 	// Latency-bound, as this benchmark measured before dnsperf: four
@@ -156,9 +164,13 @@ func BenchmarkScale(b *testing.B) {
 	b.ReportMetric(median(bigQPS), "qps")
 	b.ReportMetric(median(smallQPS), "small-qps")
 	b.ReportMetric(median(bigQPS)/median(smallQPS), "qps-ratio")
+	b.ReportMetric(median(bigCPU), "cpu-ns/query")
+	b.ReportMetric(median(smallCPU), "small-cpu-ns/query")
+	b.ReportMetric(median(smallCPU)/median(bigCPU), "cpu-ratio")
 	b.ReportMetric(median(bigGo)/median(smallGo), "go-qps-ratio")
 	b.ReportMetric(0, "ns/op")
 	b.Logf("dnsperf rounds: 100k shards %v, 100 shards %v", bigQPS, smallQPS)
+	b.Logf("server CPU ns a query: 100k shards %v, 100 shards %v", bigCPU, smallCPU)
 	b.Logf("4 waiting clients: 100k shards %v, 100 shards %v", bigGo, smallGo)
 }
 
