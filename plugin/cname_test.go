@@ -76,7 +76,7 @@ func newFederationPlugin(t testing.TB, clusters []fedCluster, mod ...func(*Confi
 		}
 		m.pipe.Sink().SetState(c.name, st)
 	}
-	m.pipe.Rebuild()
+	rebuildSettled(t, m)
 	return m
 }
 

@@ -3,6 +3,7 @@ package meridian
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -53,8 +54,22 @@ func newTestPlugin(t testing.TB, mod ...func(*Config)) *Meridian {
 		m.pipe.Sink().Update(c.name, source.Fixed(testObjects(c)))
 		m.pipe.Sink().SetState(c.name, health.Up)
 	}
-	m.pipe.Rebuild()
+	rebuildSettled(t, m)
 	return m
+}
+
+// rebuildSettled rebuilds m's snapshot and waits until its ECS scopes are
+// the ones they stay (the widened table for its locations, the default,
+// is built in the background): so that two answers a test compares are
+// not one before the table and one after.
+func rebuildSettled(t testing.TB, m *Meridian) {
+	t.Helper()
+	snap := m.pipe.Rebuild()
+	for deadline := time.Now().Add(10 * time.Second); !m.locator.ScopesSettled(snap.Locations); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the scope table was not built in 10 s")
+		}
+	}
 }
 
 func testObjects(c testCluster) source.Objects {
