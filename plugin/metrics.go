@@ -239,6 +239,8 @@ var (
 		"Federated services and hosts whose annotations have problems now (each keeps the default for those).", nil, nil)
 	descReady = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_ready",
 		"1 when the plugin is ready (every source synced, the snapshot holds every change), else 0.", nil, nil)
+	descPartitioned = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_partitioned",
+		"1 while Meridian judges itself cut off from every member cluster (none is up): their last state is served with the degraded TTL and none is judged down; else 0.", nil, nil)
 	descBehind = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_snapshot_behind_seconds",
 		"How long the oldest change a source reported has waited for a snapshot that holds it; 0 when none waits.", nil, nil)
 	descGeoIPBuilt = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_geoip_database_build_timestamp_seconds",
@@ -297,7 +299,7 @@ func (r *registry) remove(m *Meridian) {
 func (r *registry) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descShardHealthy, descShardReady, descShardProbe, descShardDegraded, descProblems, descClusterUp, descClusterState, descSkipped, descLastUpdate, descLocalHealthy, descServices, descSnapshot,
 		descKindMissing, descHosts, descHostConflicts, descHostsOutside, descHostShardHealthy, descHostShardReady,
-		descStates, descWithProblems, descReady, descBehind, descGeoIPBuilt} {
+		descStates, descWithProblems, descReady, descPartitioned, descBehind, descGeoIPBuilt} {
 		ch <- d
 	}
 }
@@ -347,6 +349,7 @@ func (r *registry) Collect(ch chan<- prometheus.Metric) {
 	if snap == nil {
 		return
 	}
+	gauge(descPartitioned, b2f(snap.Partitioned))
 	collectStates(snap, gauge)
 	gauge(descServices, float64(len(snap.Services)))
 	gauge(descSnapshot, float64(snap.Built.UnixNano())/1e9)

@@ -153,8 +153,10 @@ func (a *answerer) service(resp *dns.Msg, owner string, qtype uint16, nm answer.
 // buf as room for the shards); the TTL is lowered while the service is
 // degraded.
 func (a *answerer) follow(svc *model.Service, nm answer.Name, q *answer.Query, buf []*model.Shard) (hops int, d answer.Result) {
-	if svc.Degraded {
+	if svc.Degraded || a.snap.Partitioned {
 		// Every fail-open answer is degraded too: no shard is usable.
+		// While partitioned, every answer comes from the clusters' last
+		// state.
 		a.ttl = min(a.ttl, a.cfg.DegradedTTL)
 	}
 	a.draw(svc, q)

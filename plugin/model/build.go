@@ -55,6 +55,10 @@ type Inputs struct {
 	Clusters map[string]*Input
 	Serial   uint32
 	Now      time.Time
+	// Partitioned says Meridian judges itself cut off from every member
+	// cluster (pipeline's partition sense); the Clusters' states already
+	// hold what it implies.
+	Partitioned bool
 	// Prev is the snapshot built before, or nil. Build only reads it: the
 	// addresses of a shard whose Service object is the same one as then
 	// (sources hand out immutable structs) are shared, not converted again.
@@ -86,12 +90,13 @@ type Built struct {
 // federation, but what it allocates grows with what changed.
 func Build(in Inputs, v Verdicts, opts Options) Built {
 	snap := &Snapshot{
-		Serial:     in.Serial,
-		Built:      in.Now,
-		Services:   make(map[Key]*Service, len(in.Prev.services())),
-		Namespaces: make(map[string]struct{}),
-		Regions:    make(map[string][]string),
-		opts:       opts,
+		Serial:      in.Serial,
+		Built:       in.Now,
+		Partitioned: in.Partitioned,
+		Services:    make(map[Key]*Service, len(in.Prev.services())),
+		Namespaces:  make(map[string]struct{}),
+		Regions:     make(map[string][]string),
+		opts:        opts,
 	}
 	b := &builder{snap: snap, v: v, opts: &opts}
 	if in.Prev != nil && sameOptions(&in.Prev.opts, &opts) {

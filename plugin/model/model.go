@@ -299,6 +299,11 @@ type Snapshot struct {
 	Namespaces map[string]struct{}
 	// Regions maps each known region to its zones.
 	Regions map[string][]string
+	// Partitioned is true while Meridian judges itself cut off from every
+	// member cluster: their last state is served, with the degraded TTL
+	// (docs/health.md, "Partition sense").
+	Partitioned bool
+
 	// Locations are the clusters' distinct points, sorted (latitude, then
 	// longitude): what a client's place is ranked against. The slice is
 	// the snapshot before's while the set is the same, so its identity

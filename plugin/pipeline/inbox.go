@@ -32,6 +32,11 @@ type inbox struct {
 	prints map[string]uint64
 	dirty  bool
 	phase  phase
+
+	// Partition sense: when each cluster was last reported down, and
+	// since when no cluster is up (zero while one is).
+	downAt    map[string]time.Time
+	partSince time.Time
 }
 
 var _ source.Sink = (*inbox)(nil)
@@ -43,6 +48,7 @@ func newInbox(wake func(), onError func(string, error), hist *health.History, no
 		pending:  map[string]source.Lister{},
 		removed:  map[string]bool{},
 		prints:   map[string]uint64{},
+		downAt:   map[string]time.Time{},
 	}
 }
 
@@ -60,7 +66,9 @@ func (b *inbox) Remove(cluster string) {
 	b.mu.Lock()
 	delete(b.clusters, cluster)
 	delete(b.pending, cluster)
+	delete(b.downAt, cluster)
 	b.removed[cluster] = true
+	b.sensePartition()
 	if _, ok := b.prints[cluster]; ok {
 		delete(b.prints, cluster)
 		b.dirty = true
@@ -79,6 +87,10 @@ func (b *inbox) SetState(cluster string, st health.State) {
 	changed := was != st
 	in.State = st
 	if changed {
+		if st == health.Down {
+			b.downAt[cluster] = b.now()
+		}
+		b.sensePartition()
 		b.bump()
 	}
 	b.mu.Unlock()
@@ -88,6 +100,36 @@ func (b *inbox) SetState(cluster string, st health.State) {
 	if changed {
 		b.wake()
 	}
+}
+
+// sensePartition notes when the last cluster that was up stopped being up,
+// and forgets it once one is up again; b.mu is held. While no cluster of
+// two or more is up, Meridian judges that it, not every cluster, is cut
+// off: a cluster that goes down then is served as stale (effective).
+func (b *inbox) sensePartition() {
+	up := false
+	for _, in := range b.clusters {
+		up = up || in.State == health.Up
+	}
+	switch {
+	case up || len(b.clusters) < 2:
+		// One cluster lost says nothing of who is cut off.
+		b.partSince = time.Time{}
+	case b.partSince.IsZero():
+		b.partSince = b.now()
+	}
+}
+
+// effective returns the state cluster is built with: its reported state,
+// except that while partitioned a cluster reported down after the
+// partition began is stale. One down before or as it began stays down (a
+// source that reports down first, without stale, says it knows). b.mu is
+// held.
+func (b *inbox) effective(cluster string, st health.State) health.State {
+	if st == health.Down && !b.partSince.IsZero() && b.downAt[cluster].After(b.partSince) {
+		return health.Stale
+	}
+	return st
 }
 
 // Error implements source.Sink.
@@ -167,10 +209,12 @@ func (b *inbox) gather(synced bool, now time.Time) (model.Inputs, uint64, time.T
 		}
 		b.prints[name] = objs.Fingerprint
 	}
-	in := model.Inputs{Clusters: make(map[string]*model.Input, len(b.clusters)), Now: now}
+	b.sensePartition() // a cluster that joined since is up
+	in := model.Inputs{Clusters: make(map[string]*model.Input, len(b.clusters)), Now: now, Partitioned: !b.partSince.IsZero()}
 	var newest time.Time
 	for name, ci := range b.clusters {
 		cp := *ci
+		cp.State = b.effective(name, ci.State)
 		in.Clusters[name] = &cp
 		if ci.Objects.Changed.After(newest) {
 			newest = ci.Objects.Changed

@@ -226,6 +226,7 @@ func (p *Pipeline) Rebuild() *model.Snapshot {
 
 	in.Prev = p.snap.Load()
 	built := model.Build(in, verdicts{p.passive, p.prober}, p.cfg.Build)
+	p.notePartition(in.Prev, built.Snapshot)
 
 	p.snap.Store(built.Snapshot)
 	for _, v := range p.cfg.Views {
@@ -240,6 +241,23 @@ func (p *Pipeline) Rebuild() *model.Snapshot {
 	p.setProbes(built.Probes)
 	p.passive.Record(built.Passive)
 	return built.Snapshot
+}
+
+// notePartition logs and records the start and the end of a partition
+// (model.Snapshot.Partitioned) between the snapshot before and now.
+func (p *Pipeline) notePartition(prev, now *model.Snapshot) {
+	was := prev != nil && prev.Partitioned
+	if was == now.Partitioned {
+		return
+	}
+	t := health.Transition{At: time.Now(), Signal: "partition", What: "meridian", From: "connected", To: "partitioned"}
+	if now.Partitioned {
+		p.cfg.Logger.Warningf("partitioned: no member cluster is up (%d clusters); serving each one's last state with the degraded TTL, and judging none down until one is up again", len(now.Clusters))
+	} else {
+		t.From, t.To = t.To, t.From
+		p.cfg.Logger.Infof("partition over: a member cluster is up again")
+	}
+	p.cfg.History.Add(t)
 }
 
 // setProbes hands the prober its targets, logging a new error once.

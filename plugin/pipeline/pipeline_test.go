@@ -235,3 +235,70 @@ func BenchmarkRebuild100k(b *testing.B) {
 		p.Rebuild()
 	}
 }
+
+// TestPartitionSense: a cluster that goes down while others are up is
+// down; once no cluster of three is up, Meridian judges itself cut off:
+// the snapshot says Partitioned, clusters that go down then are built
+// stale (their last state served), one that was down before stays down;
+// when one is up again, the partition is over and the reported states
+// hold. One cluster alone is never a partition. The history records the
+// partition's start and end.
+func TestPartitionSense(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	hist := health.NewHistory(0)
+	p := New(Config{Clock: clk, History: hist})
+	sink := p.Sink()
+	for _, c := range []string{"a", "b", "c"} {
+		sink.Update(c, source.Fixed(objs("web")))
+		sink.SetState(c, health.Up)
+	}
+	step := func(c string, st health.State) *model.Snapshot {
+		t.Helper()
+		clk.Advance(time.Second)
+		sink.SetState(c, st)
+		return p.Rebuild()
+	}
+	states := func(s *model.Snapshot) string {
+		out := ""
+		for _, c := range s.Clusters {
+			out += c.Name + "=" + c.State.String() + " "
+		}
+		return out + "partitioned=" + strconv.FormatBool(s.Partitioned)
+	}
+	for _, tc := range []struct {
+		cluster string
+		st      health.State
+		want    string
+	}{
+		{"a", health.Stale, "a=stale b=up c=up partitioned=false"},
+		{"a", health.Down, "a=down b=up c=up partitioned=false"},
+		{"b", health.Stale, "a=down b=stale c=up partitioned=false"},
+		{"c", health.Stale, "a=down b=stale c=stale partitioned=true"},
+		{"b", health.Down, "a=down b=stale c=stale partitioned=true"},
+		{"c", health.Down, "a=down b=stale c=stale partitioned=true"},
+		{"a", health.Up, "a=up b=down c=down partitioned=false"},
+	} {
+		if got := states(step(tc.cluster, tc.st)); got != tc.want {
+			t.Fatalf("%s %s: %s, want %s", tc.cluster, tc.st, got, tc.want)
+		}
+	}
+	var part []string
+	ts, _ := hist.Recent()
+	for _, tr := range ts {
+		if tr.Signal == "partition" {
+			part = append(part, tr.From+"->"+tr.To)
+		}
+	}
+	if !slices.Equal(part, []string{"partitioned->connected", "connected->partitioned"}) && !slices.Equal(part, []string{"connected->partitioned", "partitioned->connected"}) {
+		t.Errorf("partition history %v, want its start and end", part)
+	}
+
+	one := New(Config{Clock: clk})
+	one.Sink().Update("a", source.Fixed(objs("web")))
+	one.Sink().SetState("a", health.Stale)
+	clk.Advance(time.Second)
+	one.Sink().SetState("a", health.Down)
+	if s := one.Rebuild(); s.Partitioned || s.Cluster("a").State != health.Down {
+		t.Errorf("one cluster lost: %s, want a=down, not partitioned", states(s))
+	}
+}
