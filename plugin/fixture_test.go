@@ -32,10 +32,14 @@ var testClusters = []testCluster{
 }
 
 // newTestPlugin returns a plugin serving example.com for federation myfed
-// from testClusters, with the test GeoIP database.
+// from testClusters, with the test GeoIP database and the database's
+// networks as ECS scopes (ecs_scope network), which the tests' answers are
+// written for: a test of widened scopes (the Corefile's default) asks for
+// them with widened.
 func newTestPlugin(t testing.TB, mod ...func(*Config)) *Meridian {
 	t.Helper()
 	cfg := newConfig()
+	cfg.WidenScopes = false
 	cfg.Zones = []string{"example.com."}
 	cfg.Federation = "myfed"
 	cfg.GeoIP = testDB
@@ -57,6 +61,9 @@ func newTestPlugin(t testing.TB, mod ...func(*Config)) *Meridian {
 	rebuildSettled(t, m)
 	return m
 }
+
+// widened is `ecs_scope widened`, the Corefile's default.
+func widened(c *Config) { c.WidenScopes = true }
 
 // rebuildSettled rebuilds m's snapshot and waits until its ECS scopes are
 // the ones they stay (the widened table for its locations, the default,

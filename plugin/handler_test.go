@@ -34,9 +34,6 @@ type serveCase struct {
 	extra  []string
 	scope  int      // expected ECS scope; -1: no ECS option in the reply
 	remote net.Addr // the query's source address; nil: 10.240.0.1, which GeoIP cannot place
-	// widened: scopes as the default (ecs_scope widened) gives them; the
-	// cases are written for the database's networks (ecs_scope network).
-	widened bool
 }
 
 // In the fixture, nginx's shard in us-central1-b has no ready endpoint, so
@@ -51,7 +48,7 @@ func TestServeDNS(t *testing.T) {
 		{name: "us client", msg: q(global, dns.TypeA, "24.0.0.0/24"), answer: []string{global + " 5 IN A 192.0.2.11"}, scope: 17},
 		// Widened (the default): 24.0.0.0/17 and the space around it see
 		// the regions in one order.
-		{name: "us client, widened scope", msg: q(global, dns.TypeA, "24.0.0.0/24"), answer: []string{global + " 5 IN A 192.0.2.11"}, scope: 16, widened: true},
+		{name: "us client, widened scope", msg: q(global, dns.TypeA, "24.0.0.0/24"), answer: []string{global + " 5 IN A 192.0.2.11"}, scope: 16, mod: widened},
 		{name: "europe client", msg: q(global, dns.TypeA, "81.0.0.0/24"), answer: []string{global + " 5 IN A 198.51.100.11"}, scope: 16},
 		{name: "africa client gets the closest: europe", msg: q(global, dns.TypeA, "41.0.0.0/24"), answer: []string{global + " 5 IN A 198.51.100.11"}, scope: 16},
 		{name: "ipv6 client subnet", msg: q(global, dns.TypeA, "2001:200::/48"), answer: []string{global + " 5 IN A 203.0.113.11"}, scope: 32},
@@ -128,11 +125,7 @@ func TestServeDNS(t *testing.T) {
 			if tc.scope == 0 && !hasECS(tc.msg) {
 				tc.scope = -1 // a query without ECS gets none back: scope 0 is the zero value
 			}
-			mods := modOrNil(tc.mod)
-			if !tc.widened {
-				mods = append([]func(*Config){networkScopes}, mods...)
-			}
-			checkServe(t, newTestPlugin(t, mods...), tc)
+			checkServe(t, newTestPlugin(t, modOrNil(tc.mod)...), tc)
 		})
 	}
 }
@@ -145,9 +138,6 @@ func modOrNil(f func(*Config)) []func(*Config) {
 }
 
 func hasECS(m *dns.Msg) bool { return dnsmsg.SubnetOf(m) != nil }
-
-// networkScopes is `ecs_scope network`: the database's networks as scopes.
-func networkScopes(c *Config) { c.WidenScopes = false }
 
 func checkServe(t *testing.T, m *Meridian, tc serveCase) {
 	t.Helper()
