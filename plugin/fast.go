@@ -247,18 +247,19 @@ func (z *fastZone) metricsFor(qname string) *fastpath.ZoneMetrics {
 // reply as the chain would (fastpath.AppendReply), counting it in the
 // plugin's and CoreDNS's metrics. Anything else goes to the chain.
 type fastAnswerer struct {
-	zones []string
-	plan  *fastPlan
-	fast  *authority.Fast
-	q     fastpath.Query
-	name  [fastpath.MaxName]byte
+	serving func() bool // Meridian.serving: the chain answers until then
+	zones   []string
+	plan    *fastPlan
+	fast    *authority.Fast
+	q       fastpath.Query
+	name    [fastpath.MaxName]byte
 }
 
 func (m *Meridian) newFastAnswerer(plan *fastPlan) fastpath.Answerer {
 	if m.auth == nil {
 		return chainOnly{}
 	}
-	return &fastAnswerer{zones: m.cfg.Zones, plan: plan, fast: m.auth.NewFast()}
+	return &fastAnswerer{serving: m.serving, zones: m.cfg.Zones, plan: plan, fast: m.auth.NewFast()}
 }
 
 // chainOnly leaves every packet to the chain (the resolver role).
@@ -268,6 +269,9 @@ func (chainOnly) Answer([]byte, []byte, netip.AddrPort) ([]byte, bool) { return 
 
 // Answer implements fastpath.Answerer.
 func (x *fastAnswerer) Answer(out, pkt []byte, from netip.AddrPort) ([]byte, bool) {
+	if !x.serving() {
+		return nil, false // the chain says Not Ready
+	}
 	var start time.Time
 	if x.plan.timed {
 		start = time.Now()

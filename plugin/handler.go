@@ -48,6 +48,10 @@ func (m *Meridian) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Ms
 	if ecs == nil {
 		subnet = dnsmsg.RemotePrefix(w.RemoteAddr())
 	}
+	if !m.serving() {
+		dnsmsg.FailWith(w, r, dns.RcodeServerFailure, notReady)
+		return dns.RcodeSuccess, nil
+	}
 	m.role.Serve(ctx, w, dnsmsg.Query{Req: r, Zone: zone, OPT: opt, ECS: ecs, Client: subnet})
 	return dns.RcodeSuccess, nil
 }

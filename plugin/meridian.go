@@ -18,6 +18,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coredns/coredns/plugin"
@@ -57,6 +58,10 @@ type Meridian struct {
 	res     *resolver.Resolver   // the resolver role, or nil
 	hist    *health.History      // transitions, for the status page
 	errs    lastErrors           // the latest source error of each cluster
+
+	// serves is set once the plugin is first ready (serving): until
+	// then every query in its zones is answered SERVFAIL, Not Ready.
+	serves atomic.Bool
 
 	mu     sync.Mutex
 	cancel context.CancelFunc

@@ -1,5 +1,7 @@
 package meridian
 
+import "github.com/miekg/dns"
+
 // Ready implements ready.Readiness: true once the first snapshot is built
 // from every source's first full load and, with widened ECS scopes, the
 // scope table of its locations is built (a fraction of a second for a
@@ -25,3 +27,25 @@ func (m *Meridian) sourcesSynced() bool {
 	}
 	return true
 }
+
+// serving reports whether the plugin answers queries: once it has been
+// ready, for good. Before that its state is partial (a cluster's objects
+// not listed yet, the local cluster not synced, the scope table not
+// built), and an answer from it could be one it would not give a moment
+// later, which caches would keep for its TTL (issue 16, item 8): so the
+// handler and the fast path answer SERVFAIL with Extended DNS Error 14
+// (Not Ready) instead, which resolvers retry elsewhere and do not cache
+// as data.
+func (m *Meridian) serving() bool {
+	if m.serves.Load() {
+		return true
+	}
+	if !m.Ready() {
+		return false
+	}
+	m.serves.Store(true)
+	return true
+}
+
+// notReady is the EDE of the replies before the plugin is first ready.
+var notReady = &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeNotReady, ExtraText: "meridian has not loaded its member clusters yet"}

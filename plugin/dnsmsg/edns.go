@@ -138,14 +138,23 @@ func lastRRset(rrs []dns.RR) int {
 // Fail writes a reply to r with no records and rcode, with an OPT record
 // when the query had one (RFC 6891 sections 6.1.1 and 7), even a misplaced
 // one. A query with several questions gets none back.
-func Fail(w dns.ResponseWriter, r *dns.Msg, rcode int) {
+func Fail(w dns.ResponseWriter, r *dns.Msg, rcode int) { FailWith(w, r, rcode, nil) }
+
+// FailWith is Fail with an RFC 8914 Extended DNS Error in the reply's OPT
+// record, when the query has one (without EDNS there is nowhere to put
+// it). ede nil is Fail.
+func FailWith(w dns.ResponseWriter, r *dns.Msg, rcode int, ede *dns.EDNS0_EDE) {
 	resp := new(dns.Msg)
 	resp.SetRcode(r, rcode)
 	if len(r.Question) > 1 {
 		resp.Question = nil
 	}
 	if opt := AnyOPT(r); opt != nil {
-		resp.Extra = []dns.RR{ErrorOPT(opt)}
+		o := ErrorOPT(opt)
+		if ede != nil {
+			o.Option = append(o.Option, ede)
+		}
+		resp.Extra = []dns.RR{o}
 	}
 	w.WriteMsg(resp)
 }

@@ -32,6 +32,12 @@ func startDemo(t *testing.T) *server {
 // new pairs, applied before (and so instead of) startDemo's own.
 func startDemoWith(t *testing.T, rewrites ...string) *server {
 	t.Helper()
+	return startDemoProc(t, e2eutil.Process{}, rewrites...)
+}
+
+// startDemoProc is startDemoWith, the process started as proc says.
+func startDemoProc(t *testing.T, proc e2eutil.Process, rewrites ...string) *server {
+	t.Helper()
 	root := e2eutil.RepoRoot()
 	demo := filepath.Join(t.TempDir(), "demo")
 	if err := os.CopyFS(demo, os.DirFS(filepath.Join(root, "testdata", "demo"))); err != nil {
@@ -41,7 +47,7 @@ func startDemoWith(t *testing.T, rewrites ...string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := e2eutil.Start(t, func(p e2eutil.Ports) string {
+	s := e2eutil.StartWith(t, proc, func(p e2eutil.Ports) string {
 		return strings.NewReplacer(append(slices.Clone(rewrites),
 			"example.com:1053", fmt.Sprintf("example.com:%d", p.DNS),
 			"127.0.0.1:1053", fmt.Sprintf("127.0.0.1:%d", p.DNS),

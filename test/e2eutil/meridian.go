@@ -144,6 +144,10 @@ type Process struct {
 	// Env is added to the test's environment; it may use the ports, for
 	// Corefiles that take their addresses from {$VAR}s.
 	Env func(Ports) []string
+	// BeforeReady, if set, is called as soon as the process has started,
+	// before Start waits for it to be ready: a test of what it answers
+	// while it starts begins asking there.
+	BeforeReady func(*Server)
 }
 
 // errPortTaken is a start that failed because another process took one
@@ -208,6 +212,9 @@ func startOnce(t testing.TB, bin string, proc Process, corefile func(Ports) stri
 	s.Pid = s.cmd.Process.Pid
 	go func() { s.cmd.Wait(); close(s.exited) }()
 	t.Cleanup(func() { s.Stop(t) })
+	if proc.BeforeReady != nil {
+		proc.BeforeReady(s)
+	}
 	if err := s.waitReady(120 * time.Second); err != nil {
 		return s, err
 	}

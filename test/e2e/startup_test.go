@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/plugin/dnsmsg"
+	"github.com/meridian-dns/meridian/test/e2eutil"
+)
+
+// TestStartupAnswers asks both roles of the demo in a tight loop from the
+// moment the process starts until a second after it is ready (issue 16,
+// item 8): every reply is either the answer the synced server gives
+// (Europe's nginx for a Paris client from the authority; the local
+// cluster IP from the resolver) or SERVFAIL with Extended DNS Error 14
+// (Not Ready); never an answer from a partial state, such as the
+// resolver's remote answer before its own cluster is loaded.
+func TestStartupAnswers(t *testing.T) {
+	type role struct {
+		name     string
+		addr     func(*e2eutil.Server) string
+		query    func() *dns.Msg
+		right    func(*dns.Msg) bool
+		notReady int
+		answered int
+		wrong    []string
+	}
+	roles := []*role{
+		{name: "authoritative", addr: func(s *e2eutil.Server) string { return s.DNS },
+			query: func() *dns.Msg {
+				m := new(dns.Msg)
+				m.SetQuestion(nginx, dns.TypeA)
+				m.SetEdns0(1232, false)
+				m.IsEdns0().Option = append(m.IsEdns0().Option, dnsmsg.Subnet(netip.MustParsePrefix("81.0.0.0/24")))
+				return m
+			},
+			right: func(r *dns.Msg) bool {
+				return r.Rcode == dns.RcodeSuccess && r.Authoritative && e2eutil.InRange(e2eutil.Addrs(r), "198.51.100.")
+			}},
+		{name: "resolver", addr: func(s *e2eutil.Server) string { return fmt.Sprintf("127.0.0.1:%d", s.Ports.DNS2) },
+			query: func() *dns.Msg {
+				m := new(dns.Msg)
+				m.SetQuestion(kubeNginx, dns.TypeA)
+				m.SetEdns0(1232, false)
+				return m
+			},
+			right: func(r *dns.Msg) bool {
+				got := e2eutil.Addrs(r)
+				return r.Rcode == dns.RcodeSuccess && len(got) == 1 && got[0] == "10.96.0.10"
+			}},
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	proc := e2eutil.Process{BeforeReady: func(s *e2eutil.Server) {
+		for _, r := range roles {
+			addr := r.addr(s)
+			wg.Go(func() {
+				c := &dns.Client{Timeout: 250 * time.Millisecond}
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					reply, _, err := c.Exchange(r.query(), addr)
+					if err != nil {
+						time.Sleep(time.Millisecond) // not listening yet
+						continue
+					}
+					mu.Lock()
+					switch {
+					case r.right(reply):
+						r.answered++
+					case reply.Rcode == dns.RcodeServerFailure && notReadyEDE(reply):
+						r.notReady++
+					default:
+						r.wrong = append(r.wrong, strings.Join(strings.Fields(reply.String()), " "))
+					}
+					mu.Unlock()
+				}
+			})
+		}
+	}}
+	s := startDemoProc(t, proc)
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	t.Logf("ready after %v", s.ReadyAfter)
+	notReady := 0
+	for _, r := range roles {
+		t.Logf("%s: %d answered as synced, %d Not Ready, %d other", r.name, r.answered, r.notReady, len(r.wrong))
+		if len(r.wrong) > 0 {
+			t.Errorf("%s: %d replies neither the synced answer nor Not Ready; the first: %s", r.name, len(r.wrong), r.wrong[0])
+		}
+		if r.answered == 0 {
+			t.Errorf("%s: never answered", r.name)
+		}
+		notReady += r.notReady
+	}
+	if notReady == 0 {
+		t.Error("no query came before the server was ready: the test saw nothing of its start")
+	}
+}
+
+// notReadyEDE reports whether r carries Extended DNS Error 14, Not Ready.
+func notReadyEDE(r *dns.Msg) bool {
+	if o := r.IsEdns0(); o != nil {
+		for _, e := range o.Option {
+			if x, ok := e.(*dns.EDNS0_EDE); ok && x.InfoCode == dns.ExtendedErrorCodeNotReady {
+				return true
+			}
+		}
+	}
+	return false
+}
