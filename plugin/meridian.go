@@ -251,7 +251,10 @@ func (m *Meridian) releaseAfterSync(ctx context.Context) {
 	}
 }
 
-// Stop stops everything Start started and waits for it.
+// Stop stops everything Start started and waits for it, but leaves the
+// last snapshot in place and the GeoIP database open (locatorGrace), so
+// that queries the server still takes are answered as before: it stops
+// changes, not answers.
 func (m *Meridian) Stop() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -267,9 +270,19 @@ func (m *Meridian) Stop() error {
 		m.wg.Wait()
 		m.cancel = nil
 	}
-	m.locator.Stop()
+	// The GeoIP database closes later: see locatorGrace.
+	time.AfterFunc(locatorGrace, m.locator.Stop)
 	return nil
 }
+
+// locatorGrace is how long the GeoIP database stays open after Stop. On
+// SIGTERM CoreDNS runs the plugins' shutdown (Stop) before the health
+// plugin's lameduck, during which the servers still answer; a database
+// closed at once would answer those queries as from nowhere (the default
+// region), wrongly, and caches would keep them. On a reload CoreDNS stops
+// the old servers before calling Stop, so the wait costs only the open
+// file for a while. A lameduck longer than this is not covered.
+const locatorGrace = time.Minute
 
 // sourceError logs and counts a problem a source reported.
 func (m *Meridian) sourceError(cluster string, err error) {

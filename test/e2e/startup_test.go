@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,4 +120,52 @@ func notReadyEDE(r *dns.Msg) bool {
 		}
 	}
 	return false
+}
+
+// TestShutdownLameduck sends SIGTERM to the demo with `health { lameduck
+// 2s }` while a client asks in a tight loop (issue 16, item 8): CoreDNS
+// runs the plugins' shutdown before the lameduck, while the server still
+// answers, so every reply until the process is gone must still be the
+// synced answer (a Taipei client steered to Asia), never one from dropped
+// state (the client located nowhere: the default region).
+func TestShutdownLameduck(t *testing.T) {
+	health := "health 127.0.0.1:8080"
+	s := startDemoWith(t, health+"\n", health+" {\n        lameduck 2s\n    }\n")
+	query := func() *dns.Msg {
+		m := new(dns.Msg)
+		m.SetQuestion(nginx, dns.TypeA)
+		m.SetEdns0(1232, false)
+		m.IsEdns0().Option = append(m.IsEdns0().Option, dnsmsg.Subnet(netip.MustParsePrefix("27.0.0.0/24")))
+		return m
+	}
+	c := &dns.Client{Timeout: 250 * time.Millisecond}
+	if r, _, err := c.Exchange(query(), s.DNS); err != nil || !e2eutil.InRange(e2eutil.Addrs(r), "203.0.113.") {
+		t.Fatalf("before SIGTERM: %v %v, want Asia's nginx", r, err)
+	}
+	if err := syscall.Kill(s.Pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	right, failed := 0, 0
+	var wrong []string
+	var lastRight time.Duration
+	for time.Since(sent) < 4*time.Second && failed < 20 {
+		r, _, err := c.Exchange(query(), s.DNS)
+		switch {
+		case err != nil:
+			failed++ // the process is gone, or going
+		case r.Rcode == dns.RcodeSuccess && e2eutil.InRange(e2eutil.Addrs(r), "203.0.113."):
+			right++
+			lastRight = time.Since(sent)
+		default:
+			wrong = append(wrong, strings.Join(strings.Fields(r.String()), " "))
+		}
+	}
+	t.Logf("after SIGTERM: %d right answers, the last %v after it; %d wrong; %d unanswered", right, lastRight, len(wrong), failed)
+	if len(wrong) > 0 {
+		t.Errorf("%d answers after SIGTERM were not the synced one; the first: %s", len(wrong), wrong[0])
+	}
+	if lastRight < time.Second {
+		t.Errorf("the last right answer came %v after SIGTERM; want the lameduck's 2 s of answers", lastRight)
+	}
 }

@@ -83,7 +83,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
     }
     prometheus :{{ $v.metrics.port }}
     ready :8181
-    health :8080
+    health :8080 {
+        lameduck {{ $v.lameduck }}
+    }
     errors
 {{- with $v.extraCorefile }}
 {{ . | indent 4 }}
