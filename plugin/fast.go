@@ -127,12 +127,10 @@ func (fp *fastPath) bind(s *dnsserver.Server, dw dns.DecorateWriter) {
 		delete(fp.claims, addr)
 		return
 	}
-	c.Bind(s, dw, func() fastpath.Answerer { return fp.m.newFastAnswerer(plan) }, fp.m.hasSnapshot)
+	// A reload's new instance takes the sockets over once it serves
+	// (Meridian.serving): until then the old one answers through them.
+	c.Bind(s, dw, func() fastpath.Answerer { return fp.m.newFastAnswerer(plan) }, fp.m.serving)
 }
-
-// hasSnapshot reports whether the plugin can answer: it has built its
-// first snapshot.
-func (m *Meridian) hasSnapshot() bool { return m.pipe.Snapshot() != nil }
 
 // fastPlan is what the fast path knows of the server: per zone of the
 // plugin, the other blocks' zones under it, and the CoreDNS metrics of

@@ -136,7 +136,8 @@ func (c *Claim) Owner() bool {
 // TSIG secrets, accept function and writer decorator).
 //
 // On a reload, a previous instance answers until ready reports that this
-// one can (its first snapshot: a new instance answers SERVFAIL before it),
+// one can (the plugin serves: a new instance answers SERVFAIL, Not Ready,
+// before it),
 // at most ReloadWait; then the previous binding's relay is shut down. On
 // a first start it answers at once.
 func (c *Claim) Bind(srv *dnsserver.Server, dw dns.DecorateWriter, newAnswerer func() Answerer, ready func() bool) {

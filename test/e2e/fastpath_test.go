@@ -286,7 +286,7 @@ func TestFastPathReload(t *testing.T) {
 			select {
 			case <-stop:
 				if servfails > 0 {
-					t.Logf("%d SERVFAILs after the second reload (the chain's new instance before its first snapshot)", servfails)
+					t.Logf("%d SERVFAILs (Not Ready) after the second reload: the chain's new instance before it is ready", servfails)
 				}
 				done <- strings.Join(errs, "; ")
 				return
