@@ -9,7 +9,6 @@ import (
 
 	"github.com/coredns/caddy"
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/meridian-dns/meridian/health"
@@ -177,24 +176,11 @@ coredns_meridian_hosts_outside_zones 0
 // hostConflictGauge reads coredns_meridian_host_conflicts{reason=why}.
 func hostConflictGauge(t *testing.T, why string) int {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(instances)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	v, ok := instanceValues(t)["coredns_meridian_host_conflicts{reason="+why+"}"]
+	if !ok {
+		t.Fatalf("no host_conflicts series of reason %q", why)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != "coredns_meridian_host_conflicts" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if m.GetLabel()[0].GetValue() == why {
-				return int(m.GetGauge().GetValue())
-			}
-		}
-	}
-	t.Fatalf("no host_conflicts series of reason %q", why)
-	return 0
+	return int(v)
 }
 
 // TestHostBackendsUnready takes the Asian shard's cart backend down: the

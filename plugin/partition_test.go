@@ -9,6 +9,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-dns/meridian/internal/promtest"
+
 	"github.com/meridian-dns/meridian/health"
 )
 
@@ -55,17 +57,17 @@ func TestPartitionedTTL(t *testing.T) {
 // instances.
 func gaugeOf(t *testing.T, name string) float64 {
 	t.Helper()
+	v, ok := instanceValues(t)[name]
+	if !ok {
+		t.Fatalf("no series %s", name)
+	}
+	return v
+}
+
+// instanceValues gathers the plugin's instances (promtest.Values).
+func instanceValues(t *testing.T) map[string]float64 {
+	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(instances)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no single series %s", name)
-	return 0
+	return promtest.Values(t, reg)
 }
