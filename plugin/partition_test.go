@@ -9,9 +9,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/meridian-dns/meridian/internal/promtest"
-
 	"github.com/meridian-dns/meridian/health"
+	"github.com/meridian-dns/meridian/internal/promtest"
 )
 
 // TestPartitionedTTL: while no member cluster is up (Meridian judges
