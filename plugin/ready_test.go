@@ -35,16 +35,8 @@ func TestNotReadyUntilReady(t *testing.T) {
 	if r.Rcode != dns.RcodeServerFailure || len(r.Answer) != 0 {
 		t.Fatalf("before ready: %v, want SERVFAIL", r)
 	}
-	var ede *dns.EDNS0_EDE
-	if o := r.IsEdns0(); o != nil {
-		for _, e := range o.Option {
-			if x, ok := e.(*dns.EDNS0_EDE); ok {
-				ede = x
-			}
-		}
-	}
-	if ede == nil || ede.InfoCode != dns.ExtendedErrorCodeNotReady {
-		t.Errorf("before ready: EDE %v, want 14 (Not Ready)", ede)
+	if code, ok := edeCode(r); !ok || code != dns.ExtendedErrorCodeNotReady {
+		t.Errorf("before ready: EDE %d (%v), want 14 (Not Ready)", code, ok)
 	}
 	if r := ask(query(name, dns.TypeA, "")); r.Rcode != dns.RcodeServerFailure || r.IsEdns0() != nil {
 		t.Errorf("before ready, no EDNS: %v, want a plain SERVFAIL", r)

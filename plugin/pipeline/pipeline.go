@@ -250,7 +250,7 @@ func (p *Pipeline) notePartition(prev, now *model.Snapshot) {
 	if was == now.Partitioned {
 		return
 	}
-	t := health.Transition{At: time.Now(), Signal: "partition", What: "meridian", From: "connected", To: "partitioned"}
+	t := health.Transition{At: p.cfg.Clock.Now(), Signal: "partition", What: "meridian", From: "connected", To: "partitioned"}
 	if now.Partitioned {
 		p.cfg.Logger.Warningf("partitioned: no member cluster is up (%d clusters); serving each one's last state with the degraded TTL, and judging none down until one is up again", len(now.Clusters))
 	} else {

@@ -80,7 +80,7 @@ func TestStartupAnswers(t *testing.T) {
 					switch {
 					case r.right(reply):
 						r.answered++
-					case reply.Rcode == dns.RcodeServerFailure && notReadyEDE(reply):
+					case reply.Rcode == dns.RcodeServerFailure && notReady(reply):
 						r.notReady++
 					case !reply.Response:
 						// Seen once under CI load from the resolver
@@ -116,16 +116,10 @@ func TestStartupAnswers(t *testing.T) {
 	}
 }
 
-// notReadyEDE reports whether r carries Extended DNS Error 14, Not Ready.
-func notReadyEDE(r *dns.Msg) bool {
-	if o := r.IsEdns0(); o != nil {
-		for _, e := range o.Option {
-			if x, ok := e.(*dns.EDNS0_EDE); ok && x.InfoCode == dns.ExtendedErrorCodeNotReady {
-				return true
-			}
-		}
-	}
-	return false
+// notReady reports whether r carries Extended DNS Error 14, Not Ready.
+func notReady(r *dns.Msg) bool {
+	code, ok := e2eutil.EDE(r)
+	return ok && code == dns.ExtendedErrorCodeNotReady
 }
 
 // TestShutdownLameduck sends SIGTERM to the demo with `health { lameduck

@@ -152,6 +152,18 @@ func Subnet(m *dns.Msg) *dns.EDNS0_SUBNET {
 	return nil
 }
 
+// EDE returns the Extended DNS Error code of a reply (RFC 8914), if any.
+func EDE(m *dns.Msg) (uint16, bool) {
+	if o := m.IsEdns0(); o != nil {
+		for _, e := range o.Option {
+			if x, ok := e.(*dns.EDNS0_EDE); ok {
+				return x.InfoCode, true
+			}
+		}
+	}
+	return 0, false
+}
+
 // Eventually polls cond every 20ms until it holds or limit passes, and
 // returns how long it took.
 func Eventually(t testing.TB, limit time.Duration, what string, cond func() bool) time.Duration {

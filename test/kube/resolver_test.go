@@ -220,12 +220,8 @@ func (e *stubDomain) metrics(t *testing.T) {
 
 // ede returns the Extended DNS Error code of r, or 0xffff for none.
 func ede(r *dns.Msg) uint16 {
-	if o := r.IsEdns0(); o != nil {
-		for _, e := range o.Option {
-			if x, ok := e.(*dns.EDNS0_EDE); ok {
-				return x.InfoCode
-			}
-		}
+	if code, ok := e2eutil.EDE(r); ok {
+		return code
 	}
 	return 0xffff
 }
