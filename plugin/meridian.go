@@ -244,7 +244,7 @@ func (m *Meridian) releaseAfterSync(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if m.Ready() {
+		if m.ready() {
 			debug.FreeOSMemory()
 			return
 		}

@@ -1,6 +1,7 @@
 package meridian
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/coredns/coredns/plugin"
@@ -238,7 +239,7 @@ var (
 	descWithProblems = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_annotation_problem_services",
 		"Federated services and hosts whose annotations have problems now (each keeps the default for those).", nil, nil)
 	descReady = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_ready",
-		"1 when the plugin is ready (every source synced, the snapshot holds every change), else 0.", nil, nil)
+		"1 when every meridian block of the process is ready (every source synced, the snapshot holds every change), else 0.", nil, nil)
 	descPartitioned = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_partitioned",
 		"1 while Meridian judges itself cut off from every member cluster (none is up): their last state is served with the degraded TTL and none is judged down; else 0.", nil, nil)
 	descBehind = prometheus.NewDesc(plugin.Namespace+"_"+subsystem+"_snapshot_behind_seconds",
@@ -293,6 +294,19 @@ func (r *registry) remove(m *Meridian) {
 			return
 		}
 	}
+}
+
+// ready reports whether every running plugin is ready (Meridian.ready).
+func (r *registry) ready() bool {
+	r.mu.Lock()
+	ms := slices.Clone(r.ms)
+	r.mu.Unlock()
+	for _, m := range ms {
+		if !m.ready() {
+			return false
+		}
+	}
+	return true
 }
 
 // Describe implements prometheus.Collector.

@@ -2,13 +2,23 @@ package meridian
 
 import "github.com/miekg/dns"
 
-// Ready implements ready.Readiness: true once the first snapshot is built
-// from every source's first full load and, with widened ECS scopes, the
-// scope table of its locations is built (a fraction of a second for a
-// small database, about 5 s for GeoLite2 City), so that the first answers
-// carry the scopes the later ones will. CoreDNS's ready plugin stops
-// asking once it is true.
+// Ready implements ready.Readiness: true once this plugin and every other
+// meridian block the process runs are ready (ready). CoreDNS's ready
+// plugin keeps one entry per plugin name, so of several meridian blocks
+// (the demo's authoritative and resolver roles, say) only one would be
+// asked, and the process could say it is ready while a role still answers
+// Not Ready; each block speaks for all. The ready plugin stops asking
+// once it is true; coredns_meridian_ready reports it.
 func (m *Meridian) Ready() bool {
+	return m.ready() && instances.ready()
+}
+
+// ready reports whether this plugin has the state its answers need: the
+// first snapshot is built from every source's first full load and, with
+// widened ECS scopes, the scope table of its locations is built (a
+// fraction of a second for a small database, about 5 s for GeoLite2
+// City), so that the first answers carry the scopes the later ones will.
+func (m *Meridian) ready() bool {
 	if !m.sourcesSynced() || !m.pipe.Settled() {
 		return false
 	}
@@ -40,7 +50,7 @@ func (m *Meridian) serving() bool {
 	if m.serves.Load() {
 		return true
 	}
-	if !m.Ready() {
+	if !m.ready() {
 		return false
 	}
 	m.serves.Store(true)

@@ -71,3 +71,38 @@ func TestNotReadyUntilReady(t *testing.T) {
 		t.Errorf("once ready, with a change pending: %v, want an answer", r)
 	}
 }
+
+// TestReadySpeaksForEveryBlock: CoreDNS's ready plugin asks one meridian
+// block of the several a process runs (it keys by plugin name), so each
+// says ready only when all are; each block still starts answering on its
+// own readiness.
+func TestReadySpeaksForEveryBlock(t *testing.T) {
+	base := newTestPlugin(t)
+	synced, pending := assembled(t, base.cfg, base.locator), assembled(t, base.cfg, base.locator)
+	for _, m := range []*Meridian{synced, pending} {
+		instances.add(m)
+		t.Cleanup(func() { instances.remove(m) })
+	}
+	for _, c := range testClusters {
+		synced.pipe.Sink().Update(c.name, source.Fixed(testObjects(c)))
+		synced.pipe.Sink().SetState(c.name, health.Up)
+	}
+	synced.pipe.Rebuild()
+	if !synced.ready() {
+		t.Fatal("the synced block is not ready itself")
+	}
+	if synced.Ready() || pending.Ready() {
+		t.Errorf("Ready: synced %v, pending %v; want false for both while one block is pending", synced.Ready(), pending.Ready())
+	}
+	if !synced.serving() || pending.serving() {
+		t.Errorf("serving: synced %v, pending %v; want each on its own readiness", synced.serving(), pending.serving())
+	}
+	for _, c := range testClusters {
+		pending.pipe.Sink().Update(c.name, source.Fixed(testObjects(c)))
+		pending.pipe.Sink().SetState(c.name, health.Up)
+	}
+	pending.pipe.Rebuild()
+	if !synced.Ready() || !pending.Ready() {
+		t.Errorf("Ready: synced %v, pending %v once both are synced; want true", synced.Ready(), pending.Ready())
+	}
+}
