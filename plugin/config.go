@@ -8,6 +8,7 @@ import (
 	"github.com/meridian-dns/meridian/plugin/model"
 	"github.com/meridian-dns/meridian/plugin/policy"
 	"github.com/meridian-dns/meridian/plugin/resolver"
+	"github.com/meridian-dns/meridian/plugin/rrl"
 	"github.com/meridian-dns/meridian/plugin/status"
 )
 
@@ -88,6 +89,9 @@ type Config struct {
 	// the block's addresses: 0 is none (the default), -1 one per CPU the
 	// process may use (GOMAXPROCS).
 	FastPath int
+	// RRL is response rate limiting of the authoritative role's UDP
+	// replies; nil means none (the default).
+	RRL *rrl.Config
 }
 
 // Role is what a Meridian instance serves.

@@ -20,6 +20,7 @@ import (
 	"github.com/meridian-dns/meridian/plugin/authority"
 	"github.com/meridian-dns/meridian/plugin/dnsmsg"
 	"github.com/meridian-dns/meridian/plugin/fastpath"
+	"github.com/meridian-dns/meridian/plugin/rrl"
 )
 
 // fastBefore are the plugins that may come before meridian in its block
@@ -246,6 +247,7 @@ func (z *fastZone) metricsFor(qname string) *fastpath.ZoneMetrics {
 // plugin's and CoreDNS's metrics. Anything else goes to the chain.
 type fastAnswerer struct {
 	serving func() bool // Meridian.serving: the chain answers until then
+	limit   *limiter    // response rate limiting, or nil
 	zones   []string
 	plan    *fastPlan
 	fast    *authority.Fast
@@ -257,7 +259,7 @@ func (m *Meridian) newFastAnswerer(plan *fastPlan) fastpath.Answerer {
 	if m.auth == nil {
 		return chainOnly{}
 	}
-	return &fastAnswerer{serving: m.serving, zones: m.cfg.Zones, plan: plan, fast: m.auth.NewFast()}
+	return &fastAnswerer{serving: m.serving, limit: m.rrl, zones: m.cfg.Zones, plan: plan, fast: m.auth.NewFast()}
 }
 
 // chainOnly leaves every packet to the chain (the resolver role).
@@ -299,6 +301,14 @@ func (x *fastAnswerer) Answer(out, pkt []byte, from netip.AddrPort) ([]byte, boo
 		return nil, false // the chain truncates it
 	}
 	x.fast.Commit()
+	if x.limit != nil {
+		switch x.limit.check(src, dns.RcodeSuccess, zone, qname, q.Qtype) {
+		case rrl.Drop:
+			reply = reply[:0] // sent as the chain's limitWriter does: not at all
+		case rrl.Slip:
+			reply = fastpath.AppendTruncated(reply[:0], pkt, q, recs.Scope)
+		}
+	}
 	if zm := fz.metricsFor(qname); zm != nil {
 		zm.Report(!src.Is4(), q.Qtype, q.DO, len(pkt), len(reply), start)
 	}

@@ -13,22 +13,23 @@ import (
 // ServeDNS implements plugin.Handler.
 func (m *Meridian) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	if len(r.Question) != 1 {
-		return m.fail(w, r, dns.RcodeFormatError)
+		return m.fail(m.limit(w, ""), r, dns.RcodeFormatError)
 	}
 	if r.Opcode != dns.OpcodeQuery && r.Opcode != dns.OpcodeNotify {
 		// setup lets these through the server, which would answer NOTIMP
 		// without an OPT record; other plugins of the block never see them,
 		// as before. NOTIFY outside our zones goes on to the next plugin.
-		return m.fail(w, r, dns.RcodeNotImplemented)
+		return m.fail(m.limit(w, ""), r, dns.RcodeNotImplemented)
 	}
 	q := r.Question[0]
 	zone := dnsmsg.MatchZone(m.cfg.Zones, q.Name)
 	if zone == "" {
 		if m.Next == nil {
-			return m.fail(w, r, dns.RcodeRefused)
+			return m.fail(m.limit(w, ""), r, dns.RcodeRefused)
 		}
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 	}
+	w = m.limit(w, zone) // from here on, every reply is the plugin's own
 	switch {
 	case r.Opcode != dns.OpcodeQuery:
 		return m.fail(w, r, dns.RcodeNotImplemented)

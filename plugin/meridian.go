@@ -56,6 +56,7 @@ type Meridian struct {
 	role    role                 // auth or res, chosen once in New
 	auth    *authority.Authority // the authoritative role, or nil
 	res     *resolver.Resolver   // the resolver role, or nil
+	rrl     *limiter             // response rate limiting, or nil
 	hist    *health.History      // transitions, for the status page
 	errs    lastErrors           // the latest source error of each cluster
 
@@ -143,6 +144,10 @@ func (m *Meridian) assemble(loc *geo.Locator) error {
 		pc.Build.ClusterIPs = true
 		pc.Views = append(pc.Views, m.res)
 	default:
+		var err error
+		if m.rrl, err = newLimiter(cfg.RRL); err != nil {
+			return err
+		}
 		cfg.Authority.Federation = cfg.Federation
 		m.auth = authority.New(&cfg.Authority, m, loc, answerMetrics{})
 		m.role = m.auth

@@ -76,11 +76,16 @@ func parse(c *caddy.Controller) (*Config, error) {
 				prop, ok = resolverProperties[c.Val()]
 			}
 			if !ok {
+				prop, ok = rrlProperties[c.Val()]
+			}
+			if !ok {
 				return nil, c.Errf("unknown property %q", c.Val())
 			}
-			lines = append(lines, line{c.Val(), c.File(), c.Line()})
+			name := c.Val()
+			lines = append(lines, line{name, c.File(), c.Line()})
 			if err := prop.parse(c, cfg, c.RemainingArgs()); err != nil {
-				return nil, c.Errf("%s: %v; want %q", c.Val(), err, prop.form)
+				// The property's name, not c.Val(): that is its last argument now.
+				return nil, c.Errf("%s: %v; want %q", name, err, prop.form)
 			}
 		}
 	}
@@ -97,6 +102,9 @@ func parse(c *caddy.Controller) (*Config, error) {
 	}
 	if err := checkDefaults(cfg); err != nil {
 		return nil, c.Err(err.Error())
+	}
+	if err := finishRRL(cfg, lines); err != nil {
+		return nil, err
 	}
 	if cfg.Role == Resolver {
 		if err := checkResolver(cfg); err != nil {

@@ -43,7 +43,8 @@ type Binding struct {
 }
 
 // Answerer answers what it can of the packets one socket reads (Handler's
-// Answer); ok false sends the packet to the chain.
+// Answer); ok false sends the packet to the chain, and an empty reply with
+// ok true sends nothing.
 type Answerer interface {
 	Answer(out, pkt []byte, from netip.AddrPort) (reply []byte, ok bool)
 }

@@ -87,6 +87,17 @@ func AppendReply(dst, pkt []byte, q *Query, recs *Records) []byte {
 	return append(dst, a[:n]...)
 }
 
+// AppendTruncated appends to dst the reply AppendReply writes for pkt
+// with no records and the TC bit set, the ECS scope still scope: what a
+// client limited by response rate limiting gets now and then (its slip),
+// byte for byte as the chain writes it.
+func AppendTruncated(dst, pkt []byte, q *Query, scope uint8) []byte {
+	start := len(dst)
+	dst = AppendReply(dst, pkt, q, &Records{Scope: scope})
+	dst[start+2] |= bitTC >> 8
+	return dst
+}
+
 // Fits reports whether a reply of n bytes fits the query's buffer, as
 // CoreDNS's request.Size counts it: the EDNS UDP size, at least 512, or
 // 512 without EDNS.

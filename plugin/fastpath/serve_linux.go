@@ -12,8 +12,9 @@ import (
 // each socket has its own (see Serve), so it may keep scratch space.
 type Handler interface {
 	// Answer appends the reply to pkt, a packet from from, to out and
-	// returns it; ok false leaves the packet to Chain. It must not keep
-	// pkt or out.
+	// returns it; ok false leaves the packet to Chain, and an empty reply
+	// with ok true is one not sent (rate limiting dropped it). It must not
+	// keep pkt or out.
 	Answer(out, pkt []byte, from netip.AddrPort) (reply []byte, ok bool)
 	// Chain hands pkt to the ordinary path (a Relay's Push), which
 	// replies on its own. It must not keep pkt: it copies what it keeps.
@@ -78,6 +79,9 @@ func serveConn(c *net.UDPConn, h Handler, batch int) {
 			if !ok {
 				h.Chain(pkt, from)
 				continue
+			}
+			if len(reply) == 0 {
+				continue // dropped
 			}
 			outBufs[len(out)] = reply[:0]
 			out, to = append(out, reply), append(to, from)
