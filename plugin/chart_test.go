@@ -34,6 +34,9 @@ func TestChartCorefile(t *testing.T) {
 			if name == "everything" && (cfg.FastPath == 0 || !strings.Contains(corefile, "bind {$POD_IP}")) {
 				t.Errorf("fastpath.enabled: fast path %d, and the block must bind the pod's IP:\n%s", cfg.FastPath, corefile)
 			}
+			if name == "everything" && (cfg.RRL == nil || cfg.RRL.Responses != 50 || len(cfg.RRL.Exempt) != 2) {
+				t.Errorf("rrl settings not applied: %+v", cfg.RRL)
+			}
 			if (name == "resolver") != (cfg.Role == Resolver) {
 				t.Errorf("role %v", cfg.Role)
 			}
