@@ -235,6 +235,12 @@ func (u *Unbound) Exchange(name string, qtype uint16, subnet string) (*dns.Msg, 
 	return ExchangeECS(u.Addr, name, qtype, subnet)
 }
 
+// ExchangeDO is Exchange with the DNSSEC OK bit set: Unbound sets AD on
+// an answer it validated as secure.
+func (u *Unbound) ExchangeDO(name string, qtype uint16, subnet string) (*dns.Msg, error) {
+	return ExchangeDO(u.Addr, name, qtype, subnet)
+}
+
 // ExchangeECS sends one query for name/qtype to addr over UDP, retried
 // over TCP when the reply is truncated, with recursion desired, EDNS
 // (1232 bytes) and, when subnet is not "", that client subnet.
