@@ -70,7 +70,7 @@ func TestDNSSECThroughUnbound(t *testing.T) {
 	}
 	key := e2eutil.NewDNSSECKey(t, t.TempDir(), "example.com.")
 	wrong := e2eutil.NewDNSSECKey(t, t.TempDir(), "example.com.")
-	s := startDemoWith(t, "    errors\n}\n\n#", "    dnssec {\n        key file "+key.Base+"\n    }\n    errors\n}\n\n#")
+	s := startDemoWith(t, withDNSSEC(key)...)
 	lb := map[string]string{"lb.example.net.": lbZone}
 	good := e2eutil.StartUnbound(t, e2eutil.UnboundConfig{Zone: "example.com.", Authority: s.DNS, Local: lb, TrustAnchor: key.Anchor()})
 	bad := e2eutil.StartUnbound(t, e2eutil.UnboundConfig{Zone: "example.com.", Authority: s.DNS, Local: lb, TrustAnchor: wrong.Anchor()})
@@ -79,7 +79,7 @@ func TestDNSSECThroughUnbound(t *testing.T) {
 	for _, c := range dnssecCases {
 		t.Run(c.kind, func(t *testing.T) {
 			checkSigned(t, s, c)
-			r, err := e2eutil.ExchangeDO(good.Addr, c.name, c.qtype, c.client)
+			r, err := good.ExchangeDO(c.name, c.qtype, c.client)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +88,7 @@ func TestDNSSECThroughUnbound(t *testing.T) {
 			} else if why := c.check(r); why != "" {
 				t.Errorf("validating Unbound: %s:\n%v", why, r)
 			}
-			r, err = e2eutil.ExchangeDO(bad.Addr, c.name, c.qtype, c.client)
+			r, err = bad.ExchangeDO(c.name, c.qtype, c.client)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,8 +102,8 @@ func TestDNSSECThroughUnbound(t *testing.T) {
 		})
 	}
 	t.Run("ECS steers", func(t *testing.T) {
-		us, err1 := e2eutil.ExchangeDO(good.Addr, dnssecNgx, dns.TypeA, "24.0.0.0/24")
-		eu, err2 := e2eutil.ExchangeDO(good.Addr, dnssecNgx, dns.TypeA, "81.0.0.0/24")
+		us, err1 := good.ExchangeDO(dnssecNgx, dns.TypeA, "24.0.0.0/24")
+		eu, err2 := good.ExchangeDO(dnssecNgx, dns.TypeA, "81.0.0.0/24")
 		if err1 != nil || err2 != nil {
 			t.Fatal(err1, err2)
 		}
@@ -120,6 +120,13 @@ func TestDNSSECThroughUnbound(t *testing.T) {
 			t.Errorf("the fast path answered %v of %d A queries without dnssec; the check above could not fail", n, dnssecFastQueries)
 		}
 	})
+}
+
+// withDNSSEC is the startDemoWith rewrite that adds a dnssec block with
+// key to the demo's authoritative block (the first block that ends with
+// errors).
+func withDNSSEC(key e2eutil.DNSSECKey) []string {
+	return []string{"    errors\n}\n\n#", "    dnssec {\n        key file " + key.Base + "\n    }\n    errors\n}\n\n#"}
 }
 
 // dnssecFastQueries is how many A queries the fast-path checks send.
@@ -270,7 +277,7 @@ func hasAddrAt(r *dns.Msg, name string) bool {
 // NODATA.
 func TestDNSSECCost(t *testing.T) {
 	key := e2eutil.NewDNSSECKey(t, t.TempDir(), "example.com.")
-	s := startDemoWith(t, "    errors\n}\n\n#", "    dnssec {\n        key file "+key.Base+"\n    }\n    errors\n}\n\n#")
+	s := startDemoWith(t, withDNSSEC(key)...)
 	if r, err := e2eutil.ExchangeDO(s.DNS, dnssecNgx, dns.TypeA, "81.0.0.0/24"); err != nil || countType(r, dns.TypeRRSIG) == 0 {
 		t.Fatalf("no signed answer: %v %v", err, r)
 	}
