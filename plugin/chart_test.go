@@ -110,3 +110,51 @@ func splitCorefile(t *testing.T, corefile string) ([]string, string) {
 	}
 	return keys, corefile[start : start+end+6]
 }
+
+// TestChartDNSSEC renders the chart's dnssec values: the Corefile's dnssec
+// block names every key below the Secret's mount, the Deployment mounts
+// that Secret read-only, and the values the chart refuses fail the render
+// with a message that names them.
+func TestChartDNSSEC(t *testing.T) {
+	corefile := renderedCorefile(t, helm.ValueSets["dnssec"])
+	block := "    dnssec {\n        key file /etc/meridian/dnssec/ksk-2026 /etc/meridian/dnssec/ksk-2027\n        cache_capacity 10000\n    }\n"
+	if !strings.Contains(corefile, block) {
+		t.Errorf("no dnssec block\n%s\nin the Corefile:\n%s", block, corefile)
+	}
+	if c := renderedCorefile(t, nil); strings.Contains(c, "dnssec") {
+		t.Errorf("dnssec in the default Corefile:\n%s", c)
+	}
+	ms, err := helm.Render("meridian", "meridian", helm.ValueSets["dnssec"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if !strings.HasSuffix(m.Path, "/deployment.yaml") {
+			continue
+		}
+		for _, want := range []string{"{name: dnssec, mountPath: /etc/meridian/dnssec, readOnly: true}", "secretName: meridian-dnssec",
+			"{key: ksk-2027.private, path: ksk-2027.private, mode: 288}", "fsGroup: 65532"} {
+			if !strings.Contains(m.Text, want) {
+				t.Errorf("the Deployment has no %q:\n%s", want, m.Text)
+			}
+		}
+	}
+	on := map[string]any{"enabled": true, "keys": []any{"ksk-2026"}}
+	for _, tc := range []struct {
+		name   string
+		values map[string]any
+		want   string
+	}{
+		{"resolver", map[string]any{"role": "resolver", "dnssec": on}, "the resolver role is not signed"},
+		{"fast path", map[string]any{"fastpath": map[string]any{"enabled": true}, "dnssec": on}, "the fast path cannot sign"},
+		{"no keys", map[string]any{"dnssec": map[string]any{"enabled": true}}, "dnssec.keys must list"},
+		{"no Secret", map[string]any{"dnssec": map[string]any{"enabled": true, "keySecret": "", "keys": []any{"k"}}}, "dnssec.keySecret must name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := helm.Render("meridian", "meridian", tc.values)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("render: %v; want an error with %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -25,6 +25,8 @@ var ValueSets = withExamples(map[string]map[string]any{
 	"in-cluster only": {"members": map[string]any{"kubeconfigSecret": "", "inCluster": "home"}},
 	"resolver": {"role": "resolver", "service": map[string]any{"type": "ClusterIP"}, "members": map[string]any{"kubeconfigSecret": "", "inCluster": "home"},
 		"resolver": map[string]any{"localCluster": "home", "upstreams": []any{"10.0.0.53:53"}}},
+	// docs/dnssec.md: two keys during a rollover, in a Secret.
+	"dnssec": {"dnssec": map[string]any{"enabled": true, "keySecret": "meridian-dnssec", "keys": []any{"ksk-2026", "ksk-2027"}}},
 	"everything": {
 		"zones":       []any{"example.com", "example.net"},
 		"nameservers": []any{map[string]any{"name": "ns1.example.com", "addresses": []any{"192.0.2.53", "2001:db8::53"}}},

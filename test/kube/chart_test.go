@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -69,7 +70,7 @@ func TestChart(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	var deployed map[string]*unstructured.Unstructured
+	deployed := map[string][]*unstructured.Unstructured{} // by value set, for the runs below
 	for i, name := range names {
 		t.Run("apply "+name, func(t *testing.T) {
 			release := fmt.Sprintf("m%d", i)
@@ -104,94 +105,15 @@ func TestChart(t *testing.T) {
 			if name == "monitoring on" && (!slices.Contains(kinds, "ServiceMonitor") || !slices.Contains(kinds, "PodMonitor") || !slices.Contains(kinds, "PrometheusRule")) {
 				t.Errorf("monitoring on renders %v: no ServiceMonitor, PodMonitor and PrometheusRule", kinds)
 			}
-			if name == "default" {
-				deployed = map[string]*unstructured.Unstructured{}
-				for _, o := range objs {
-					deployed[o.GetKind()+"/"+o.GetName()] = o
-				}
-			}
+			deployed[name] = objs
 		})
 	}
-	if deployed == nil {
-		t.Fatal("the default set was not applied")
+	if deployed["default"] == nil || deployed["dnssec"] == nil {
+		t.Fatal("the default and dnssec sets were not applied")
 	}
 
 	t.Run("the pod's command answers", func(t *testing.T) {
-		var dep appsv1.Deployment
-		var cm corev1.ConfigMap
-		for key, o := range deployed {
-			switch {
-			case strings.HasPrefix(key, "Deployment/"):
-				fromUnstructured(t, o, &dep)
-			case strings.HasPrefix(key, "ConfigMap/"):
-				fromUnstructured(t, o, &cm)
-			}
-		}
-		spec := dep.Spec.Template.Spec
-		ctr := spec.Containers[0]
-		if sc := ctr.SecurityContext; sc == nil || !*sc.ReadOnlyRootFilesystem || !slices.Equal(sc.Capabilities.Add, []corev1.Capability{"NET_BIND_SERVICE"}) ||
-			!slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || !*spec.SecurityContext.RunAsNonRoot {
-			t.Errorf("the container is not hardened: %+v %+v", ctr.SecurityContext, spec.SecurityContext)
-		}
-		// The files, where the pod spec mounts them, below root.
-		root := t.TempDir()
-		// The Secret the chart mounts, applied for real and read back, as
-		// meridianctl join would have written it.
-		kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-		f.writeKubeconfig(t, kubeconfig, "member-1", "member-2")
-		data, err := os.ReadFile(kubeconfig)
-		if err != nil {
-			t.Fatal(err)
-		}
-		secrets := f.admin["member-1"].CoreV1().Secrets(dep.Namespace)
-		if _, err := secrets.Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "meridian-kubeconfig"},
-			Data: map[string][]byte{"kubeconfig": data}}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		stored, err := secrets.Get(context.Background(), "meridian-kubeconfig", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		secret := stored.Data["kubeconfig"]
-		for _, mnt := range ctr.VolumeMounts {
-			dir := filepath.Join(root, mnt.MountPath)
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			for _, v := range spec.Volumes {
-				switch {
-				case v.Name != mnt.Name:
-				case v.ConfigMap != nil:
-					for k, text := range cm.Data {
-						e2eutil.WriteFile(t, filepath.Join(dir, k), text)
-					}
-				case v.Secret != nil:
-					e2eutil.WriteFile(t, filepath.Join(dir, "kubeconfig"), string(secret))
-				}
-			}
-		}
-		args := slices.Clone(ctr.Args)
-		for i, a := range args {
-			if strings.HasPrefix(a, "/etc/") {
-				args[i] = filepath.Join(root, a)
-			}
-		}
-		corefilePath := args[slices.Index(args, "-conf")+1]
-		rendered, err := os.ReadFile(corefilePath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Loopback and free ports in place of the pod's :53, :9153, :8181
-		// and :8080; paths below root.
-		s := e2eutil.Start(t, func(p e2eutil.Ports) string {
-			c := strings.ReplaceAll(string(rendered), "/etc/meridian/", root+"/etc/meridian/")
-			c = strings.Replace(c, "example.com:53 {", fmt.Sprintf("example.com:%d {\n    bind 127.0.0.1", p.DNS), 1)
-			c = strings.Replace(c, "prometheus :9153", fmt.Sprintf("prometheus 127.0.0.1:%d", p.Metrics), 1)
-			c = strings.Replace(c, "ready :8181", fmt.Sprintf("ready 127.0.0.1:%d", p.Ready), 1)
-			c = strings.Replace(c, "health :8080", fmt.Sprintf("health 127.0.0.1:%d", e2eutil.FreePort(t)), 1)
-			c = strings.Replace(c, "federation myfederation", "federation myfed", 1)
-			return c
-		})
+		s := runChartPod(t, f, deployed["default"], nil)
 		// The default values read no GeoIP database: every client is of
 		// unknown location and gets the clusters in name order.
 		e2eutil.Eventually(t, 20*time.Second, "answers", func() bool {
@@ -199,6 +121,118 @@ func TestChart(t *testing.T) {
 			return err == nil && slices.Equal(e2eutil.Addrs(r), []string{members[0].lb})
 		})
 	})
+	t.Run("the dnssec set's pod signs with the Secret's keys", func(t *testing.T) {
+		checkChartDNSSEC(t, f, deployed["dnssec"])
+	})
+}
+
+// runChartPod runs a rendered value set's container command line as a real
+// meridian process: its ConfigMap and Secrets written where the pod spec
+// mounts them (below a temporary folder; the harness has no kubelet), its
+// Corefile on loopback and free ports. It first creates, in the set's
+// namespace, the kubeconfig Secret of member-1 and member-2 (as
+// meridianctl join would write it) and the Secrets of extra; every Secret
+// mounted is read back from the API server.
+func runChartPod(t *testing.T, f *federation, objs []*unstructured.Unstructured, extra map[string]map[string][]byte) *e2eutil.Server {
+	t.Helper()
+	var dep appsv1.Deployment
+	var cm corev1.ConfigMap
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "Deployment":
+			fromUnstructured(t, o, &dep)
+		case "ConfigMap":
+			fromUnstructured(t, o, &cm)
+		}
+	}
+	spec := dep.Spec.Template.Spec
+	ctr := spec.Containers[0]
+	if sc := ctr.SecurityContext; sc == nil || !*sc.ReadOnlyRootFilesystem || !slices.Equal(sc.Capabilities.Add, []corev1.Capability{"NET_BIND_SERVICE"}) ||
+		!slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || !*spec.SecurityContext.RunAsNonRoot {
+		t.Errorf("the container is not hardened: %+v %+v", ctr.SecurityContext, spec.SecurityContext)
+	}
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	f.writeKubeconfig(t, kubeconfig, "member-1", "member-2")
+	data, err := os.ReadFile(kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := f.admin["member-1"].CoreV1().Secrets(dep.Namespace)
+	toCreate := map[string]map[string][]byte{"meridian-kubeconfig": {"kubeconfig": data}}
+	maps.Copy(toCreate, extra)
+	for name, d := range toCreate {
+		if _, err := secrets.Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: d}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The files, where the pod spec mounts them, below root.
+	root := t.TempDir()
+	for _, mnt := range ctr.VolumeMounts {
+		dir := filepath.Join(root, mnt.MountPath)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range spec.Volumes {
+			switch {
+			case v.Name != mnt.Name:
+			case v.ConfigMap != nil:
+				for k, text := range cm.Data {
+					e2eutil.WriteFile(t, filepath.Join(dir, k), text)
+				}
+			case v.Secret != nil:
+				writeSecretVolume(t, secrets, v.Secret, dir)
+			}
+		}
+	}
+	args := slices.Clone(ctr.Args)
+	for i, a := range args {
+		if strings.HasPrefix(a, "/etc/") {
+			args[i] = filepath.Join(root, a)
+		}
+	}
+	corefilePath := args[slices.Index(args, "-conf")+1]
+	rendered, err := os.ReadFile(corefilePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Loopback and free ports in place of the pod's :53, :9153, :8181
+	// and :8080; paths below root.
+	return e2eutil.Start(t, func(p e2eutil.Ports) string {
+		c := strings.ReplaceAll(string(rendered), "/etc/meridian/", root+"/etc/meridian/")
+		c = strings.Replace(c, "example.com:53 {", fmt.Sprintf("example.com:%d {\n    bind 127.0.0.1", p.DNS), 1)
+		c = strings.Replace(c, "prometheus :9153", fmt.Sprintf("prometheus 127.0.0.1:%d", p.Metrics), 1)
+		c = strings.Replace(c, "ready :8181", fmt.Sprintf("ready 127.0.0.1:%d", p.Ready), 1)
+		c = strings.Replace(c, "health :8080", fmt.Sprintf("health 127.0.0.1:%d", e2eutil.FreePort(t)), 1)
+		c = strings.Replace(c, "federation myfederation", "federation myfed", 1)
+		return c
+	})
+}
+
+// writeSecretVolume writes the Secret of a pod's secret volume, read from
+// the API server, into dir as the kubelet would: its items at their paths,
+// or every key when the volume lists none. A key the volume lists and the
+// Secret lacks fails the test, as the kubelet would not start the pod.
+func writeSecretVolume(t *testing.T, secrets interface {
+	Get(context.Context, string, metav1.GetOptions) (*corev1.Secret, error)
+}, v *corev1.SecretVolumeSource, dir string) {
+	t.Helper()
+	stored, err := secrets.Get(context.Background(), v.SecretName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Items) == 0 {
+		for k, b := range stored.Data {
+			e2eutil.WriteFile(t, filepath.Join(dir, k), string(b))
+		}
+		return
+	}
+	for _, it := range v.Items {
+		b, ok := stored.Data[it.Key]
+		if !ok {
+			t.Fatalf("Secret %s has no key %q", v.SecretName, it.Key)
+		}
+		e2eutil.WriteFile(t, filepath.Join(dir, it.Path), string(b))
+	}
 }
 
 // prometheusOperator is the version of the Prometheus Operator whose CRDs

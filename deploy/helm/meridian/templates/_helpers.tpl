@@ -24,6 +24,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* The Corefile. */}}
 {{- define "meridian.corefile" -}}
 {{- $v := .Values -}}
+{{- if $v.dnssec.enabled }}
+{{- if eq $v.role "resolver" }}{{ fail "dnssec.enabled: the resolver role is not signed (docs/dnssec.md); sign the authoritative role" }}{{ end }}
+{{- if $v.fastpath.enabled }}{{ fail "dnssec.enabled and fastpath.enabled: the fast path cannot sign, every query of a signed zone goes through the chain; set fastpath.enabled false" }}{{ end }}
+{{- if not $v.dnssec.keySecret }}{{ fail "dnssec.enabled: dnssec.keySecret must name the Secret holding the key files" }}{{ end }}
+{{- if not $v.dnssec.keys }}{{ fail "dnssec.enabled: dnssec.keys must list the keys' names in dnssec.keySecret (NAME.key and NAME.private)" }}{{ end }}
+{{- end }}
 {{- range $i, $z := $v.zones }}{{ if $i }} {{ end }}{{ $z }}:53{{ end }} {
 {{- if and $v.fastpath.enabled (ne $v.role "resolver") }}
     bind {$POD_IP}
@@ -87,6 +93,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
         lameduck {{ $v.lameduck }}
     }
     errors
+{{- if $v.dnssec.enabled }}
+    dnssec {
+        key file{{ range $v.dnssec.keys }} /etc/meridian/dnssec/{{ . }}{{ end }}
+        cache_capacity {{ $v.dnssec.cacheCapacity }}
+    }
+{{- end }}
 {{- with $v.extraCorefile }}
 {{ . | indent 4 }}
 {{- end }}
