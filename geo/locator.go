@@ -244,6 +244,7 @@ func (l *Locator) miss(key netip.Prefix, truncated bool) Location {
 		l.log.Warningf("geoip: lookup failed, client unknown (further lookup errors with this database are not logged): %v", err)
 	}
 	l.cache.Add(key, loc)
+	l.m.entries.Set(float64(l.cache.Len()))
 	return loc
 }
 

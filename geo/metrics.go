@@ -20,6 +20,7 @@ type metrics struct {
 	hits      prometheus.Counter // cache hits
 	misses    prometheus.Counter // cache misses (database lookups)
 	unknown   prometheus.Counter // Locate results with Known=false
+	entries   prometheus.Gauge   // client networks in the cache now
 	reloadOK  prometheus.Counter // reloads that swapped in a new database
 	reloadErr prometheus.Counter // reloads that failed and kept the old one
 }
@@ -47,6 +48,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	if m.unknown, err = register(reg, counter("unknown_total",
 		"GeoIP lookups that found no location for the client.")); err != nil {
+		return nil, err
+	}
+	if m.entries, err = register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "cache_entries",
+		Help: "Client networks the GeoIP location cache holds (at most geoip_cache).",
+	})); err != nil {
 		return nil, err
 	}
 	reloads, err := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{

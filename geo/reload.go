@@ -71,6 +71,7 @@ func (l *Locator) swap(db *database) {
 	l.db = db
 	l.cur.Store(db)
 	l.cache.Purge()
+	l.m.entries.Set(0)
 	l.mu.Unlock()
 	l.wideMu.Lock()
 	l.kickWiden() // the scope table is the old database's
