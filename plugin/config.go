@@ -88,6 +88,10 @@ type Config struct {
 	// the block's addresses: 0 is none (the default), -1 one per CPU the
 	// process may use (GOMAXPROCS).
 	FastPath int
+	// MaxTCPConnections caps the concurrent TCP connections on each of
+	// the block's addresses (package tcplimit): 0 is no cap (the
+	// default: CoreDNS's own socket, which has none).
+	MaxTCPConnections int
 }
 
 // Role is what a Meridian instance serves.

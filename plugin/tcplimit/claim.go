@@ -1,0 +1,94 @@
+package tcplimit
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/coredns/coredns/core/dnsserver"
+
+	"github.com/meridian-dns/meridian/plugin/fastpath"
+)
+
+// A Claim is an instance's hold on an address's listener, from its
+// OnStartup to its OnShutdown.
+type Claim struct {
+	l   *Listener
+	max int
+}
+
+// ClaimAddress claims the capped TCP listener of addr (host:port) with a
+// cap of max connections: the running listener if a previous instance has
+// one, else a new socket, bound before CoreDNS binds its own. Until Bind,
+// the listener keeps serving the previous instance (or resets every
+// connection on a first start, before CoreDNS serves).
+func ClaimAddress(addr string, max int) (*Claim, error) {
+	if max < 1 {
+		return nil, fmt.Errorf("tcplimit: a cap of %d connections", max)
+	}
+	listenersMu.Lock()
+	defer listenersMu.Unlock()
+	l, err := listenerFor(addr)
+	if err != nil {
+		return nil, err
+	}
+	c := &Claim{l: l, max: max}
+	l.mu.Lock()
+	l.owner = c
+	l.mu.Unlock()
+	return c, nil
+}
+
+// Listener is the claimed listener.
+func (c *Claim) Listener() *Listener { return c.l }
+
+// Owner reports whether c is the latest claim on its listener.
+func (c *Claim) Owner() bool {
+	c.l.mu.Lock()
+	defer c.l.mu.Unlock()
+	return c.l.owner == c
+}
+
+// Bind makes srv (the claiming instance's server for the address) serve
+// the listener's connections under c's cap. On a reload, the previous
+// instance serves until ready reports that this one can (as the fast
+// path does), at most fastpath.ReloadWait; its connections are then
+// closed, as CoreDNS closes its own on a reload.
+func (c *Claim) Bind(srv *dnsserver.Server, ready func() bool) {
+	if !c.Owner() {
+		return
+	}
+	if c.l.cur.Load() == nil {
+		c.bind(srv)
+		return
+	}
+	go func() {
+		for deadline := time.Now().Add(fastpath.ReloadWait); !ready() && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		c.bind(srv)
+	}()
+}
+
+func (c *Claim) bind(srv *dnsserver.Server) {
+	l := c.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.owner != c || l.closed {
+		return
+	}
+	l.max.Store(int64(c.max))
+	old := l.cur.Swap(newBinding(srv, l.Addr()))
+	if old != nil {
+		go old.shutdown()
+	}
+	log.Infof("tcp cap on %s: %d connections (%d sockets)", l.addr, c.max, len(l.lns))
+}
+
+// Release ends c's claim: the listener closes if c is still its latest
+// claim (the instance stops for good); a newer instance's claim keeps it.
+func (c *Claim) Release() error {
+	if !c.Owner() {
+		return nil
+	}
+	return c.l.close()
+}
