@@ -34,6 +34,13 @@ func TestChartCorefile(t *testing.T) {
 			if name == "everything" && (cfg.FastPath == 0 || !strings.Contains(corefile, "bind {$POD_IP}")) {
 				t.Errorf("fastpath.enabled: fast path %d, and the block must bind the pod's IP:\n%s", cfg.FastPath, corefile)
 			}
+			wantCap, wantTimeouts := 1000, "    timeouts {\n        read 3s\n        idle 10s\n    }\n"
+			if name == "tcp off" {
+				wantCap, wantTimeouts = 0, "    timeouts {\n        read 2s\n        idle 30s\n    }\n"
+			}
+			if cfg.MaxTCPConnections != wantCap || !strings.Contains(corefile, wantTimeouts) {
+				t.Errorf("tcp: max_tcp_connections %d, want %d, and the timeouts\n%s\nin:\n%s", cfg.MaxTCPConnections, wantCap, wantTimeouts, corefile)
+			}
 			if (name == "resolver") != (cfg.Role == Resolver) {
 				t.Errorf("role %v", cfg.Role)
 			}
