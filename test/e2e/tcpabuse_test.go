@@ -56,7 +56,7 @@ func startAbuseDemo(t *testing.T, capConns int) *server {
 //   - a well-behaved client's queries over UDP and over TCP (a new
 //     connection each) are all answered, with the same records as before
 //     the abuse, and their p99 latency stays within a generous bound of
-//     the baseline's.
+//     the baseline's (10x, at least 500 ms).
 //
 // MERIDIAN_TCP_ABUSE_CAP=0 runs it with the cap removed from the
 // Corefile: it then fails on the file descriptor count.
@@ -114,9 +114,12 @@ func TestTCPAbuse(t *testing.T) {
 		name       string
 		base, load latencies
 	}{{"UDP", baseUDP, abUDP}, {"TCP", baseTCP, abTCP}} {
-		bound := max(10*c.base.p99, 100*time.Millisecond)
+		// Generous: the machine is shared and noisy (a 150 ms stall was
+		// seen once). A client stuck behind the flood would wait for a
+		// read timeout (2 s) or fail, which this still tells apart.
+		bound := max(10*c.base.p99, 500*time.Millisecond)
 		if c.load.p99 > bound {
-			t.Errorf("%s p99 %v under the abuse, over %v (10x the baseline's %v, at least 100ms)", c.name, c.load.p99, bound, c.base.p99)
+			t.Errorf("%s p99 %v under the abuse, over %v (10x the baseline's %v, at least 500ms)", c.name, c.load.p99, bound, c.base.p99)
 		}
 	}
 	if capConns > 0 {
