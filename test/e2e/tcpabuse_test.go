@@ -22,8 +22,8 @@ import (
 // timeouts, so that the test sees them act within seconds.
 const (
 	abuseCap     = 64
-	abuseRead    = 2 * time.Second // CoreDNS timeouts' read: the first query, and any query whole
-	abuseIdle    = 3 * time.Second // CoreDNS timeouts' idle: between queries
+	abuseRead    = 2 * time.Second // CoreDNS timeouts' read: the first query, whole
+	abuseIdle    = 3 * time.Second // CoreDNS timeouts' idle: each later query, whole
 	abuseIdlers  = 256             // idle connections the attacker keeps open
 	abuseSlow    = 16              // connections that send a query a byte a second
 	abuseQueries = 200             // per transport, per phase
