@@ -2,6 +2,7 @@ package tcplimit
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/coredns/coredns/core/dnsserver"
@@ -12,15 +13,22 @@ import (
 // A Claim is an instance's hold on an address's listener, from its
 // OnStartup to its OnShutdown.
 type Claim struct {
-	l   *Listener
-	max int
+	l     *Listener
+	max   int
+	bound atomic.Bool
 }
+
+// bindWait is how long a claim waits for Bind (CoreDNS starting the
+// address's server, seen through the block's UDP writer hook) before it
+// gives the address back to CoreDNS's socket. The hook may never come:
+// when blocks share an address, CoreDNS calls only the last block's.
+var bindWait = 5 * time.Second
 
 // ClaimAddress claims the capped TCP listener of addr (host:port) with a
 // cap of max connections: the running listener if a previous instance has
-// one, else a new socket, bound before CoreDNS binds its own. Until Bind,
-// the listener keeps serving the previous instance (or resets every
-// connection on a first start, before CoreDNS serves).
+// one, else new sockets. Until Bind, the listener keeps serving the
+// previous instance (or resets every connection on a first start, before
+// CoreDNS serves); without a Bind within bindWait, it closes.
 func ClaimAddress(addr string, max int) (*Claim, error) {
 	if max < 1 {
 		return nil, fmt.Errorf("tcplimit: a cap of %d connections", max)
@@ -35,6 +43,12 @@ func ClaimAddress(addr string, max int) (*Claim, error) {
 	l.mu.Lock()
 	l.owner = c
 	l.mu.Unlock()
+	time.AfterFunc(bindWait, func() {
+		if !c.bound.Load() && c.Owner() {
+			log.Warningf("tcp cap off on %s: CoreDNS did not start the address's server through this block within %v (another block on the address comes last?)", addr, bindWait)
+			c.l.close()
+		}
+	})
 	return c, nil
 }
 
@@ -57,6 +71,7 @@ func (c *Claim) Bind(srv *dnsserver.Server, ready func() bool) {
 	if !c.Owner() {
 		return
 	}
+	c.bound.Store(true)
 	if c.l.cur.Load() == nil {
 		c.bind(srv)
 		return

@@ -101,6 +101,50 @@ func TestListenerTakesEveryConnection(t *testing.T) {
 	}
 }
 
+// TestUnboundClaimGivesBack: a claim that CoreDNS never binds (its hook
+// went to another block on the address) closes its sockets, and CoreDNS's
+// socket takes the connections.
+func TestUnboundClaimGivesBack(t *testing.T) {
+	defer func(d time.Duration) { bindWait = d }(bindWait)
+	bindWait = 100 * time.Millisecond
+	addr := freeAddr(t)
+	c, err := ClaimAddress(addr, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	coredns, err := reuseport.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer coredns.Close()
+	for deadline := time.Now().Add(5 * time.Second); !closed(c.l); {
+		if time.Now().After(deadline) {
+			t.Fatal("the unbound claim kept its sockets")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	go func() {
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
+			defer conn.Close()
+			conn.Write([]byte{0})
+		}
+	}()
+	coredns.(*net.TCPListener).SetDeadline(time.Now().Add(2 * time.Second))
+	conn, err := coredns.Accept()
+	if err != nil {
+		t.Fatalf("CoreDNS's socket: %v", err)
+	}
+	conn.Close()
+}
+
+func closed(l *Listener) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
 // TestCapEvictsQuietest fills a cap of 4 with silent connections: a fifth
 // that asks is answered, and the first silent one is reset for it.
 func TestCapEvictsQuietest(t *testing.T) {
