@@ -55,12 +55,12 @@ func (b *binding) give(c net.Conn) {
 	}
 }
 
-// shutdown stops the binding's server: queries in flight finish, and its
-// connections close.
-func (b *binding) shutdown() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	b.server.ShutdownContext(ctx)
+// retire stops the binding taking connections; those it has keep being
+// served until they close (the client's, or CoreDNS's idle timeout, or
+// maxtcpqueries), so that a query in flight on a reload is answered.
+// Its server's accept loop returns then.
+func (b *binding) retire() {
+	(*chanListener)(b).Close()
 }
 
 // chanListener is the binding's side of the accept loop, as a

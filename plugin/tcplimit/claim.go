@@ -65,8 +65,9 @@ func (c *Claim) Owner() bool {
 // Bind makes srv (the claiming instance's server for the address) serve
 // the listener's connections under c's cap. On a reload, the previous
 // instance serves until ready reports that this one can (as the fast
-// path does), at most fastpath.ReloadWait; its connections are then
-// closed, as CoreDNS closes its own on a reload.
+// path does), at most fastpath.ReloadWait; it then takes no new
+// connection, and serves those it has until they close (CoreDNS's own
+// reload cuts them instead, with any query in flight).
 func (c *Claim) Bind(srv *dnsserver.Server, ready func() bool) {
 	if !c.Owner() {
 		return
@@ -94,7 +95,7 @@ func (c *Claim) bind(srv *dnsserver.Server) {
 	l.max.Store(int64(c.max))
 	old := l.cur.Swap(newBinding(srv, l.Addr()))
 	if old != nil {
-		go old.shutdown()
+		old.retire()
 	}
 	log.Infof("tcp cap on %s: %d connections (%d sockets)", l.addr, c.max, len(l.lns))
 }

@@ -186,7 +186,9 @@ func (l *Listener) closeSockets() error {
 }
 
 // close closes the sockets (CoreDNS's own socket takes the address's new
-// connections) and ends the binding's server and its connections.
+// connections; those in the sockets' accept queues at that moment are
+// reset) and retires the binding: its connections are served until they
+// close.
 func (l *Listener) close() error {
 	listenersMu.Lock()
 	if listeners[l.addr] == l {
@@ -203,7 +205,7 @@ func (l *Listener) close() error {
 	err := l.closeSockets()
 	l.done.Wait()
 	if b := l.cur.Swap(nil); b != nil {
-		b.shutdown()
+		b.retire()
 	}
 	return err
 }

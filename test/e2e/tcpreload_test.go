@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -19,9 +20,11 @@ import (
 // the TTL and the cap keeps Meridian's TCP sockets (the old instance
 // answers until the new one is ready; no query fails), and one that
 // removes max_tcp_connections closes them, so that CoreDNS's own socket
-// answers. SERVFAILs (Not Ready) from CoreDNS's socket after the second
-// reload are counted, as TestFastPathReload counts them: the new instance
-// says so until its first snapshot.
+// answers. After the second reload, SERVFAILs (Not Ready) from CoreDNS's
+// socket are counted, as TestFastPathReload counts them (the new instance
+// says so until its first snapshot), and so are connection resets: a
+// listening socket that closes resets the connections in its accept
+// queue.
 func TestTCPCapReload(t *testing.T) {
 	s := startDemo(t)
 	port := s.Ports.DNS
@@ -34,11 +37,11 @@ func TestTCPCapReload(t *testing.T) {
 	var sawTTL40 atomic.Bool
 	go func() {
 		var errs []string
-		servfails, n := 0, 0
+		servfails, resets, n := 0, 0, 0
 		for ; ; n++ {
 			select {
 			case <-stop:
-				t.Logf("%d TCP queries; %d SERVFAILs (Not Ready) after the second reload", n, servfails)
+				t.Logf("%d TCP queries; after the second reload, %d SERVFAILs (Not Ready) and %d connections reset", n, servfails, resets)
 				done <- strings.Join(errs, "; ")
 				return
 			default:
@@ -48,8 +51,10 @@ func TestTCPCapReload(t *testing.T) {
 			switch {
 			case err == nil && r.Rcode == dns.RcodeServerFailure && late:
 				servfails++
+			case err != nil && late && errors.Is(err, syscall.ECONNRESET):
+				resets++ // in the accept queue of a socket that closed
 			case err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0:
-				errs = append(errs, fmt.Sprintf("query %d: %v %v", n, err, r))
+				errs = append(errs, fmt.Sprintf("query %d (second reload begun: %v): %v %v", n, late, err, r))
 			case r.Answer[0].Header().Ttl == 40:
 				sawTTL40.Store(true)
 			}
