@@ -98,6 +98,27 @@ func (c *Claim) bind(srv *dnsserver.Server) {
 		old.retire()
 	}
 	log.Infof("tcp cap on %s: %d connections (%d sockets)", l.addr, c.max, len(l.lns))
+	if old == nil && checkOnBind {
+		go l.check()
+	}
+}
+
+// checkOnBind runs the self-check when a new listener is first bound;
+// tests of the cap itself turn it off, as its connections count.
+var checkOnBind = true
+
+// check runs the listener's self-check once CoreDNS's socket is bound
+// too, and says whether the cap holds every connection.
+func (l *Listener) check() {
+	reached, made := l.SelfCheck(time.Second)
+	switch {
+	case made == 0:
+		log.Warningf("tcp cap on %s: self-check: could not connect", l.addr)
+	case reached < made:
+		log.Warningf("tcp cap on %s: self-check: %d of %d connections reached the cap's sockets, the rest CoreDNS's, uncapped: the kernel does not prefer the socket of the receiving CPU (Linux 6.1 or later does)", l.addr, reached, made)
+	default:
+		log.Infof("tcp cap on %s: self-check: %d of %d connections reached the cap's sockets", l.addr, reached, made)
+	}
 }
 
 // Release ends c's claim: the listener closes if c is still its latest

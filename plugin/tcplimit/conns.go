@@ -27,6 +27,9 @@ func (l *Listener) serve(ln *net.TCPListener) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		if p := l.probe.Load(); p != nil {
+			p.see(c.RemoteAddr())
+		}
 		b := l.cur.Load()
 		if b == nil {
 			reset(c)

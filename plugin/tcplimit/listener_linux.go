@@ -56,6 +56,8 @@ type Listener struct {
 	cur  atomic.Pointer[binding]
 	done sync.WaitGroup // the accept loops
 
+	probe atomic.Pointer[probe] // a self-check's, while it runs
+
 	lruMu sync.Mutex
 	lru   list.List // of *conn, the one quiet longest first
 

@@ -148,6 +148,8 @@ func closed(l *Listener) bool {
 // TestCapEvictsQuietest fills a cap of 4 with silent connections: a fifth
 // that asks is answered, and the first silent one is reset for it.
 func TestCapEvictsQuietest(t *testing.T) {
+	defer func(b bool) { checkOnBind = b }(checkOnBind)
+	checkOnBind = false
 	addr := freeAddr(t)
 	c, err := ClaimAddress(addr, 4)
 	if err != nil {
@@ -183,6 +185,29 @@ func TestCapEvictsQuietest(t *testing.T) {
 	}
 	if n := c.Listener().Open(); n > 4 {
 		t.Errorf("%d connections open, over the cap of 4", n)
+	}
+}
+
+// TestSelfCheck: with CoreDNS's socket bound beside the listener, every
+// connection of the self-check reaches the listener.
+func TestSelfCheck(t *testing.T) {
+	defer func(b bool) { checkOnBind = b }(checkOnBind)
+	checkOnBind = false
+	addr := freeAddr(t)
+	c, err := ClaimAddress(addr, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	coredns, err := reuseport.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer coredns.Close()
+	c.Bind(newServer(t, addr), func() bool { return true })
+	reached, made := c.Listener().SelfCheck(2 * time.Second)
+	if made != checkConns || reached != made {
+		t.Errorf("self-check: %d of %d connections reached the listener, want %d of %d", reached, made, checkConns, checkConns)
 	}
 }
 
