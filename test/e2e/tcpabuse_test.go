@@ -66,6 +66,16 @@ func TestTCPAbuse(t *testing.T) {
 		capConns = 0
 	}
 	s := startAbuseDemo(t, capConns)
+	if capConns > 0 {
+		// The cap's own check: connections from the process itself all
+		// reach its sockets, none CoreDNS's.
+		e2eutil.Eventually(t, 10*time.Second, "the cap's self-check", func() bool {
+			return strings.Contains(s.Out.String(), fmt.Sprintf("tcp cap on %s: self-check:", s.DNS))
+		})
+		if want := fmt.Sprintf("tcp cap on %s: self-check: 16 of 16 connections reached the cap's sockets", s.DNS); !strings.Contains(s.Out.String(), want) {
+			t.Errorf("the log does not say %q", want)
+		}
+	}
 	want := strings.Join(sortedAddrs(s.Ask(t, "udp", nginx, dns.TypeA, "")), ",")
 	if want == "" {
 		t.Fatal("no A records for nginx")
