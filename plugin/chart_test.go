@@ -37,6 +37,13 @@ func TestChartCorefile(t *testing.T) {
 			if name == "everything" && (cfg.RRL == nil || cfg.RRL.Responses != 50 || len(cfg.RRL.Exempt) != 2) {
 				t.Errorf("rrl settings not applied: %+v", cfg.RRL)
 			}
+			wantCap, wantTimeouts := 1000, "    timeouts {\n        read 3s\n        idle 10s\n    }\n"
+			if name == "tcp off" {
+				wantCap, wantTimeouts = 0, "    timeouts {\n        read 2s\n        idle 30s\n    }\n"
+			}
+			if cfg.MaxTCPConnections != wantCap || !strings.Contains(corefile, wantTimeouts) {
+				t.Errorf("tcp: max_tcp_connections %d, want %d, and the timeouts\n%s\nin:\n%s", cfg.MaxTCPConnections, wantCap, wantTimeouts, corefile)
+			}
 			if (name == "resolver") != (cfg.Role == Resolver) {
 				t.Errorf("role %v", cfg.Role)
 			}

@@ -92,6 +92,10 @@ type Config struct {
 	// RRL is response rate limiting of the authoritative role's UDP
 	// replies; nil means none (the default).
 	RRL *rrl.Config
+	// MaxTCPConnections caps the concurrent TCP connections on each of
+	// the block's addresses (package tcplimit): 0 is no cap (the
+	// default: CoreDNS's own socket, which has none).
+	MaxTCPConnections int
 }
 
 // Role is what a Meridian instance serves.

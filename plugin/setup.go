@@ -53,6 +53,9 @@ func setup(c *caddy.Controller) error {
 	if cfg.FastPath != 0 {
 		setupFastPath(c, m, conf)
 	}
+	if cfg.MaxTCPConnections > 0 {
+		setupTCPCap(c, m, conf)
+	}
 	return nil
 }
 
@@ -235,6 +238,9 @@ var properties = map[string]property{
 			return nil
 		}
 		return parseInt(a, 1, 1024, &cfg.FastPath)
+	}},
+	"max_tcp_connections": {"max_tcp_connections MAXIMUM", func(_ *caddy.Controller, cfg *Config, a []string) error {
+		return parseInt(a, 1, 1<<20, &cfg.MaxTCPConnections)
 	}},
 }
 

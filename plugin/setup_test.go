@@ -158,6 +158,20 @@ func TestParse(t *testing.T) {
 			}},
 		{name: "no federation", input: "meridian {\nmanifests d\n}", wantErr: "missing 'federation NAME'"},
 		{name: "unknown property", input: "meridian {\nfederation f\nbogus 1\n}", wantErr: `unknown property "bogus"`},
+		{name: "tcp cap", input: "meridian {\nfederation f\nmax_tcp_connections 150\n}",
+			check: func(t *testing.T, c *Config) {
+				if c.MaxTCPConnections != 150 {
+					t.Errorf("max_tcp_connections %d, want 150", c.MaxTCPConnections)
+				}
+			}},
+		{name: "tcp cap in the resolver role", input: "meridian {\nrole resolver\nfederation f\nlocal_cluster a\nupstream 127.0.0.1\nmax_tcp_connections 10\n}",
+			check: func(t *testing.T, c *Config) {
+				if c.MaxTCPConnections != 10 {
+					t.Errorf("max_tcp_connections %d, want 10", c.MaxTCPConnections)
+				}
+			}},
+		{name: "tcp cap zero", input: "meridian {\nfederation f\nmax_tcp_connections 0\n}", wantErr: `"0" is not a whole number from 1 to 1048576`},
+		{name: "tcp cap missing", input: "meridian {\nfederation f\nmax_tcp_connections\n}", wantErr: `want "max_tcp_connections MAXIMUM"`},
 		{name: "bad ttl", input: "meridian {\nfederation f\nttl -1\n}", wantErr: `want "ttl SECONDS"`},
 		{name: "ttl too long", input: "meridian {\nfederation f\nttl 90000\n}", wantErr: "from 0 to 86400"},
 		{name: "shards zero", input: "meridian {\nfederation f\nshards 0\n}", wantErr: `want "shards N"`},

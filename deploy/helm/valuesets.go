@@ -19,6 +19,7 @@ var ValueSets = withExamples(map[string]map[string]any{
 	// The helm install command of docs/operating.md, section 1.
 	"docs/operating.md install": {"federation": "myfederation", "zones": []any{"example.com"},
 		"nameservers": []any{map[string]any{"name": "ns1.example.com", "addresses": []any{"203.0.113.53"}}}},
+	"tcp off":  {"tcp": map[string]any{"maxConnections": 0, "readTimeout": "2s", "idleTimeout": "30s"}},
 	"nodeport": {"service": map[string]any{"type": "NodePort", "nodePort": 30055}},
 	"monitoring on": {"monitoring": map[string]any{"serviceMonitor": map[string]any{"enabled": true, "labels": map[string]any{"release": "prom"}},
 		"podMonitor": map[string]any{"enabled": true}, "prometheusRule": map[string]any{"enabled": true}}},

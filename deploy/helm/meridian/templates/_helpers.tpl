@@ -77,6 +77,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if and $v.fastpath.enabled (ne $v.role "resolver") }}
         fastpath
 {{- end }}
+{{- if $v.tcp.maxConnections }}
+        max_tcp_connections {{ $v.tcp.maxConnections }}
+{{- end }}
 {{- range $k, $val := $v.settings }}
 {{- if and (kindIs "slice" $val) (or (eq $k "host_rule") (eq $k "ns") (eq $k "cluster") (eq $k "kubeconfig")) }}
 {{- range $val }}
@@ -86,6 +89,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
         {{ $k }} {{ include "meridian.args" $val }}
 {{- end }}
 {{- end }}
+    }
+    timeouts {
+        read {{ $v.tcp.readTimeout }}
+        idle {{ $v.tcp.idleTimeout }}
     }
     prometheus :{{ $v.metrics.port }}
     ready :8181
