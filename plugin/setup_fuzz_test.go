@@ -22,6 +22,8 @@ func FuzzCorefile(f *testing.F) {
 		"federation f\nprobe http://x/healthz 200\nprobe_interval 5s\nprobe_timeout 10s",
 		"federation f\ncluster eu region=europe-west1 zone=europe-west1-b\nhost_rule shop.example.com shop",
 		"federation f\nns ns1.example.com 192.0.2.1 ::1\nstatus 127.0.0.1:8053",
+		"federation f\nrrl 20\nrrl_slip 3\nrrl_exempt 10.0.0.0/8\nrrl_prefix 24 56\nrrl_log_only",
+		"federation f\nrrl_nxdomains 5",
 		"federation svc",
 		"policy weighted",
 	} {
