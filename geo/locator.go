@@ -95,6 +95,7 @@ type Locator struct {
 	loaded   time.Time // when the database in use was loaded
 	lastErr  error     // the latest reload's error, nil once one succeeds
 	errAt    time.Time // when lastErr came
+	errStamp fileStamp // the file version lastErr was about; zero when it could not be read
 
 	pollMu      sync.Mutex // guards the poller's state below
 	pollStarted bool

@@ -40,14 +40,14 @@ func (l *Locator) Reload() error {
 	}
 	fi, err := os.Stat(l.path)
 	if err != nil {
-		return l.failed(fmt.Errorf("%w: %w", ErrOpen, err))
+		return l.failed(fmt.Errorf("%w: %w", ErrOpen, err), fileStamp{})
 	}
 	if stampOf(fi) == l.stamp {
 		return nil
 	}
 	db, stamp, err := openDatabase(l.path)
 	if err != nil {
-		return l.failed(err)
+		return l.failed(err, stampOf(fi))
 	}
 	l.swap(db)
 	l.stamp, l.loaded, l.lastErr = stamp, time.Now(), nil
@@ -56,11 +56,30 @@ func (l *Locator) Reload() error {
 	return nil
 }
 
-// failed counts and keeps err, the error of a reload; l.reloadMu is held.
-func (l *Locator) failed(err error) error {
+// failed counts and keeps err, the error of a reload of the file version
+// stamp; l.reloadMu is held.
+func (l *Locator) failed(err error, stamp fileStamp) error {
 	l.m.reloadErr.Inc()
-	l.lastErr, l.errAt = err, time.Now()
+	l.lastErr, l.errAt, l.errStamp = err, time.Now(), stamp
 	return err
+}
+
+// failure says which failure the latest reload was: its error and the file
+// version it read. The same garbage read again is the same failure; other
+// garbage with the same error is another.
+func (l *Locator) failure() failure {
+	l.reloadMu.Lock()
+	defer l.reloadMu.Unlock()
+	if l.lastErr == nil {
+		return failure{}
+	}
+	return failure{msg: l.lastErr.Error(), stamp: l.errStamp}
+}
+
+// failure is one failed reload, as poll tells them apart.
+type failure struct {
+	msg   string
+	stamp fileStamp
 }
 
 // swap puts db in place of the current database, purges the cache and
@@ -124,12 +143,13 @@ func (l *Locator) Stop() {
 }
 
 // poll calls Reload on every tick until Stop. A failure is logged when it
-// first happens and again only when the error changes.
+// first happens and again only when the error or the file changes: each
+// bad version of the file is logged once, however many ticks it stays.
 func (l *Locator) poll() {
 	defer close(l.pollDone)
 	t := time.NewTicker(l.interval)
 	defer t.Stop()
-	var last string
+	var last failure
 	for {
 		select {
 		case <-l.pollStop:
@@ -138,12 +158,12 @@ func (l *Locator) poll() {
 		}
 		err := l.Reload()
 		if err == nil {
-			last = ""
+			last = failure{}
 			continue
 		}
-		if msg := err.Error(); msg != last {
+		if f := l.failure(); f != last {
 			l.log.Warningf("geoip: reload failed, keeping the loaded database: %v", err)
-			last = msg
+			last = f
 		}
 	}
 }

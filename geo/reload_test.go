@@ -127,6 +127,22 @@ func TestReloadPoller(t *testing.T) {
 	if got := l.Locate(client); !near(got.Point, sydney) {
 		t.Errorf("after a broken file: Locate = %+v, want the variant's answer", got)
 	}
+	// Other garbage with the same error is another broken file: reported
+	// once more, however many polls see it.
+	errs := promtest.Values(t, reg)["meridian_geoip_reloads_total{result=error}"]
+	writeFile(t, path, []byte("other garbage, same error"))
+	waitFor("a second warning", func() bool { _, w := log.counts(); return w > 1 })
+	waitFor("ten polls of the second broken file", func() bool {
+		return promtest.Values(t, reg)["meridian_geoip_reloads_total{result=error}"] >= errs+10
+	})
+	if _, w := log.counts(); w != 2 {
+		t.Errorf("logged %d warnings for two broken files, want 2: %q", w, log.warnings)
+	} else if log.warnings[0] != log.warnings[1] {
+		t.Logf("the two files' errors differ: %q", log.warnings)
+	}
+	if got := l.Locate(client); !near(got.Point, sydney) {
+		t.Errorf("after a second broken file: Locate = %+v, want the variant's answer", got)
+	}
 
 	l.Stop()
 	l.Stop()

@@ -129,13 +129,39 @@ func (a *answerer) txt(owner string, sh *model.Shard) dns.RR {
 	c := sh.Cluster
 	return &dns.TXT{
 		Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: a.ttl},
-		Txt: []string{
-			"cluster=" + c.Name,
-			"region=" + c.Region,
-			"zones=" + strings.Join(c.Zones, ","),
-			"ready=" + strconv.Itoa(sh.Ready) + "/" + strconv.Itoa(sh.Total),
-		},
+		Txt: txtStrings(
+			"cluster="+c.Name,
+			"region="+c.Region,
+			"zones="+strings.Join(c.Zones, ","),
+			"ready="+strconv.Itoa(sh.Ready)+"/"+strconv.Itoa(sh.Total),
+		),
 	}
+}
+
+// txtStrings returns the character strings of a TXT record that carries
+// each of texts as its bytes: a text longer than 255 bytes (a long
+// cluster name, a cluster of many zones) is split into strings of 255,
+// which miekg/dns would otherwise refuse to pack, failing the whole
+// reply; and backslashes are escaped, since miekg/dns reads a TXT string
+// in presentation form (a name holding `\065` would go out as "A").
+func txtStrings(texts ...string) []string {
+	out := make([]string, 0, len(texts))
+	for _, t := range texts {
+		for len(t) > 255 {
+			out = append(out, escapeTxt(t[:255]))
+			t = t[255:]
+		}
+		out = append(out, escapeTxt(t))
+	}
+	return out
+}
+
+// escapeTxt escapes the backslashes of s for miekg/dns's TXT packer.
+func escapeTxt(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	return strings.ReplaceAll(s, `\`, `\\`)
 }
 
 // hinfo is the RFC 8482 answer to ANY. It says nothing of the shards, so

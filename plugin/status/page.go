@@ -1,7 +1,9 @@
 package status
 
 import (
+	"bytes"
 	"embed"
+	"fmt"
 	"html/template"
 	"io"
 	"net/url"
@@ -141,7 +143,28 @@ func render(w io.Writer, ov Overview, ix *Index, p params) error {
 			v.Conflict = append(v.Conflict, c.String())
 		}
 	}
-	return page.Execute(w, &v)
+	var buf bytes.Buffer
+	if err := page.Execute(&buf, &v); err != nil {
+		return err
+	}
+	_, err := w.Write(showControls(buf.Bytes()))
+	return err
+}
+
+// showControls returns page with every control character but tab, newline
+// and carriage return written as \xHH. html/template escapes markup, not
+// these: an ANSI escape or a DEL in a name from a member cluster would
+// reach the page raw. The template itself holds none.
+func showControls(page []byte) []byte {
+	out := make([]byte, 0, len(page))
+	for _, c := range page {
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f {
+			out = fmt.Appendf(out, `\x%02x`, c)
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // problems lists the services and hosts with annotation problems, at most

@@ -13,7 +13,7 @@ import (
 func TestRenderEscapes(t *testing.T) {
 	snap := bigSnapshot(3)
 	ov := Overview{Federation: "fed", Zones: []string{"example.com."}, Role: "authoritative", Snapshot: snap, Now: time.Now(),
-		Errors:      map[string]SourceError{"cluster-01": {At: time.Now(), Error: `<script>alert("e")</script>`, Count: 2}},
+		Errors:      map[string]SourceError{"cluster-01": {At: time.Now(), Error: "<script>alert(\"e\")</script>\x1b[31m\x00\x7f", Count: 2}},
 		Transitions: []health.Transition{{At: time.Now(), Signal: "probe", What: `c/ns/<b>x</b>`, From: "up", To: "down", Detail: `"><svg onload=alert(1)>`}},
 	}
 	var buf bytes.Buffer
@@ -26,7 +26,12 @@ func TestRenderEscapes(t *testing.T) {
 			t.Errorf("the page holds %q unescaped", bad)
 		}
 	}
-	for _, want := range []string{`&lt;script&gt;alert(&#34;e&#34;)&lt;/script&gt;`, `c/ns/&lt;b&gt;x&lt;/b&gt;`, `data-cluster="cluster-09"`, `2 in all`} {
+	for i, c := range page { // control characters are shown, not sent (issue 16, item 6)
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f {
+			t.Errorf("the page holds the control character %U at %d", c, i)
+		}
+	}
+	for _, want := range []string{`&lt;script&gt;alert(&#34;e&#34;)&lt;/script&gt;\x1b[31m`, `c/ns/&lt;b&gt;x&lt;/b&gt;`, `data-cluster="cluster-09"`, `2 in all`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q", want)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -23,7 +24,8 @@ type clusterConfig struct {
 }
 
 // load reads the kubeconfig files (and the in-cluster config) into the
-// member clusters they describe, by cluster name.
+// member clusters they describe, by cluster name. Files that describe no
+// member cluster at all are an error, as unreadable ones are.
 func (s *Source) load() (map[string]clusterConfig, error) {
 	out := map[string]clusterConfig{}
 	for _, path := range s.opts.Kubeconfigs {
@@ -64,6 +66,12 @@ func (s *Source) load() (map[string]clusterConfig, error) {
 			return nil, err
 		}
 		out[s.opts.InCluster] = cc
+	}
+	if len(out) == 0 {
+		// An emptied file reads as a valid kubeconfig with no context.
+		// A federation of no cluster is never meant: it is garbage, and
+		// the running clusters are kept.
+		return nil, fmt.Errorf("%w: %s: no context names a member cluster", ErrKubeconfig, strings.Join(s.opts.Kubeconfigs, ", "))
 	}
 	return out, nil
 }

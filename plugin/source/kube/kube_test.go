@@ -204,6 +204,31 @@ contexts:
 	if _, err := s.load(); !errors.Is(err, ErrKubeconfig) {
 		t.Errorf("missing kubeconfig: %v, want ErrKubeconfig", err)
 	}
+	// Files that name no member cluster are garbage (an emptied file reads
+	// as a valid kubeconfig): the running clusters are kept.
+	empty := filepath.Join(dir, "empty")
+	noContext := filepath.Join(dir, "no-context")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(noContext, []byte(strings.Split(kc, "contexts:")[0]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		files    []string
+		contexts map[string]string
+	}{
+		{"empty file", []string{empty}, nil},
+		{"no contexts", []string{noContext}, nil},
+		{"none of the listed contexts", []string{path}, map[string]string{"ctx-z": ""}},
+		{"two files, no context in either", []string{empty, noContext}, nil},
+	} {
+		s, _ := New(Options{Kubeconfigs: tc.files, Contexts: tc.contexts})
+		if got, err := s.load(); !errors.Is(err, ErrKubeconfig) || !strings.Contains(err.Error(), "no context names a member cluster") {
+			t.Errorf("%s: %v clusters, error %v; want ErrKubeconfig: no context names a member cluster", tc.name, len(got), err)
+		}
+	}
 }
 
 // TestLoadNamedTwice: a cluster name defined twice is an error

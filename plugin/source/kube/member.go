@@ -226,11 +226,13 @@ func (m *member) Objects() source.Objects {
 // liveness probes the API server's /readyz and moves the cluster between
 // up, stale (no answer for StaleAfter: its last state is still served) and
 // down (no answer for DownAfter: its shards are not used). Every change is
-// logged once.
+// logged once. The first probe's state is always told to the sink: a
+// member restarted by a kubeconfig change must not inherit the state its
+// previous connection left (a stale one stayed stale once it synced).
 func (m *member) liveness(ctx context.Context) {
 	t := time.NewTicker(m.opts.ProbeInterval)
 	defer t.Stop()
-	lastOK, state := m.opts.Clock.Now(), health.Up
+	lastOK, state, told := m.opts.Clock.Now(), health.Up, false
 	for {
 		select {
 		case <-ctx.Done():
@@ -251,15 +253,17 @@ func (m *member) liveness(ctx context.Context) {
 		case since >= m.opts.StaleAfter:
 			next = health.Stale
 		}
-		if next == state || ctx.Err() != nil {
+		if (next == state && told) || ctx.Err() != nil {
 			continue
 		}
-		if next == health.Up {
+		switch {
+		case next == health.Up && !told: // the first probe: nothing changed here
+		case next == health.Up:
 			m.opts.Logger.Infof("kube: cluster %q is up again", m.name)
-		} else {
+		default:
 			m.opts.Logger.Warningf("kube: cluster %q is %s: its API server last answered %s ago (%v)", m.name, next, now.Sub(lastOK).Round(time.Second), err)
 		}
-		state = next
+		state, told = next, true
 		m.sink.SetState(m.name, state)
 	}
 }

@@ -139,10 +139,10 @@ func (s *Source) HasSynced() bool { return s.synced.Load() }
 // It returns an error wrapping ErrNoFolder at once when the folder cannot
 // be listed. Each Run starts from an empty state.
 func (s *Source) Run(ctx context.Context, sink source.Sink) error {
-	if _, err := listClusters(s.dir); err != nil {
+	if _, _, err := listClusters(s.dir); err != nil {
 		return fmt.Errorf("manifest folder %s: %w: %w", s.dir, ErrNoFolder, err)
 	}
-	w := &watcher{dir: s.dir, sink: sink, log: s.log, now: s.now, selector: s.selector, clusters: make(map[string]*cluster)}
+	w := &watcher{dir: s.dir, sink: sink, log: s.log, now: s.now, selector: s.selector, clusters: make(map[string]*cluster), refused: make(map[string]bool)}
 	w.poll(true)
 	s.synced.Store(true)
 	t := time.NewTicker(s.interval)

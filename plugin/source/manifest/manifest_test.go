@@ -3,9 +3,11 @@ package manifest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -325,5 +327,48 @@ func TestNoFolder(t *testing.T) {
 				t.Errorf("sink got %d calls", n)
 			}
 		})
+	}
+}
+
+// countingLogger counts the warnings that contain a marker.
+type countingLogger struct {
+	testLogger
+	mu     sync.Mutex
+	marker string
+	n      int
+}
+
+func (l *countingLogger) Warningf(f string, a ...any) {
+	l.testLogger.Warningf(f, a...)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if strings.Contains(fmt.Sprintf(f, a...), l.marker) {
+		l.n++
+	}
+}
+
+func (l *countingLogger) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n
+}
+
+// TestFolderNameNotUTF8 (issue 16, item 6): a folder whose name is not
+// UTF-8 names no cluster (its name would reach metric labels, where
+// client_golang panics on it); it is logged once, quoted, and the other
+// clusters are read.
+func TestFolderNameNotUTF8(t *testing.T) {
+	dir := t.TempDir()
+	bad := "bad\xff\n<x>"
+	writeFiles(t, dir, map[string]string{"c1/n.yaml": nodeYAML("n1", "us-east1-b"), bad + "/n.yaml": nodeYAML("n1", "us-west1-a")})
+	log := &countingLogger{testLogger: testLogger{t}, marker: fmt.Sprintf("folder %q is not read", bad)}
+	sink := start(t, dir, manifest.Options{Logger: log})
+	waitFor(t, 5*time.Second, "c1 up", func() bool { return sink.count("state", "c1") == 1 })
+	time.Sleep(100 * time.Millisecond) // ten polls
+	if n := sink.count("state", bad) + sink.count("replace", bad); n != 0 {
+		t.Errorf("the folder %q was read as a cluster", bad)
+	}
+	if n := log.count(); n != 1 {
+		t.Errorf("the folder was logged %d times, want once", n)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // racyWindow is how long after a file's modification time a rewrite could
@@ -40,24 +41,29 @@ func manifestFile(name string) bool {
 	return false
 }
 
-// listClusters returns the names of the folders directly in dir, sorted.
-// Symbolic links are followed; dangling links and other entries are skipped.
-func listClusters(dir string) ([]string, error) {
+// listClusters returns the names of the folders directly in dir, sorted,
+// and apart the folders whose names cannot name a cluster (refused): a
+// cluster's name reaches metric labels, which must be UTF-8. Symbolic
+// links are followed; dangling links and other entries are skipped.
+func listClusters(dir string) (names, refused []string, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var names []string
 	for _, e := range entries {
 		if hidden(e.Name()) {
 			continue
 		}
 		fi, err := os.Stat(filepath.Join(dir, e.Name()))
-		if err == nil && fi.IsDir() {
+		switch {
+		case err != nil || !fi.IsDir():
+		case !utf8.ValidString(e.Name()):
+			refused = append(refused, e.Name())
+		default:
 			names = append(names, e.Name())
 		}
 	}
-	return names, nil
+	return names, refused, nil
 }
 
 // statFiles returns the manifest files directly in a cluster folder,

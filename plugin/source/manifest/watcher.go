@@ -24,6 +24,9 @@ type watcher struct {
 	clusters map[string]*cluster
 	// rootErr is the last error listing dir, logged once until it clears.
 	rootErr string
+	// refused are the folders whose names cannot name a cluster, each
+	// logged once while it is there.
+	refused map[string]bool
 }
 
 // cluster is what the watcher remembers about one cluster folder.
@@ -41,7 +44,7 @@ type cluster struct {
 // poll compares the folder with what was last seen and tells the sink
 // about every difference.
 func (w *watcher) poll(initial bool) {
-	names, err := listClusters(w.dir)
+	names, refused, err := listClusters(w.dir)
 	if err != nil {
 		// Keep serving what was read: a folder that vanishes for a moment
 		// (an unmounted volume) must not empty the federation.
@@ -55,6 +58,7 @@ func (w *watcher) poll(initial bool) {
 		w.rootErr = ""
 		w.log.Infof("manifest: %s can be listed again", w.dir)
 	}
+	w.refuse(refused)
 	for name, c := range w.clusters {
 		if _, found := slices.BinarySearch(names, name); !found {
 			delete(w.clusters, name)
@@ -66,6 +70,22 @@ func (w *watcher) poll(initial bool) {
 	}
 	for _, name := range names {
 		w.sync(name, initial)
+	}
+}
+
+// refuse logs each folder of names that it is not read, once while it
+// stays.
+func (w *watcher) refuse(names []string) {
+	for name := range w.refused {
+		if !slices.Contains(names, name) {
+			delete(w.refused, name)
+		}
+	}
+	for _, name := range names {
+		if !w.refused[name] {
+			w.refused[name] = true
+			w.log.Warningf("manifest: folder %q is not read: a cluster name must be UTF-8", name)
+		}
 	}
 }
 
