@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -204,17 +205,20 @@ func readSample(s *e2eutil.Server) (sample, error) {
 	return out, fmt.Errorf("no go_goroutines on the metrics page")
 }
 
-// meanIn returns the means of the samples taken in [from, to).
-func meanIn(samples []sample, from, to time.Duration) (rss, goroutines float64, n int) {
+// inWindow returns the mean RSS and the median goroutine count of the
+// samples taken in [from, to): a leak moves the median, a burst of probes
+// or a scrape at the moment of a sample does not.
+func inWindow(samples []sample, from, to time.Duration) (rss, goroutines float64, n int) {
+	var gs []int64
 	for _, s := range samples {
 		if s.at >= from && s.at < to {
 			rss += float64(s.rss)
-			goroutines += float64(s.goroutines)
-			n++
+			gs = append(gs, s.goroutines)
 		}
 	}
-	if n == 0 {
+	if len(gs) == 0 {
 		return 0, 0, 0
 	}
-	return rss / float64(n), goroutines / float64(n), n
+	slices.Sort(gs)
+	return rss / float64(len(gs)), float64(gs[len(gs)/2]), len(gs)
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -45,6 +46,20 @@ func soakDuration(t *testing.T) time.Duration {
 		t.Fatalf("MERIDIAN_SOAK=%q: want a duration of at least 1m", v)
 	}
 	return d
+}
+
+// soakLoad is $MERIDIAN_SOAK_LOAD, the share of the measured maximum the
+// soak sends (0.8 by default).
+func soakLoad(t *testing.T) float64 {
+	v := os.Getenv("MERIDIAN_SOAK_LOAD")
+	if v == "" {
+		return 0.8
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f <= 0 || f > 1 {
+		t.Fatalf("MERIDIAN_SOAK_LOAD=%q: want a share of the maximum, above 0 and at most 1", v)
+	}
+	return f
 }
 
 // TestSoak runs the real binary (fast path, prometheus) against three real
@@ -140,7 +155,7 @@ func TestSoak(t *testing.T) {
 	if sat.Wrong != 0 || sat.Answered == 0 {
 		t.Fatalf("closed loop: %v: %q", sat, sat.Wrongs)
 	}
-	rate := 0.8 * maxQPS
+	rate := soakLoad(t) * maxQPS
 	server0, client0 := drops(t, s.Ports.DNS), drops(t, load.LocalPorts()...)
 
 	ev := &soakEvents{t: t, f: f, s: s, exp: exp, d: d, done: make(chan struct{})}
@@ -176,7 +191,7 @@ func TestSoak(t *testing.T) {
 	rep := load.Paced(rate, d, 3*time.Second)
 	ev.stop()
 	ev.wg.Wait()
-	ev.report(rep, rate, maxQPS, drops(t, s.Ports.DNS)-server0, drops(t, load.LocalPorts()...)-client0)
+	ev.report(rep, rate, maxQPS, soakLoad(t), drops(t, s.Ports.DNS)-server0, drops(t, load.LocalPorts()...)-client0)
 }
 
 // drops is udpDrops(ports...), failing t on an error.
