@@ -43,6 +43,11 @@ func (ev *soakEvents) report(rep e2eutil.LoadReport, rate, maxQPS, share float64
 		t.Logf("  %4d-%4ds: %8d answers, p50 %8v p99 %8v max %8v", i*int(rep.Window.Seconds()), (i+1)*int(rep.Window.Seconds()),
 			w.Count, w.Quantile(0.5), w.Quantile(0.99), w.Max)
 	}
+	if len(ev.acks) > 0 {
+		acks := slices.Clone(ev.acks)
+		slices.Sort(acks)
+		t.Logf("flip updates acknowledged by the API server in p50 %v, max %v", acks[len(acks)/2].Round(time.Millisecond), acks[len(acks)-1].Round(time.Millisecond))
+	}
 	for _, l := range ev.log {
 		t.Logf("  event %s", l)
 	}

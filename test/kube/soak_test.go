@@ -32,7 +32,7 @@ const (
 )
 
 var soakSchedule = struct{ probeClose, probeOpen, geoMove, geoBack, kill, restart float64 }{
-	probeClose: 0.15, probeOpen: 0.30, geoMove: 0.20, geoBack: 0.40, kill: 0.42, restart: 0.67,
+	probeClose: 0.10, probeOpen: 0.22, geoMove: 0.15, geoBack: 0.30, kill: 0.35, restart: 0.50,
 }
 
 // soakDuration is $MERIDIAN_SOAK (make soak: 10m), else 60 s.
@@ -327,7 +327,12 @@ func (ev *soakEvents) killRestart(start time.Time) {
 	}
 	up := `coredns_meridian_cluster_up{cluster="member-1",region="us-central1"}`
 	ev.waitMetric(start, `coredns_meridian_cluster_state{cluster="member-1",state="down"}`, "1", 30*time.Second, "member-1 down")
-	if !ev.wait(start.Add(time.Duration(soakSchedule.restart * float64(ev.d)))) {
+	// Restart on schedule, but not before member-1 has been down for 2 s.
+	restart := start.Add(time.Duration(soakSchedule.restart * float64(ev.d)))
+	if early := time.Now().Add(2 * time.Second); restart.Before(early) {
+		restart = early
+	}
+	if !ev.wait(restart) {
 		return
 	}
 	ev.note(start, "member-1 API server restarted")
@@ -350,6 +355,7 @@ func (ev *soakEvents) waitMetric(start time.Time, series, value string, limit ti
 			return
 		}
 		if !ev.wait(time.Now().Add(100 * time.Millisecond)) {
+			ev.note(start, what+": not before the soak ended")
 			return
 		}
 	}
