@@ -167,8 +167,8 @@ func (ev *soakEvents) reportFlat(rep e2eutil.LoadReport) {
 
 // rssLimit is the most RSS may grow, in percent, between the flat windows:
 // 5 for a soak of 5 minutes or more; 25 for a shorter one, whose second
-// window is still in the warm-up (the 10-minute soak's RSS grows by 5%
-// in its first 5 minutes, the race build's by 12% in its first minute).
+// window is still in the warm-up (the 10-minute soak's RSS grew 8% in its
+// first 5 minutes, the race build's 8-12% in its first minute).
 func rssLimit(d time.Duration) float64 {
 	if d >= 5*time.Minute {
 		return 5
