@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/meridian
 PKGS    := ./...
 
-.PHONY: all build coredns run test unit e2e bench bench-authority bench-scale bench-scale-ingress lint dashboard generate tools kube-tools clean image
+.PHONY: all build coredns run test unit e2e soak bench bench-authority bench-scale bench-scale-ingress lint dashboard generate tools kube-tools clean image
 
 all: build
 
@@ -31,6 +31,12 @@ test: tools kube-tools coredns
 ## unit: the tests without the end-to-end ones
 unit:
 	$(GO) test -race -count=1 $(shell $(GO) list $(PKGS) | grep -v /test/)
+
+## soak: TestSoak for 10 minutes with bin/meridian (no -race: it would slow the server tenfold): three real API
+## servers, the load at 80% of the measured maximum, every answer checked, while an EndpointSlice flips every second, a
+## probe target, the GeoIP file and an API server die and come back (docs/reliability.md; make test runs it for 60 s)
+soak: kube-tools build
+	MERIDIAN_SOAK=10m MERIDIAN_BIN=$(CURDIR)/$(BIN) MERIDIAN_KUBE_TESTS=1 $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 30m ./test/kube/
 
 ## bench: Go benchmarks of the answer path, the GeoIP cache, the answer choice and the health engine (10,000 probed shards),
 ## convergence against real API servers (100 EndpointSlice flips), then the resolver role's local answer against stock

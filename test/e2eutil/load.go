@@ -70,9 +70,12 @@ func goodReply(q, reply []byte) bool {
 }
 
 // Query packs one A query for name with a client subnet.
-func Query(name string, subnet net.IPNet) []byte {
+func Query(name string, subnet net.IPNet) []byte { return QueryType(name, dns.TypeA, subnet) }
+
+// QueryType packs one query for name and qtype with a client subnet.
+func QueryType(name string, qtype uint16, subnet net.IPNet) []byte {
 	m := new(dns.Msg)
-	m.SetQuestion(name, dns.TypeA)
+	m.SetQuestion(name, qtype)
 	m.SetEdns0(1232, false)
 	o := m.IsEdns0()
 	o.Option = append(o.Option, subnetOption(subnet))

@@ -57,3 +57,6 @@ func raceBuilt(path string) bool {
 	}
 	return false
 }
+
+// RaceBuilt reports whether the binary at path was built with -race.
+func RaceBuilt(path string) bool { return raceBuilt(path) }

@@ -224,24 +224,40 @@ func (f *federation) writeKubeconfigTokens(t testing.TB, path string, tokens map
 // kill stops a member's API server with SIGKILL.
 func (f *federation) kill(t testing.TB, member string) {
 	t.Helper()
+	if err := f.killErr(member); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// killErr is kill for a goroutine other than the test's.
+func (f *federation) killErr(member string) error {
 	b, err := os.ReadFile(filepath.Join(f.dir, member, "pid"))
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	var pid int
 	fmt.Sscan(strings.TrimSpace(string(b)), &pid)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatalf("kill %s (%d): %v", member, pid, err)
+		return fmt.Errorf("kill %s (%d): %w", member, pid, err)
 	}
+	return nil
 }
 
 // restart starts a killed member's API server again, same flags and port.
 func (f *federation) restart(t testing.TB, member string) {
 	t.Helper()
+	if err := f.restartErr(member); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// restartErr is restart for a goroutine other than the test's.
+func (f *federation) restartErr(member string) error {
 	cmd := exec.Command(filepath.Join(f.dir, member, "start.sh"))
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("restart %s: %v\n%s", member, err, out)
+		return fmt.Errorf("restart %s: %w\n%s", member, err, out)
 	}
+	return nil
 }
 
 // pin binds the harness's API servers and etcd to one CPU (e2eutil.Pin).
