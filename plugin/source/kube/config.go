@@ -28,6 +28,7 @@ type clusterConfig struct {
 // member cluster at all are an error, as unreadable ones are.
 func (s *Source) load() (map[string]clusterConfig, error) {
 	out := map[string]clusterConfig{}
+	seen := map[string]bool{}
 	for _, path := range s.opts.Kubeconfigs {
 		cfg, err := clientcmd.LoadFromFile(path)
 		if err != nil {
@@ -36,6 +37,7 @@ func (s *Source) load() (map[string]clusterConfig, error) {
 		names := make([]string, 0, len(cfg.Contexts))
 		for name := range cfg.Contexts {
 			names = append(names, name)
+			seen[name] = true
 		}
 		sort.Strings(names)
 		for _, ctxName := range names {
@@ -73,7 +75,26 @@ func (s *Source) load() (map[string]clusterConfig, error) {
 		// the running clusters are kept.
 		return nil, fmt.Errorf("%w: %s: no context names a member cluster", ErrKubeconfig, strings.Join(s.opts.Kubeconfigs, ", "))
 	}
+	s.missing = s.missing[:0]
+	for name := range s.opts.Contexts {
+		if !seen[name] {
+			s.missing = append(s.missing, name)
+		}
+	}
+	sort.Strings(s.missing)
 	return out, nil
+}
+
+// warnMissing logs the contexts the Corefile names that no kubeconfig
+// file holds (a typo, a context not written yet, or an interval given
+// where a context goes: `kubeconfig PATH 1s`), when that list changes
+// from last, the list last logged.
+func (s *Source) warnMissing(last *string) {
+	now := strings.Join(s.missing, ", ")
+	if now != "" && now != *last {
+		s.opts.Logger.Warningf("kube: contexts named in the Corefile but in no kubeconfig file (%s), so not watched: %s", strings.Join(s.opts.Kubeconfigs, ", "), now)
+	}
+	*last = now
 }
 
 // clusterName maps a context to its cluster name, and says whether the

@@ -121,8 +121,9 @@ func (o *Options) namespaceSet() map[string]bool {
 
 // Source watches the member clusters of Options.
 type Source struct {
-	opts  Options
-	syncs chan struct{} // a slot per first full list under way
+	opts    Options
+	syncs   chan struct{} // a slot per first full list under way
+	missing []string      // named contexts the last load found in no file (Run's goroutine only)
 
 	mu       sync.Mutex
 	members  map[string]*running
@@ -182,6 +183,8 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		s.initial[name] = true
 	}
 	s.mu.Unlock()
+	var lastMissing string
+	s.warnMissing(&lastMissing)
 	s.apply(ctx, sink, clusters)
 
 	startup := time.NewTimer(s.opts.StartupTimeout)
@@ -206,6 +209,7 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 				continue
 			}
 			lastErr = ""
+			s.warnMissing(&lastMissing)
 			s.apply(ctx, sink, clusters)
 		}
 	}

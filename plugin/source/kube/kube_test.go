@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -292,5 +293,57 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 5s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// warnings records a source's warnings.
+type warnings struct{ lines []string }
+
+func (*warnings) Debugf(string, ...any) {}
+func (*warnings) Infof(string, ...any)  {}
+func (w *warnings) Warningf(f string, a ...any) {
+	w.lines = append(w.lines, fmt.Sprintf(f, a...))
+}
+
+// TestMissingContextsWarned: a context the Corefile names that no file
+// holds (here `kubeconfig PATH ctx-a 1s`, an interval where a context
+// goes) is logged once, and again only when the list changes.
+func TestMissingContextsWarned(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	kc := func(contexts ...string) string {
+		out := "apiVersion: v1\nkind: Config\nclusters:\n- {name: a, cluster: {server: \"https://127.0.0.1:1\"}}\nusers:\n- {name: u, user: {token: t}}\ncontexts:\n"
+		for _, c := range contexts {
+			out += "- {name: " + c + ", context: {cluster: a, user: u}}\n"
+		}
+		return out
+	}
+	w := &warnings{}
+	s, err := New(Options{Kubeconfigs: []string{path}, Contexts: map[string]string{"ctx-a": "", "1s": ""}, Logger: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	for _, step := range []struct {
+		contexts []string
+		warned   int // warnings logged so far
+	}{
+		{[]string{"ctx-a"}, 1},
+		{[]string{"ctx-a"}, 1},       // the same list: not again
+		{[]string{"ctx-a", "1s"}, 1}, // none missing
+		{[]string{"ctx-a"}, 2},       // missing again
+	} {
+		if err := os.WriteFile(path, []byte(kc(step.contexts...)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.load(); err != nil {
+			t.Fatal(err)
+		}
+		s.warnMissing(&last)
+		if len(w.lines) != step.warned {
+			t.Fatalf("contexts %v: warnings %q, want %d", step.contexts, w.lines, step.warned)
+		}
+	}
+	if !strings.Contains(w.lines[0], `in no kubeconfig file`) || !strings.Contains(w.lines[0], ": 1s") {
+		t.Errorf("warning %q, want it to name the context 1s", w.lines[0])
 	}
 }
