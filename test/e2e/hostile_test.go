@@ -188,16 +188,16 @@ func TestHostileObjects(t *testing.T) {
 		}
 	})
 	t.Run("status page", func(t *testing.T) {
-		page := get(t, "http://"+s.Status+"/")
-		checkClean(t, "the status page", page, false)
+		page := e2eutil.HTTPGet(t, "http://"+s.Status+"/")
+		e2eutil.CheckClean(t, "the status page", page, false)
 		if !strings.Contains(page, "&lt;script&gt;") {
 			t.Errorf("the status page does not show the evil cluster escaped")
 		}
 	})
 	t.Run("explain", func(t *testing.T) {
 		for _, qt := range []string{"A", "TXT"} {
-			body := get(t, "http://"+s.Status+"/explain?"+url.Values{"name": {nginx}, "type": {qt}, "client": {"24.0.0.1"}}.Encode())
-			checkClean(t, "explain "+qt, body, true)
+			body := e2eutil.HTTPGet(t, "http://"+s.Status+"/explain?"+url.Values{"name": {nginx}, "type": {qt}, "client": {"24.0.0.1"}}.Encode())
+			e2eutil.CheckClean(t, "explain "+qt, body, true)
 			var v any
 			if err := json.Unmarshal([]byte(body), &v); err != nil {
 				t.Errorf("explain %s is not JSON: %v", qt, err)
@@ -253,42 +253,4 @@ func clusterLabels(t *testing.T, s *e2eutil.Server) map[string]bool {
 		}
 	}
 	return clusters
-}
-
-// get returns the body of a GET of u, failing t on an error or a status
-// other than 200.
-func get(t *testing.T, u string) string {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s: %.300s", u, resp.Status, b)
-	}
-	return string(b)
-}
-
-// checkClean fails t if text holds an unescaped '<script>alert' (the page
-// has a script of its own) or a control character other than tab, newline
-// and carriage return (in JSON, DEL is legal and only the others count).
-func checkClean(t *testing.T, what, text string, json bool) {
-	t.Helper()
-	if strings.Contains(text, "<script>alert") {
-		t.Errorf("%s holds a raw <script>alert", what)
-	}
-	for i, r := range text {
-		if (r < 0x20 && r != '\n' && r != '\t' && r != '\r') || (r == 0x7f && !json) {
-			t.Errorf("%s holds the control character %U at %d: %q", what, r, i, text[max(0, i-40):min(len(text), i+40)])
-			return
-		}
-	}
-	if !utf8.ValidString(text) {
-		t.Errorf("%s is not valid UTF-8", what)
-	}
 }

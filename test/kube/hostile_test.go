@@ -3,14 +3,11 @@ package kube
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/common/expfmt"
@@ -72,7 +69,7 @@ func TestHostileKubeObjects(t *testing.T) {
 	})
 
 	// metrics
-	body := httpGet(t, "http://"+s.Metrics+"/metrics")
+	body := e2eutil.HTTPGet(t, "http://"+s.Metrics+"/metrics")
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
 	if err != nil {
@@ -89,10 +86,10 @@ func TestHostileKubeObjects(t *testing.T) {
 	}
 
 	// status page and explain
-	clean(t, "the status page", httpGet(t, status+"/"), false)
+	e2eutil.CheckClean(t, "the status page", e2eutil.HTTPGet(t, status+"/"), false)
 	for _, qt := range []string{"A", "TXT"} {
-		b := httpGet(t, status+"/explain?"+url.Values{"name": {nginx}, "type": {qt}, "client": {"24.0.0.1"}}.Encode())
-		clean(t, "explain "+qt, b, true)
+		b := e2eutil.HTTPGet(t, status+"/explain?"+url.Values{"name": {nginx}, "type": {qt}, "client": {"24.0.0.1"}}.Encode())
+		e2eutil.CheckClean(t, "explain "+qt, b, true)
 		var v any
 		if err := json.Unmarshal([]byte(b), &v); err != nil {
 			t.Errorf("explain %s is not JSON: %v", qt, err)
@@ -135,40 +132,4 @@ func presentation(s string) string {
 		}
 	}
 	return b.String()
-}
-
-// httpGet returns the body of a GET of u; a status other than 200 fails t.
-func httpGet(t *testing.T, u string) string {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s: %.300s", u, resp.Status, b)
-	}
-	return string(b)
-}
-
-// clean fails t if text holds '<script>alert' or a control character
-// other than tab, newline and carriage return (DEL is legal in JSON).
-func clean(t *testing.T, what, text string, json bool) {
-	t.Helper()
-	if strings.Contains(text, "<script>alert") {
-		t.Errorf("%s holds a raw <script>alert", what)
-	}
-	for i, r := range text {
-		if (r < 0x20 && r != '\n' && r != '\t' && r != '\r') || (r == 0x7f && !json) {
-			t.Errorf("%s holds the control character %U at %d: %q", what, r, i, text[max(0, i-40):min(len(text), i+40)])
-			return
-		}
-	}
-	if !utf8.ValidString(text) {
-		t.Errorf("%s is not valid UTF-8", what)
-	}
 }
