@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -199,6 +200,20 @@ func FreePort(t testing.TB) int {
 	}
 	t.Fatal("no free port")
 	return 0
+}
+
+// FreePorts returns n distinct free ports (FreePort each): a port given
+// twice to one process, its DNS and its metrics say, would put two
+// listeners on one address, and the metrics would be asked of DNS.
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var ports []int
+	for len(ports) < n {
+		if p := FreePort(t); !slices.Contains(ports, p) {
+			ports = append(ports, p)
+		}
+	}
+	return ports
 }
 
 // SyncBuffer is a process's output, written by exec's copier goroutine

@@ -181,7 +181,8 @@ func StartWith(t testing.TB, proc Process, corefile func(Ports) string) *Server 
 // ready or has exited.
 func startOnce(t testing.TB, bin string, proc Process, corefile func(Ports) string) (*Server, error) {
 	t.Helper()
-	p := Ports{DNS: FreePort(t), DNS2: FreePort(t), Metrics: FreePort(t), Ready: FreePort(t), Health: FreePort(t), Status: FreePort(t)}
+	free := FreePorts(t, 6)
+	p := Ports{DNS: free[0], DNS2: free[1], Metrics: free[2], Ready: free[3], Health: free[4], Status: free[5]}
 	s := &Server{
 		DNS:     fmt.Sprintf("127.0.0.1:%d", p.DNS),
 		Metrics: fmt.Sprintf("127.0.0.1:%d", p.Metrics),
