@@ -50,6 +50,15 @@ proc_alive() {
 	[ -n "${stat}" ] && [ "${stat:0:1}" != Z ]
 }
 
+# write_pid FILE PID: FILE holds PID, replaced in one rename. A pid file is
+# polled while its process starts (start.sh --foreground writes its own), and
+# a read between a truncation and a write would find no pid: the harness
+# once took a starting API server for dead that way.
+write_pid() {
+	echo "$2" >"$1.$$"
+	mv -f "$1.$$" "$1"
+}
+
 # proc_has PID TEXT: PID is alive and its command line contains TEXT. Every
 # process the harness stops is checked this way first, so a stale pid file
 # never makes it signal someone else's process.
@@ -350,7 +359,7 @@ etcd_start() {
 	)
 	printf '%s\n' "${args[@]}" >"${e}/cmd"
 	setsid "${args[@]}" </dev/null >>"${e}/log" 2>&1 &
-	echo $! >"${e}/pid"
+	write_pid "${e}/pid" $!
 }
 
 # etcd_wait: 0 once healthy, 1 if it exited, dies after 30 s.
@@ -426,7 +435,9 @@ has() {
 mode=${1:-}
 case ${mode} in
 --foreground)
-	echo $$ >"${member_dir}/pid"
+	# Replaced in one rename, as write_pid does: the harness polls it.
+	echo $$ >"${member_dir}/pid.$$"
+	mv -f "${member_dir}/pid.$$" "${member_dir}/pid"
 	exec "${args[@]}" </dev/null >>"${member_dir}/log" 2>&1
 	;;
 '' | --no-wait) ;;
@@ -491,7 +502,7 @@ BODY
 member_launch() {
 	local m="${UP_DIR}/member-$1"
 	setsid "${m}/start.sh" --foreground </dev/null >>"${m}/log" 2>&1 &
-	echo $! >"${m}/pid"
+	write_pid "${m}/pid" $!
 }
 
 member_ready() {

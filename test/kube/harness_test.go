@@ -69,11 +69,11 @@ func startFederation(t testing.TB, n int, harnessArgs ...string) *federation {
 		t.Fatal(err)
 	}
 	f.stdin = stdin // held open (and so not closed by a finalizer) until cleanup
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		f.stdin.Close()
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
 		select {
 		case <-done:
 		case <-time.After(30 * time.Second):
@@ -85,8 +85,15 @@ func startFederation(t testing.TB, n int, harnessArgs ...string) *federation {
 		}
 	})
 	e2eutil.Eventually(t, 3*time.Minute, "harness ready", func() bool {
-		_, err := os.Stat(filepath.Join(f.dir, "ready"))
-		return err == nil
+		if _, err := os.Stat(filepath.Join(f.dir, "ready")); err == nil {
+			return true
+		}
+		select {
+		case <-done: // gave up: say so now, not at the deadline
+			t.Fatalf("harness exited before its clusters were ready (%v)", cmd.ProcessState)
+		default:
+		}
+		return false
 	})
 	cfg, err := clientcmd.LoadFromFile(filepath.Join(f.dir, "kubeconfig"))
 	if err != nil {
