@@ -37,6 +37,7 @@ type fastPath struct {
 	m       *Meridian
 	conf    *dnsserver.Config
 	sockets int
+	rcvbuf  int // bytes asked for each socket's receive buffer
 
 	mu     sync.Mutex
 	claims map[string]*fastpath.Claim // by host:port
@@ -48,7 +49,7 @@ type fastPath struct {
 // block still applied), and claims and releases the addresses with the
 // instance.
 func setupFastPath(c *caddy.Controller, m *Meridian, conf *dnsserver.Config) {
-	fp := &fastPath{m: m, conf: conf, sockets: m.cfg.FastPath, claims: map[string]*fastpath.Claim{}, bound: map[string]bool{}}
+	fp := &fastPath{m: m, conf: conf, sockets: m.cfg.FastPath, rcvbuf: m.cfg.FastPathRcvbuf, claims: map[string]*fastpath.Claim{}, bound: map[string]bool{}}
 	prev := conf.UDPDecorateWriterFunc
 	conf.UDPDecorateWriterFunc = func(s *dnsserver.Server) dns.DecorateWriter {
 		var dw dns.DecorateWriter
@@ -82,10 +83,13 @@ func (fp *fastPath) start() error {
 			log.Warningf("fast path off on %s: it needs a 'bind' to a specific address (replies must leave from the address asked)", addr)
 			continue
 		}
-		c, err := fastpath.ClaimAddress(addr, n)
+		c, err := fastpath.ClaimAddress(addr, n, fp.rcvbuf)
 		if err != nil {
 			log.Warningf("fast path off on %s: %v", addr, err)
 			continue
+		}
+		if got := c.ReadBuffer(); got < fp.rcvbuf {
+			log.Warningf("%s: fast path receive buffer: %d bytes asked, %d given: raise net.core.rmem_max to at least %d, or bursts the buffer would have held are dropped", addr, fp.rcvbuf, got, fp.rcvbuf)
 		}
 		fp.claims[c.Addr()] = c
 	}

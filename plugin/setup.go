@@ -239,6 +239,9 @@ var properties = map[string]property{
 		}
 		return parseInt(a, 1, 1024, &cfg.FastPath)
 	}},
+	"fastpath_rcvbuf": {"fastpath_rcvbuf BYTES", func(_ *caddy.Controller, cfg *Config, a []string) error {
+		return parseInt(a, 0, 1<<30, &cfg.FastPathRcvbuf)
+	}},
 	"max_tcp_connections": {"max_tcp_connections MAXIMUM", func(_ *caddy.Controller, cfg *Config, a []string) error {
 		return parseInt(a, 1, 1<<20, &cfg.MaxTCPConnections)
 	}},

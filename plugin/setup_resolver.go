@@ -95,6 +95,7 @@ var roleOnly = withSettingRoles(map[string]Role{
 	"probe_concurrency": Authoritative,
 	"probe_networks":    Authoritative,
 	"fastpath":          Authoritative,
+	"fastpath_rcvbuf":   Authoritative,
 	"rrl":               Authoritative,
 	"rrl_nxdomains":     Authoritative,
 	"rrl_errors":        Authoritative,

@@ -170,6 +170,20 @@ func TestParse(t *testing.T) {
 					t.Errorf("max_tcp_connections %d, want 10", c.MaxTCPConnections)
 				}
 			}},
+		{name: "fast path receive buffer", input: "meridian {\nfederation f\nfastpath\nfastpath_rcvbuf 1048576\n}",
+			check: func(t *testing.T, c *Config) {
+				if c.FastPathRcvbuf != 1<<20 {
+					t.Errorf("fastpath_rcvbuf %d, want 1048576", c.FastPathRcvbuf)
+				}
+			}},
+		{name: "fast path receive buffer by default", input: "meridian {\nfederation f\nfastpath\n}",
+			check: func(t *testing.T, c *Config) {
+				if c.FastPathRcvbuf != 4<<20 {
+					t.Errorf("fastpath_rcvbuf %d, want 4 MiB by default", c.FastPathRcvbuf)
+				}
+			}},
+		{name: "fast path receive buffer as a size", input: "meridian {\nfederation f\nfastpath_rcvbuf 4M\n}", wantErr: `want "fastpath_rcvbuf BYTES"`},
+		{name: "fast path receive buffer in the resolver role", input: "meridian {\nrole resolver\nfederation f\nlocal_cluster a\nupstream 127.0.0.1\nfastpath_rcvbuf 0\n}", wantErr: "fastpath_rcvbuf: only for role authoritative"},
 		{name: "tcp cap zero", input: "meridian {\nfederation f\nmax_tcp_connections 0\n}", wantErr: `"0" is not a whole number from 1 to 1048576`},
 		{name: "tcp cap missing", input: "meridian {\nfederation f\nmax_tcp_connections\n}", wantErr: `want "max_tcp_connections MAXIMUM"`},
 		{name: "bad ttl", input: "meridian {\nfederation f\nttl -1\n}", wantErr: `want "ttl SECONDS"`},

@@ -91,3 +91,52 @@ func countReceived(t *testing.T, steer bool, packets int) (ours, theirs int) {
 	}
 	return ours, theirs
 }
+
+// TestReadBufferHoldsBurst: a burst that arrives while no reader runs is
+// kept by a socket whose receive buffer SetReadBuffer enlarged, and
+// mostly dropped by one with the kernel's default.
+func TestReadBufferHoldsBurst(t *testing.T) {
+	const burst = 3000
+	for _, size := range []int{0, 4 << 20} {
+		given := size
+		g, err := ListenGroup("127.0.0.1:0", 1, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if size > 0 {
+			got, err := g.SetReadBuffer(size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if given = got; got < size {
+				t.Logf("asked %d bytes, given %d (net.core.rmem_max, without CAP_NET_ADMIN)", size, got)
+			}
+		}
+		c, err := net.Dial("udp", g.Conns[0].LocalAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := make([]byte, 40) // a query's size
+		for range burst {
+			c.Write(q)
+		}
+		c.Close()
+		kept := 0
+		buf := make([]byte, 64)
+		for {
+			g.Conns[0].SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			if _, _, err := g.Conns[0].ReadFrom(buf); err != nil {
+				break
+			}
+			kept++
+		}
+		g.Close()
+		t.Logf("receive buffer asked %d: %d of %d packets kept", size, kept, burst)
+		switch {
+		case size == 0 && kept == burst:
+			t.Errorf("the default buffer kept the whole burst: the test cannot tell")
+		case size > 0 && given >= size && kept < burst:
+			t.Errorf("a %d-byte buffer kept %d of %d packets", size, kept, burst)
+		}
+	}
+}

@@ -52,8 +52,9 @@ type Answerer interface {
 // A Claim is an instance's hold on a listener, from its OnStartup to its
 // OnShutdown.
 type Claim struct {
-	l     *Listener
-	bound atomic.Bool
+	l      *Listener
+	rcvbuf int // the receive buffer the kernel gave each socket; 0 if not asked
+	bound  atomic.Bool
 }
 
 var (
@@ -79,12 +80,16 @@ var ErrTaken = errors.New("fastpath: the address is already bound (the fast path
 // ClaimAddress claims the fast path of addr (host:port, a specific
 // address) with n sockets: the running listener if a previous instance
 // has one, else a new socket group, bound before CoreDNS binds its own
-// socket. The claim answers nothing until Bind.
-func ClaimAddress(addr string, n int) (*Claim, error) {
+// socket. rcvbuf, if not 0, is the receive buffer asked for each socket
+// (set again on a listener kept from a previous instance, so a reload
+// changes it); the claim's ReadBuffer is what the kernel gave. The claim
+// answers nothing until Bind.
+func ClaimAddress(addr string, n, rcvbuf int) (*Claim, error) {
 	listenersMu.Lock()
 	defer listenersMu.Unlock()
 	l := listeners[addr]
-	if l == nil {
+	created := l == nil
+	if created {
 		if err := probeFree(addr); err != nil {
 			return nil, err
 		}
@@ -96,6 +101,17 @@ func ClaimAddress(addr string, n int) (*Claim, error) {
 		listeners[addr] = l
 	}
 	c := &Claim{l: l}
+	if rcvbuf > 0 {
+		got, err := l.group.SetReadBuffer(rcvbuf)
+		if err != nil {
+			if created { // give the address back
+				l.group.Close()
+				delete(listeners, addr)
+			}
+			return nil, err
+		}
+		c.rcvbuf = got
+	}
 	l.mu.Lock()
 	l.owner = c
 	l.mu.Unlock()
@@ -119,6 +135,10 @@ func probeFree(addr string) error {
 	}
 	return pc.Close()
 }
+
+// ReadBuffer is the receive buffer, in bytes, the kernel gave each of the
+// claim's sockets, or 0 if the claim asked for none.
+func (c *Claim) ReadBuffer() int { return c.rcvbuf }
 
 // Addr is the claimed address.
 func (c *Claim) Addr() string { return c.l.addr }
@@ -325,6 +345,9 @@ func (h *socketHandler) Chain(pkt []byte, from netip.AddrPort) {
 
 // String describes the listener for logs.
 func (c *Claim) String() string {
+	if c.rcvbuf > 0 {
+		return fmt.Sprintf("fast path on %s (%d sockets, %d KiB receive buffer each)", c.l.addr, c.l.sockets, c.rcvbuf>>10)
+	}
 	return fmt.Sprintf("fast path on %s (%d sockets)", c.l.addr, c.l.sockets)
 }
 

@@ -68,6 +68,20 @@ func soakLoad(t *testing.T) float64 {
 	return f
 }
 
+// soakRcvbuf is the block's fastpath_rcvbuf line if $MERIDIAN_SOAK_RCVBUF
+// is set (bytes; 0 is the kernel's default buffer), else none: the
+// plugin's default. It compares losses with and without the larger buffer.
+func soakRcvbuf(t *testing.T) string {
+	v := os.Getenv("MERIDIAN_SOAK_RCVBUF")
+	if v == "" {
+		return ""
+	}
+	if n, err := strconv.Atoi(v); err != nil || n < 0 {
+		t.Fatalf("MERIDIAN_SOAK_RCVBUF=%q: want a number of bytes", v)
+	}
+	return "fastpath_rcvbuf " + v
+}
+
 // TestSoak runs the real binary (fast path, prometheus) against three real
 // API servers at 80% of the most queries a second it answers here, for
 // $MERIDIAN_SOAK (60 s by default), while member-3's flip EndpointSlice
@@ -115,11 +129,12 @@ func TestSoak(t *testing.T) {
         startup_timeout 30s
         probe_networks 127.0.0.0/8
         fastpath
+        %s
     }
     prometheus 127.0.0.1:%d
     ready 127.0.0.1:%d
 }
-`, p.DNS, kubeconfig, geoPath, p.Metrics, p.Ready)
+`, p.DNS, kubeconfig, geoPath, soakRcvbuf(t), p.Metrics, p.Ready)
 	})
 
 	const (
