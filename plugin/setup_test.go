@@ -178,8 +178,8 @@ func TestParse(t *testing.T) {
 			}},
 		{name: "fast path receive buffer by default", input: "meridian {\nfederation f\nfastpath\n}",
 			check: func(t *testing.T, c *Config) {
-				if c.FastPathRcvbuf != 4<<20 {
-					t.Errorf("fastpath_rcvbuf %d, want 4 MiB by default", c.FastPathRcvbuf)
+				if c.FastPathRcvbuf != 1<<20 {
+					t.Errorf("fastpath_rcvbuf %d, want 1 MiB by default", c.FastPathRcvbuf)
 				}
 			}},
 		{name: "fast path receive buffer as a size", input: "meridian {\nfederation f\nfastpath_rcvbuf 4M\n}", wantErr: `want "fastpath_rcvbuf BYTES"`},

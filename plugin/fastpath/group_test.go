@@ -96,8 +96,8 @@ func countReceived(t *testing.T, steer bool, packets int) (ours, theirs int) {
 // kept by a socket whose receive buffer SetReadBuffer enlarged, and
 // mostly dropped by one with the kernel's default.
 func TestReadBufferHoldsBurst(t *testing.T) {
-	const burst = 3000
-	for _, size := range []int{0, 4 << 20} {
+	const burst = 2000
+	for _, size := range []int{0, 1 << 20} {
 		given := size
 		g, err := ListenGroup("127.0.0.1:0", 1, true)
 		if err != nil {

@@ -177,6 +177,15 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("closed loop: %v: %q", sat, sat.Wrongs)
 	}
 	rate := soakLoad(t) * maxQPS
+	if v := os.Getenv("MERIDIAN_SOAK_RATE"); v != "" {
+		// A fixed rate, for runs compared with each other (the
+		// measured maximum moves with the machine's other work).
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r <= 0 {
+			t.Fatalf("MERIDIAN_SOAK_RATE=%q: want queries a second", v)
+		}
+		rate = r
+	}
 	server0, client0 := drops(t, s.Ports.DNS), drops(t, load.LocalPorts()...)
 
 	ev := &soakEvents{t: t, f: f, s: s, exp: exp, d: d, done: make(chan struct{})}
@@ -212,7 +221,7 @@ func TestSoak(t *testing.T) {
 	rep := load.Paced(rate, d, 3*time.Second)
 	ev.stop()
 	ev.wg.Wait()
-	ev.report(rep, rate, maxQPS, soakLoad(t), drops(t, s.Ports.DNS)-server0, drops(t, load.LocalPorts()...)-client0)
+	ev.report(rep, rate, maxQPS, rate/maxQPS, drops(t, s.Ports.DNS)-server0, drops(t, load.LocalPorts()...)-client0)
 }
 
 // drops is udpDrops(ports...), failing t on an error.
