@@ -51,20 +51,29 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// claimBeside claims addr with cap max, then binds a socket beside it as
+// CoreDNS does (SO_REUSEPORT, no CPU); both are closed when the test ends.
+func claimBeside(t *testing.T, addr string, max int) (*Claim, net.Listener) {
+	t.Helper()
+	c, err := ClaimAddress(addr, max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Release() })
+	coredns, err := reuseport.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { coredns.Close() })
+	return c, coredns
+}
+
 // TestListenerTakesEveryConnection binds a socket as CoreDNS does
 // (SO_REUSEPORT, no CPU) beside a claimed listener: the listener gets
 // every connection, and once released, CoreDNS's socket gets them all.
 func TestListenerTakesEveryConnection(t *testing.T) {
 	addr := freeAddr(t)
-	c, err := ClaimAddress(addr, 8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	coredns, err := reuseport.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer coredns.Close()
+	c, coredns := claimBeside(t, addr, 8)
 	var theirs atomic.Int64
 	go func() {
 		for {
@@ -108,16 +117,7 @@ func TestUnboundClaimGivesBack(t *testing.T) {
 	defer func(d time.Duration) { bindWait = d }(bindWait)
 	bindWait = 100 * time.Millisecond
 	addr := freeAddr(t)
-	c, err := ClaimAddress(addr, 8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Release()
-	coredns, err := reuseport.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer coredns.Close()
+	c, coredns := claimBeside(t, addr, 8)
 	for deadline := time.Now().Add(5 * time.Second); !closed(c.l); {
 		if time.Now().After(deadline) {
 			t.Fatal("the unbound claim kept its sockets")
@@ -194,16 +194,7 @@ func TestSelfCheck(t *testing.T) {
 	defer func(b bool) { checkOnBind = b }(checkOnBind)
 	checkOnBind = false
 	addr := freeAddr(t)
-	c, err := ClaimAddress(addr, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Release()
-	coredns, err := reuseport.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer coredns.Close()
+	c, _ := claimBeside(t, addr, 100)
 	c.Bind(newServer(t, addr), func() bool { return true })
 	reached, made := c.Listener().SelfCheck(2 * time.Second)
 	if made != checkConns || reached != made {
