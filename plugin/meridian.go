@@ -172,6 +172,7 @@ func (m *Meridian) addSources() error {
 			Interval: cfg.ManifestInterval,
 			Logger:   log,
 			Selector: sel,
+			OnConfig: configReporter("manifests"),
 		}))
 	}
 	if len(cfg.Kubeconfigs) > 0 || cfg.InCluster != "" {
@@ -185,6 +186,7 @@ func (m *Meridian) addSources() error {
 			DownAfter:      cfg.DownAfter,
 			StartupTimeout: cfg.StartupTimeout,
 			Logger:         log,
+			OnConfig:       configReporter("kubeconfig"),
 		})
 		if err != nil {
 			return err

@@ -64,7 +64,26 @@ var (
 		Name:      "source_errors_total",
 		Help:      "Files and objects a source skipped, by cluster and reason (malformed, invalid, other).",
 	}, []string{"cluster", "reason"})
+	sourceConfigOK = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: subsystem,
+		Name:      "source_config_ok",
+		Help:      "1 when a source's configuration (source kubeconfig: the kubeconfig files; manifests: the folder) was read at its last check, 0 while it cannot be and the clusters read before are kept.",
+	}, []string{"source"})
 )
+
+// configReporter returns the OnConfig of a source: it sets
+// coredns_meridian_source_config_ok{source}.
+func configReporter(source string) func(error) {
+	g := sourceConfigOK.WithLabelValues(source)
+	return func(err error) {
+		if err != nil {
+			g.Set(0)
+			return
+		}
+		g.Set(1)
+	}
+}
 
 // registerer is where the plugin's packages (geo, health, upstream)
 // register their collectors: the default registry, which the prometheus

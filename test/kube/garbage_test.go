@@ -67,6 +67,10 @@ func TestKubeconfigGarbage(t *testing.T) {
 	}
 	const keeping = "kube: keeping the current clusters: "
 	logStart := len(s.Out.String())
+	const configOK = `coredns_meridian_source_config_ok{source="kubeconfig"}`
+	if got := s.Metric(t, configOK); got != "1" {
+		t.Errorf("%s is %q with a good kubeconfig, want 1", configOK, got)
+	}
 
 	random := make([]byte, 2048)
 	r := rand.New(rand.NewPCG(16, 6))
@@ -108,6 +112,7 @@ func TestKubeconfigGarbage(t *testing.T) {
 			} else {
 				time.Sleep(3 * time.Second) // the file is read every 2 s
 			}
+			s.WaitMetric(t, 10*time.Second, configOK, func() string { return "0" })
 			watched(t)
 			for _, m := range []string{"member-1", "member-2"} {
 				if n := joins(s.Out.String(), m); n != 1 {
@@ -143,6 +148,9 @@ func TestKubeconfigGarbage(t *testing.T) {
 		e2eutil.Eventually(t, 15*time.Second, "member-2 restarted at "+closed, func() bool {
 			return strings.Contains(s.Out.String(), `kube: cluster "member-2" joined (https://`+closed+`)`)
 		})
+		if got := s.Metric(t, configOK); got != "1" {
+			t.Errorf("%s is %q once the kubeconfig is read again, want 1", configOK, got)
+		}
 		e2eutil.Eventually(t, 30*time.Second, "member-2 stale", func() bool {
 			return s.HasMetric(t, `coredns_meridian_cluster_state{cluster="member-2",state="stale"}`, "1")
 		})

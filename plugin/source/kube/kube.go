@@ -74,6 +74,11 @@ type Options struct {
 	// Clock stamps Objects.Synced and times the API servers' liveness
 	// (StaleAfter, DownAfter). Nil means the system clock.
 	Clock clock.Clock
+	// OnConfig, if set, is called after each read of the kubeconfig
+	// files (and the in-cluster account) with its error: nil when they
+	// were read and name a cluster, else the error for which the current
+	// clusters are kept.
+	OnConfig func(error)
 }
 
 // Defaults of Options.
@@ -105,6 +110,9 @@ func (o *Options) setDefaults() {
 		o.Selector = labels.Everything()
 	}
 	o.Logger = logging.OrNop(o.Logger)
+	if o.OnConfig == nil {
+		o.OnConfig = func(error) {}
+	}
 	o.Clock = clock.Or(o.Clock)
 }
 
@@ -174,6 +182,7 @@ func (s *Source) HasSynced() bool {
 // the configuration cannot be read at all at start.
 func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	clusters, err := s.load()
+	s.opts.OnConfig(err)
 	if err != nil {
 		return err
 	}
@@ -201,6 +210,7 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 			s.startupTimeout(sink)
 		case <-reload.C:
 			clusters, err := s.load()
+			s.opts.OnConfig(err)
 			if err != nil {
 				if err.Error() != lastErr {
 					s.opts.Logger.Warningf("kube: keeping the current clusters: %v", err)

@@ -105,6 +105,10 @@ type Options struct {
 	// Selector picks the federated Services and Ingresses; the others are
 	// counted in Objects.Ignored. Nil picks every one.
 	Selector labels.Selector
+	// OnConfig, if set, is called after each listing of the folder with
+	// its error: nil when it was listed, else the error for which the
+	// last state is kept.
+	OnConfig func(error)
 }
 
 // Source reads member clusters from a manifest folder. It holds only its
@@ -115,6 +119,7 @@ type Source struct {
 	log      logging.Logger
 	now      func() time.Time
 	selector labels.Selector
+	onConfig func(error)
 	synced   atomic.Bool
 }
 
@@ -123,7 +128,10 @@ var _ source.Source = (*Source)(nil)
 // New returns a Source for the manifest folder dir. Nothing is read until
 // Run.
 func New(dir string, opts Options) *Source {
-	s := &Source{dir: dir, interval: opts.Interval, log: logging.OrNop(opts.Logger), now: clock.Or(opts.Clock).Now, selector: opts.Selector}
+	s := &Source{dir: dir, interval: opts.Interval, log: logging.OrNop(opts.Logger), now: clock.Or(opts.Clock).Now, selector: opts.Selector, onConfig: opts.OnConfig}
+	if s.onConfig == nil {
+		s.onConfig = func(error) {}
+	}
 	if s.interval <= 0 {
 		s.interval = DefaultInterval
 	}
@@ -142,7 +150,7 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	if _, _, err := listClusters(s.dir); err != nil {
 		return fmt.Errorf("manifest folder %s: %w: %w", s.dir, ErrNoFolder, err)
 	}
-	w := &watcher{dir: s.dir, sink: sink, log: s.log, now: s.now, selector: s.selector, clusters: make(map[string]*cluster), refused: make(map[string]bool)}
+	w := &watcher{dir: s.dir, sink: sink, log: s.log, now: s.now, selector: s.selector, onConfig: s.onConfig, clusters: make(map[string]*cluster), refused: make(map[string]bool)}
 	w.poll(true)
 	s.synced.Store(true)
 	t := time.NewTicker(s.interval)

@@ -372,3 +372,47 @@ func TestFolderNameNotUTF8(t *testing.T) {
 		t.Errorf("the folder was logged %d times, want once", n)
 	}
 }
+
+// TestRootUnlistableKeepsState: a folder that cannot be listed for a
+// while (an unmounted volume) keeps every cluster, and OnConfig says so
+// until it can be listed again.
+func TestRootUnlistableKeepsState(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "root")
+	writeFiles(t, dir, map[string]string{"c1/n.yaml": nodeYAML("n1", "us-east1-b")})
+	var mu sync.Mutex
+	var last error
+	calls := 0
+	sink := start(t, dir, manifest.Options{OnConfig: func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		last, calls = err, calls+1
+	}})
+	state := func() (error, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return last, calls
+	}
+	waitFor(t, 5*time.Second, "c1 up", func() bool { return sink.count("state", "c1") == 1 })
+	if err, n := state(); err != nil || n == 0 {
+		t.Fatalf("OnConfig after the first listing: %v (%d calls), want nil", err, n)
+	}
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "OnConfig with an error", func() bool { err, _ := state(); return err != nil })
+	_, n := state()
+	waitFor(t, 5*time.Second, "OnConfig called again", func() bool { _, m := state(); return m > n+1 })
+	if err, _ := state(); err == nil {
+		t.Errorf("OnConfig said nil while the folder was away")
+	}
+	if got := sink.count("remove", "c1"); got != 0 {
+		t.Errorf("c1 removed %d times while the folder could not be listed", got)
+	}
+	if err := os.Rename(dir+".away", dir); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "OnConfig nil again", func() bool { err, _ := state(); return err == nil })
+	if got := sink.count("remove", "c1"); got != 0 {
+		t.Errorf("c1 removed %d times", got)
+	}
+}

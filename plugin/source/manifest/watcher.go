@@ -21,6 +21,7 @@ type watcher struct {
 	log      logging.Logger
 	now      func() time.Time
 	selector labels.Selector
+	onConfig func(error) // Options.OnConfig
 	clusters map[string]*cluster
 	// rootErr is the last error listing dir, logged once until it clears.
 	rootErr string
@@ -45,6 +46,7 @@ type cluster struct {
 // about every difference.
 func (w *watcher) poll(initial bool) {
 	names, refused, err := listClusters(w.dir)
+	w.onConfig(err)
 	if err != nil {
 		// Keep serving what was read: a folder that vanishes for a moment
 		// (an unmounted volume) must not empty the federation.
