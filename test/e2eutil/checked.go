@@ -196,10 +196,15 @@ func (l *CheckedLoad) Saturate(inFlight int, d time.Duration) (LoadReport, float
 	for si, s := range l.socks {
 		k := si
 		next := func() { k++; l.send(s, k%len(l.queries)) }
-		l.wg.Go(func() { l.receive(s, next) })
-		for range inFlight {
-			next()
-		}
+		l.wg.Go(func() {
+			// The first queries from the goroutine that sends the rest:
+			// next is not safe for two (a reply can come before the
+			// last first query is sent).
+			for range inFlight {
+				next()
+			}
+			l.receive(s, next)
+		})
 	}
 	time.Sleep(d)
 	r := l.finish(2 * time.Second)
