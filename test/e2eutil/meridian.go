@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -181,8 +182,13 @@ func StartWith(t testing.TB, proc Process, corefile func(Ports) string) *Server 
 // ready or has exited.
 func startOnce(t testing.TB, bin string, proc Process, corefile func(Ports) string) (*Server, error) {
 	t.Helper()
-	free := FreePorts(t, 6)
-	p := Ports{DNS: free[0], DNS2: free[1], Metrics: free[2], Ready: free[3], Health: free[4], Status: free[5]}
+	free, release := reservePorts(t, 5)
+	defer release() // once ready or gone: its own sockets hold the ports then
+	status := FreePort(t)
+	for slices.Contains(free, status) {
+		status = FreePort(t)
+	}
+	p := Ports{DNS: free[0], DNS2: free[1], Metrics: free[2], Ready: free[3], Health: free[4], Status: status}
 	s := &Server{
 		DNS:     fmt.Sprintf("127.0.0.1:%d", p.DNS),
 		Metrics: fmt.Sprintf("127.0.0.1:%d", p.Metrics),
