@@ -6,10 +6,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -33,7 +38,17 @@ func main() {
 		race()
 	}
 	http.HandleFunc("/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "OK") })
-	fmt.Println(http.ListenAndServe("127.0.0.1:"+strings.TrimSpace(string(conf)), nil))
+	// SO_REUSEPORT, as CoreDNS's ready plugin listens (e2eutil reserves
+	// the port with a socket of its own until the server is ready).
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) })
+	}}
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:"+strings.TrimSpace(string(conf)))
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	fmt.Println(http.Serve(l, nil))
 }
 
 // race writes n from two goroutines without synchronization.
